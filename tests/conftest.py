@@ -1,0 +1,83 @@
+"""Shared fixtures: a real local S3 server over HTTP, clients, call counting, settings."""
+
+from __future__ import annotations
+
+import os
+
+# Before moto is imported anywhere: enforce bucket CORS as R2 does (else every preflight passes).
+os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+for _name in list(os.environ):  # tests must never pick up a developer's real credentials
+    if _name.startswith("R2_") or _name == "CLOUDFLARE_API_TOKEN":
+        del os.environ[_name]
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from r2.client import CallCounter, S3Client, make_client
+from r2.local import LocalServer
+from r2.settings import Settings, parse_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_BUCKET = "test-bucket"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test where no .env or secrets.toml of the developer can leak in."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[LocalServer]:
+    server = LocalServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_endpoint(s3_server: LocalServer) -> Iterator[str]:
+    """The server's endpoint, with every bucket and object wiped before the test."""
+    requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    yield s3_server.endpoint
+
+
+def settings_for(endpoint: str, **extra: str) -> Settings:
+    raw = {
+        "R2_ENDPOINT": endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+        "R2_BUCKET": TEST_BUCKET,
+        **extra,
+    }
+    return parse_settings(raw)
+
+
+@pytest.fixture
+def settings(s3_endpoint: str) -> Settings:
+    return settings_for(s3_endpoint)
+
+
+@pytest.fixture
+def s3(settings: Settings) -> S3Client:
+    """A client on an empty, freshly created test bucket."""
+    client = make_client(settings)
+    client.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    return client
+
+
+@pytest.fixture
+def s3_calls(s3: S3Client) -> Iterator[CallCounter]:
+    """Counts the S3 operations made through the `s3` client during the test."""
+    counter = CallCounter(s3)
+    yield counter
+    counter.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,19 @@
+"""`streamlit run app.py` in local mode, seen by a real headless Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import browser, streamlit_app  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def test_frame_shows_local_demo_bucket(browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with streamlit_app() as url:
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.get_by_text("Local demo bucket").first).to_be_visible(timeout=30_000)
+        links = page.locator('[data-testid="stSidebarNavLink"]')
+        expect(links).to_contain_text(["Browse", "Upload", "CORS", "Health", "Usage"])
+        expect(page.get_by_text("role admin")).to_be_visible()
+        page.close()

@@ -1,0 +1,14 @@
+"""How errors reach the user: the message and the fix, never a traceback or a secret."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from r2.errors import R2Error
+from ui.text import escape_md
+
+
+def show_error(err: R2Error) -> None:
+    st.error(escape_md(err.message), icon=":material/error:")
+    if err.fix:
+        st.caption(escape_md(err.fix))

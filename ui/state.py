@@ -1,0 +1,52 @@
+"""Per-process resources (settings, the S3 client, the embedded demo bucket), cached for all sessions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import streamlit as st
+
+from r2 import local
+from r2.client import S3Client, make_client
+from r2.errors import SettingsError
+from r2.settings import DEFAULT_APP_ORIGIN, Settings, gather, parse_settings
+from ui.text import escape_md
+
+
+def base_settings() -> Settings:
+    """Validated settings without connecting; on a problem, show every problem and stop the page."""
+    try:
+        raw = gather(os.environ)
+        settings = parse_settings(raw)
+    except SettingsError as exc:
+        st.error("The dashboard's settings have problems, so it cannot connect:")
+        st.markdown("\n".join(f"- {escape_md(p)}" for p in exc.problems))
+        st.info(
+            "Fix them in the environment, `.env` or `.streamlit/secrets.toml`, then reload. "
+            "See the README, Configuration."
+        )
+        st.stop()
+    if "R2_APP_ORIGIN" not in raw and settings.app_origin == DEFAULT_APP_ORIGIN:
+        # The browser's origin is this server's: derive it from the port Streamlit listens on.
+        settings = replace(settings, app_origin=f"http://localhost:{st.get_option('server.port')}")
+    return settings
+
+
+@st.cache_resource(show_spinner="Starting the local demo bucket…")
+def _demo(_base: Settings, key: int) -> tuple[local.LocalServer, Settings, S3Client]:
+    return local.start_demo(_base)
+
+
+@st.cache_resource(show_spinner=False)
+def _client(_settings: Settings, key: int) -> S3Client:
+    return make_client(_settings)
+
+
+def connection() -> tuple[Settings, S3Client]:
+    """Settings with a live endpoint and the shared client (the demo bucket starts on first use)."""
+    base = base_settings()
+    if base.is_local:
+        _, settings, client = _demo(base, hash(base))
+        return settings, client
+    return base, _client(base, hash(base))

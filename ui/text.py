@@ -1,0 +1,20 @@
+"""Formatting helpers. Anything that came from a user or the bucket is shown literally, never as HTML."""
+
+from __future__ import annotations
+
+import re
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
+
+
+def escape_md(text: str) -> str:
+    """Escape Markdown (and HTML openers) so `text` renders literally inside st.markdown/st.error."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
