@@ -3,7 +3,8 @@
 Tests put it between the app (or the CLI, or a client) and the server to reproduce what R2 and
 networks do: latency, bursts of 500/503 SlowDown/429, a hang with no answer, a connection cut in the
 middle of a response, refused connections. Faults can be limited to some requests (`match`) and to a
-number of requests (`times`). It counts every request it sees by method.
+number of requests (`times`). It counts every request it sees by method, and can report each one
+(`on_request`): the benchmarks use it, with `delay`, as the latency proxy (bench/common.py).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class FaultProxy:
     delay: float = 0.0  # seconds added before each request is forwarded
     faults: list[Fault] = field(default_factory=list)
     seen: Counter[str] = field(default_factory=Counter)
+    on_request: Callable[[str, str], None] | None = None  # (method, path) of every request, under the lock
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +93,8 @@ class FaultProxy:
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             self.seen[method] += 1
+            if self.on_request is not None:
+                self.on_request(method, path)
             for fault in self.faults:
                 if fault.applies(method, path):
                     if fault.times is not None:
