@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +96,8 @@ READY_JS = """
       }
     }
   }
-  const errors = document.querySelectorAll(
-    '[data-testid="stException"], [data-testid="stAlertContentError"]').length;
+  const errors = [...document.querySelectorAll(
+    '[data-testid="stException"], [data-testid="stAlertContentError"]')].filter(e => e.checkVisibility()).length;
   return {ms: performance.now(), placeholder, errors};
 }
 """
@@ -157,6 +157,10 @@ def visit(browser: Any, url: str, spec: PageSpec) -> tuple[float, bool, int]:
             timeout=TIMEOUT_S * 1000,
         )
         result = handle.json_value()
+        if os.environ.get("BENCH_SCREENSHOTS"):  # a look at what was measured: BENCH_SCREENSHOTS=<folder>
+            shots = Path(os.environ["BENCH_SCREENSHOTS"])
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"{spec.title.lower()}-{time.monotonic_ns()}.png"), full_page=True)
         page.wait_for_timeout(SETTLE_MS)  # let the last image requests reach the proxy, to be counted
         return result["ms"] / 1000, bool(result["placeholder"]), int(result["errors"])
     finally:
@@ -185,19 +189,28 @@ def seed(endpoint: str) -> list[str]:
     Returns notes on what could not be prepared (a page not built yet).
     """
     from r2.client import make_client
-    from r2.local import demo_cors_rules, sample_image
+    from r2.local import sample_image
     from r2.thumbnails import make_thumbnail, store_thumbnail
 
     settings = _direct_settings(endpoint)
     client = make_client(settings)
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules("http://localhost:8501")})
+    allow_origin(endpoint, "http://localhost:8501")
     for i in range(GRID_IMAGES):
         key = f"{FOLDER}2026-11-{i % 28 + 1:02d}-photo-{i:03d}.jpg"
         body = sample_image(i, size=(2000, 1500))
         client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
         store_thumbnail(client, BUCKET, key, make_thumbnail(body))
     return _usage_snapshot(client, settings)
+
+
+def allow_origin(endpoint: str, origin: str) -> None:
+    """The demo CORS policy for the app's origin (its port changes with every start), set on the server."""
+    from r2.client import make_client
+    from r2.local import demo_cors_rules
+
+    client = make_client(_direct_settings(endpoint))
+    client.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(origin)})
 
 
 def _usage_snapshot(client: Any, settings: Any) -> list[str]:
@@ -238,6 +251,7 @@ def measure_app(
     repeats: int,
     recorder: Any = None,
     script: Path | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Samples], dict[str, Samples]]:
     """`starts` app processes; in each, a first visit of every page, then `repeats` repeat visits."""
     from tests.browser import streamlit_app
@@ -247,6 +261,8 @@ def measure_app(
     kwargs = {"script": script} if script else {}
     for _ in range(starts):
         with streamlit_app(env, **kwargs) as base:
+            if on_start is not None:
+                on_start(base)
             if script is None:  # app.py: import everything and create the client, on no page's cache
                 visit_quietly(browser, f"{base}/bench-warm-up-no-such-page")
             for round_no in range(1 + repeats):
@@ -315,7 +331,15 @@ def run(quick: bool) -> str:
             for delay in DELAYS:
                 print(f"  pages with {delay * 1000:.0f} ms added per S3 request", flush=True)
                 with latency_proxy(server.endpoint, delay) as (endpoint, recorder):
-                    results[delay] = measure_app(browser, app_env(endpoint), PAGES, starts, repeats, recorder)
+                    results[delay] = measure_app(
+                        browser,
+                        app_env(endpoint),
+                        PAGES,
+                        starts,
+                        repeats,
+                        recorder,
+                        on_start=lambda base: allow_origin(server.endpoint, base),
+                    )
     finally:
         server.stop()
     return render(results, floor, notes, starts, repeats)
