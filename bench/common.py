@@ -249,14 +249,14 @@ def s3_operation(method: str, path: str) -> str:
 class OpsCount:
     """S3 operations by R2 billing class."""
 
-    a: int = 0
-    b: int = 0
-    free: int = 0
-    unknown: int = 0
-    by_operation: tuple[tuple[str, int], ...] = ()
+    a: float = 0  # counts; fractions when averaged per item
+    b: float = 0
+    free: float = 0
+    unknown: float = 0
+    by_operation: tuple[tuple[str, float], ...] = ()
 
     @classmethod
-    def of(cls, operations: Mapping[str, int]) -> OpsCount:
+    def of(cls, operations: Mapping[str, float]) -> OpsCount:
         totals: Counter[str] = Counter()
         for op, n in operations.items():
             totals[operation_class(op)] += n
@@ -267,15 +267,19 @@ class OpsCount:
 
     def short(self) -> str:
         """`1 A + 60 B` (with the free ones when any)."""
-        text = f"{self.a} A + {self.b} B"
+        text = f"{self.a:g} A + {self.b:g} B"
         if self.free:
-            text += f" + {self.free} free"
+            text += f" + {self.free:g} free"
         if self.unknown:
-            text += f" + {self.unknown} other"
+            text += f" + {self.unknown:g} other"
         return text
 
+    def per(self, items: int) -> OpsCount:
+        """The same operations divided by `items` (per image of a batch, per page of a scan)."""
+        return OpsCount.of({op: n / items for op, n in self.by_operation})
+
     def detail(self) -> str:
-        return ", ".join(f"{op} {n}" for op, n in self.by_operation) or "none"
+        return ", ".join(f"{op} {n:g}" for op, n in self.by_operation) or "none"
 
 
 def cost_line(ops: OpsCount, what: str, per: int = 1_000_000) -> str:

@@ -35,6 +35,7 @@ GRID_IMAGES = 60
 DELAYS = (0.0, 0.1)
 TIMEOUT_S = 60
 SETTLE_MS = 300
+UPLOAD_WAIT_S = 30
 
 
 @dataclass(frozen=True)
@@ -299,6 +300,77 @@ def visit_quietly(browser: Any, url: str) -> None:
         context.close()
 
 
+# --- uploading through the page ----------------------------------------------------------------------
+
+UPLOAD_JS = """
+(n) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const main = document.querySelector('[data-testid="stMain"]');
+  const done = [...main.querySelectorAll('[data-testid="stAlertContentSuccess"]')]
+    .some(e => e.textContent.includes(`${n} of ${n} uploaded`));
+  const failed = main.querySelectorAll('[data-testid="stAlertContentError"], [data-testid="stException"]').length;
+  return done || failed ? {ms: performance.now(), done, failed} : false;
+}
+"""
+
+
+def upload_photos(count: int) -> list[dict[str, Any]]:
+    """Camera-style JPEGs (3 MP) as Playwright file payloads."""
+    from r2.local import sample_image
+
+    return [
+        {"name": f"photo-{i:02d}.jpg", "mimeType": "image/jpeg", "buffer": sample_image(100 + i, size=(2000, 1500))}
+        for i in range(count)
+    ]
+
+
+def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: Any) -> tuple[float, OpsCount]:
+    """Pick `files` on the Upload page, press Upload; seconds from the press to "N of N uploaded", and the ops."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/upload", timeout=TIMEOUT_S * 1000)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files, timeout=UPLOAD_WAIT_S * 1000)
+        button = page.get_by_role("button", name=f"Upload {len(files)} files")
+        button.wait_for(timeout=TIMEOUT_S * 1000)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=TIMEOUT_S * 1000,
+        )
+        recorder.take()
+        started = page.evaluate("() => performance.now()")
+        button.click()
+        result = page.wait_for_function(UPLOAD_JS, arg=len(files), polling="raf", timeout=TIMEOUT_S * 1000)
+        value = result.json_value()
+        page.wait_for_timeout(SETTLE_MS)
+        if not value["done"]:
+            raise RuntimeError("the Upload page showed an error")
+        return (value["ms"] - started) / 1000, recorder.take()
+    finally:
+        context.close()
+
+
+def measure_uploads(browser: Any, env: dict[str, str], recorder: Any, count: int, runs: int) -> Samples:
+    from tests.browser import streamlit_app
+
+    samples = Samples()
+    files = upload_photos(count)
+    with streamlit_app(env) as base:
+        for run_no in range(runs + 1):  # the first run warms the process up and is not counted
+            try:
+                seconds, ops = upload_once(browser, base, files, recorder)
+            except Exception as exc:  # a page not built (yet) or broken: say so, do not wait again
+                print(f"  upload: failed ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
+                samples.failures += 1
+                break
+            if run_no > 0:
+                samples.times.append(seconds)
+                samples.ops.append(ops)
+    return samples
+
+
 def _cell(samples: Samples) -> str:
     stats = samples.stats()
     if stats is None:
@@ -314,6 +386,7 @@ def _ops_cell(samples: Samples) -> str:
 
 def run(quick: bool) -> str:
     starts, repeats = (3, 1) if quick else (5, 3)
+    upload_count, upload_runs = (5, 3) if quick else (10, 5)
     if _chromium() is None:
         return (
             "## Pages in the browser\n\nNot measured: Debian's `chromium` is not installed "
@@ -326,6 +399,7 @@ def run(quick: bool) -> str:
     try:
         notes = seed(server.endpoint)
         results: dict[float, tuple[dict[str, Samples], dict[str, Samples]]] = {}
+        uploads: dict[float, Samples] = {}
         with _browser() as browser:
             floor = measure_app(browser, None, [FLOOR], starts, repeats, script=BENCH / "apps" / "empty.py")
             for delay in DELAYS:
@@ -340,9 +414,10 @@ def run(quick: bool) -> str:
                         recorder,
                         on_start=lambda base: allow_origin(server.endpoint, base),
                     )
+                    uploads[delay] = measure_uploads(browser, app_env(endpoint), recorder, upload_count, upload_runs)
     finally:
         server.stop()
-    return render(results, floor, notes, starts, repeats)
+    return render(results, floor, notes, starts, repeats) + "\n\n" + render_uploads(uploads, upload_count)
 
 
 def render(
@@ -436,6 +511,39 @@ def render(
     if errors:
         lines += ["", f"Pages that showed an error message during a visit: {', '.join(errors)}."]
     lines += [f"\nNote: {n}." for n in notes]
+    return "\n".join(lines)
+
+
+def render_uploads(uploads: dict[float, Samples], count: int) -> str:
+    local, slow = uploads[DELAYS[0]], uploads[DELAYS[1]]
+    lines = [
+        "### Uploading through the Upload page",
+        "",
+        f"{count} camera-style JPEGs (2000×1500, about 0.5 MB each) picked on the Upload page in Chromium; time "
+        f'from pressing "Upload {count} files" until the page shows "{count} of {count} uploaded" (checked, '
+        "cleaned, stored without overwriting, thumbnails, audit). Median (min–max) over the runs after one "
+        "warm-up; S3 operations counted at the proxy.",
+        "",
+    ]
+    if not local.times or not slow.times:
+        return "\n".join(
+            [*lines, "Not measured: the Upload page has no file picker with an Upload button to drive (yet)."]
+        )
+    ls, ss = Stats.of(local.times), Stats.of(slow.times)
+    ops = slow.typical_ops() or OpsCount()
+    per_image = ops.per(count)
+    lines += [
+        table(
+            ["", "Local", "+100 ms per S3 request", "Ratio"],
+            [
+                [f"{count} images", _cell(local), _cell(slow), ratio(ss, ls)],
+                ["per image (median)", f"{ls.median / count:.2f} s", f"{ss.median / count:.2f} s", ""],
+                ["S3 operations per upload", _ops_cell(local), _ops_cell(slow), ""],
+            ],
+        ),
+        "",
+        cost_line(per_image, "uploaded image", per=1_000_000),
+    ]
     return "\n".join(lines)
 
 
