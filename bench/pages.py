@@ -32,6 +32,7 @@ BENCH = Path(__file__).resolve().parent
 BUCKET = "bench-images"
 FOLDER = "photos/"
 GRID_IMAGES = 60
+PHOTO_SIZE = (2000, 1500)
 DELAYS = (0.0, 0.1)
 TIMEOUT_S = 60
 SETTLE_MS = 300
@@ -184,13 +185,27 @@ def _direct_settings(endpoint: str) -> Any:
     )
 
 
+def photo(seed: int, size: tuple[int, int] = PHOTO_SIZE) -> bytes:
+    """A 3 MP JPEG that compresses like a photo (shapes plus sensor-like noise: ~1.2 MB, not ~60 KB)."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    from r2.local import sample_image
+
+    base = Image.open(io.BytesIO(sample_image(seed, size))).convert("RGB")
+    noise = Image.effect_noise(size, 48).convert("RGB")
+    out = io.BytesIO()
+    ImageChops.blend(base, noise, 0.25).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def seed(endpoint: str) -> list[str]:
     """The bucket the pages see: 60 camera-style JPEGs with thumbnails, a CORS policy, a usage snapshot.
 
     Returns notes on what could not be prepared (a page not built yet).
     """
     from r2.client import make_client
-    from r2.local import sample_image
     from r2.thumbnails import make_thumbnail, store_thumbnail
 
     settings = _direct_settings(endpoint)
@@ -199,7 +214,7 @@ def seed(endpoint: str) -> list[str]:
     allow_origin(endpoint, "http://localhost:8501")
     for i in range(GRID_IMAGES):
         key = f"{FOLDER}2026-11-{i % 28 + 1:02d}-photo-{i:03d}.jpg"
-        body = sample_image(i, size=(2000, 1500))
+        body = photo(i)
         client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
         store_thumbnail(client, BUCKET, key, make_thumbnail(body))
     return _usage_snapshot(client, settings)
@@ -316,13 +331,8 @@ UPLOAD_JS = """
 
 
 def upload_photos(count: int) -> list[dict[str, Any]]:
-    """Camera-style JPEGs (3 MP) as Playwright file payloads."""
-    from r2.local import sample_image
-
-    return [
-        {"name": f"photo-{i:02d}.jpg", "mimeType": "image/jpeg", "buffer": sample_image(100 + i, size=(2000, 1500))}
-        for i in range(count)
-    ]
+    """Photo-like JPEGs as Playwright file payloads."""
+    return [{"name": f"photo-{i:02d}.jpg", "mimeType": "image/jpeg", "buffer": photo(100 + i)} for i in range(count)]
 
 
 def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: Any) -> tuple[float, OpsCount]:
@@ -519,7 +529,7 @@ def render_uploads(uploads: dict[float, Samples], count: int) -> str:
     lines = [
         "### Uploading through the Upload page",
         "",
-        f"{count} camera-style JPEGs (2000×1500, about 0.5 MB each) picked on the Upload page in Chromium; time "
+        f"{count} photo-like JPEGs (2000×1500, about 1.2 MB each) picked on the Upload page in Chromium; time "
         f'from pressing "Upload {count} files" until the page shows "{count} of {count} uploaded" (checked, '
         "cleaned, stored without overwriting, thumbnails, audit). Median (min–max) over the runs after one "
         "warm-up; S3 operations counted at the proxy.",
