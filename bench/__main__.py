@@ -67,13 +67,14 @@ def _anchor(heading: str) -> str:
 def run_topic(topic: str, quick: bool, sections: Path = SECTIONS) -> str:
     """Run one benchmark module and write its section (with machine, mode, duration and command)."""
     module = importlib.import_module(f"bench.{topic}")
+    load = f"load average {os.getloadavg()[0]:.1f} at the start" if hasattr(os, "getloadavg") else ""
     started = time.monotonic()
     section = module.run(quick=quick)
     mode, flag = ("quick", "--quick ") if quick else ("full", "")
     took = time.monotonic() - started
     footer = (
         f"\n\n_Command: `python -m bench {flag}{topic}` ({'`make bench-quick`' if quick else '`make bench`'} runs "
-        f"every topic); {mode} mode, took {took:.0f} s. Machine: {machine()}._\n"
+        f"every topic); {mode} mode, took {took:.0f} s; {load}. Machine: {machine()}._\n"
     )
     sections.mkdir(parents=True, exist_ok=True)
     (sections / f"{topic}.md").write_text(section.rstrip() + footer, encoding="utf-8")
