@@ -47,7 +47,7 @@ _ALIASES = {
     "id": "ID",
 }
 _ORIGIN = re.compile(
-    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/:?#\s]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[^/?#\s]*))?$"
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]]+)(?::(?P<port>[^/?#\s]*))?$"
 )
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
