@@ -34,9 +34,7 @@ GUIDE_WRONG_ORIGIN = [
         "AllowedHeaders": ["content-type"],
     }
 ]
-GUIDE_STAR_HEADERS = [
-    {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "OPTIONS"], "AllowedHeaders": ["*"]}
-]
+GUIDE_STAR_HEADERS = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "OPTIONS"], "AllowedHeaders": ["*"]}]
 
 
 def rule(**fields: object) -> dict[str, object]:
