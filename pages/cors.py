@@ -38,7 +38,7 @@ def as_policy(text: str) -> cors.CorsPolicy | None:
 def show_problems(problems: list[cors.Problem]) -> None:
     for p in problems:
         box = st.error if p.severity == "error" else st.warning
-        box(f"**{escape_md(p.where.capitalize())}**: {escape_md(p.message)}", icon=":material/report:")
+        box(f"**{escape_md(p.where)}**: {escape_md(p.message)}", icon=":material/report:")
         if p.fix:
             st.caption(escape_md(p.fix))
 

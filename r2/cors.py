@@ -151,11 +151,12 @@ class Problem:
 
     @property
     def where(self) -> str:
-        parts = [f"rule {self.rule}" if self.rule else "policy", self.field]
+        """Where the problem is, e.g. "Rule 2, AllowedHeaders" or "Policy"."""
+        parts = [f"Rule {self.rule}" if self.rule else "Policy", self.field]
         return ", ".join(p for p in parts if p)
 
     def __str__(self) -> str:
-        text = f"{self.where.capitalize()}: {self.message}"
+        text = f"{self.where}: {self.message}"
         return f"{text} Fix: {self.fix}" if self.fix else text
 
 

@@ -140,7 +140,7 @@ def test_invalid_policies_name_the_rule_field_and_fix(data: object, field: str, 
     hit = [p for p in problems if p.field == field and words in str(p)]
     assert hit, [str(p) for p in problems]
     if field:
-        assert hit[0].rule == 1 and str(hit[0]).startswith("Rule 1, ")
+        assert hit[0].rule == 1 and str(hit[0]).startswith(f"Rule 1, {field}: ")
     assert all(p.fix for p in problems)
 
 
