@@ -49,6 +49,7 @@ def changed(result: cors_store.ChangeResult, done: str) -> None:
     history_entries.clear()
     st.session_state.cors_loaded = "null" if result.after is None else result.after.to_json()
     st.session_state.cors_flash = (done, result.version, result.audit_error)
+    st.session_state.pop("cors_history_version", None)  # show the newest version next
 
 
 st.title("CORS")
@@ -98,7 +99,7 @@ with tab_view:
         fmt = st.radio("JSON format", ["S3 API", "R2 dashboard"], horizontal=True, key="cors_view_fmt")
         st.code(live.to_json("s3" if fmt == "S3 API" else "dashboard"), language="json")
         show_problems(cors.lint(live, settings.app_origin))
-        if st.button("Delete the policy…", icon=":material/delete:"):
+        if st.button("Delete the policy…", icon=":material/delete:", key="cors_delete"):
             st.session_state.cors_confirm_delete = True
         if st.session_state.get("cors_confirm_delete"):
             with st.container(border=True):
@@ -108,7 +109,7 @@ with tab_view:
                 )
                 reason = st.text_input("Why (kept in the history)", key="cors_delete_reason")
                 yes, no = st.columns(2)
-                if yes.button("Yes, delete the policy", type="primary"):
+                if yes.button("Yes, delete the policy", type="primary", key="cors_delete_yes"):
                     st.session_state.cors_confirm_delete = False
                     try:
                         result = cors_store.delete(
@@ -122,7 +123,7 @@ with tab_view:
                     else:
                         changed(result, "Deleted the CORS policy")
                         st.rerun()
-                if no.button("Cancel"):
+                if no.button("Cancel", key="cors_delete_no"):
                     st.session_state.cors_confirm_delete = False
                     st.rerun()
 
@@ -131,10 +132,13 @@ edited: cors.CorsPolicy | None = None
 with tab_edit:
     start, reload = st.columns(2)
     if start.button(
-        "Start from the preset", icon=":material/auto_fix_high:", help="The guide's policy, this app's origin"
+        "Start from the preset",
+        icon=":material/auto_fix_high:",
+        help="The guide's policy, this app's origin",
+        key="cors_preset",
     ):
         st.session_state.cors_text = cors.preset(settings.app_origin).to_json()
-    if reload.button("Load the live policy", icon=":material/refresh:"):
+    if reload.button("Load the live policy", icon=":material/refresh:", key="cors_load"):
         live_policy_json.clear()
         st.session_state.cors_text = st.session_state.cors_loaded = live_policy_json(
             client, settings.bucket, bucket_version()
@@ -169,7 +173,7 @@ with tab_edit:
             st.caption("No difference from the live policy.")
     reason = st.text_input("Why (kept in the history)", key="cors_reason")
     same = edited is not None and cors.same_policy(loaded, edited)
-    if st.button("Apply", type="primary", disabled=bool(problems) or same, icon=":material/publish:"):
+    if st.button("Apply", type="primary", disabled=bool(problems) or same, icon=":material/publish:", key="cors_apply"):
         assert edited is not None
         with st.spinner("Snapshotting, applying and reading back…"):
             try:
@@ -203,7 +207,7 @@ with tab_test:
     else:
         st.error("Blocked by the edited policy: " + escape_md("; ".join(local.reasons)) + ".", icon=":material/block:")
 
-    if st.button("Send the preflight", icon=":material/send:"):
+    if st.button("Send the preflight", icon=":material/send:", key="cors_send"):
         with st.spinner("Sending OPTIONS…"):
             answer = preflight(settings, origin, method, headers)
         verdict = cors.evaluate(live, origin, method, headers) if live_error is None else None
@@ -254,7 +258,7 @@ with tab_history:
         entry = next(e for e in entries if e.version == chosen)
         st.caption("The policy that was live before this change, compared with the live one:")
         st.code(cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}") or "(same)", "diff")
-        if st.button("Roll back to this version", icon=":material/history:"):
+        if st.button("Roll back to this version", icon=":material/history:", key="cors_rollback"):
             with st.spinner("Snapshotting, restoring and reading back…"):
                 try:
                     result = cors_store.rollback(
