@@ -2,18 +2,16 @@
 
 import streamlit as st
 
+from r2 import cors, cors_store
+from r2.errors import R2Error
+from r2.preflight import preflight
 from ui.auth import require
+from ui.feedback import show_error
+from ui.freshness import bucket_changed, bucket_version
+from ui.state import connection
+from ui.text import escape_md
 
 visitor = require("developer")
-
-from r2 import cors, cors_store  # noqa: E402  (after the role guard: nothing of the page runs before it)
-from r2.errors import R2Error  # noqa: E402
-from r2.preflight import preflight  # noqa: E402
-from ui.feedback import show_error  # noqa: E402
-from ui.freshness import bucket_changed, bucket_version  # noqa: E402
-from ui.state import connection  # noqa: E402
-from ui.text import escape_md  # noqa: E402
-
 settings, client = connection()
 actor = visitor.email or visitor.name
 METHOD_CHOICES = ["PUT", "GET", "HEAD", "POST", "DELETE"]
@@ -140,11 +138,14 @@ with tab_edit:
         st.session_state.cors_text = cors.preset(settings.app_origin).to_json()
     if reload.button("Load the live policy", icon=":material/refresh:", key="cors_load"):
         live_policy_json.clear()
-        st.session_state.cors_text = st.session_state.cors_loaded = live_policy_json(
-            client, settings.bucket, bucket_version()
-        )
-        if st.session_state.cors_text == "null":  # no live policy: offer the preset instead of nothing
-            st.session_state.cors_text = cors.preset(settings.app_origin).to_json()
+        try:
+            fresh = live_policy_json(client, settings.bucket, bucket_version())
+        except R2Error as err:
+            show_error(err)
+        else:
+            st.session_state.cors_loaded = fresh
+            # No live policy: offer the preset rather than an empty editor.
+            st.session_state.cors_text = fresh if fresh != "null" else cors.preset(settings.app_origin).to_json()
     st.text_area(
         'Policy (R2 dashboard array or S3 {"CORSRules": [...]}; press Ctrl+Enter to check)',
         key="cors_text",

@@ -71,6 +71,14 @@ def test_a_stale_edit_is_refused_with_the_difference(page: AppTest, s3: S3Client
     assert any("changed since you loaded it" in e.value for e in page.error)
     assert any("b.example.com" in c.value for c in page.code)
     assert cors_store.read_policy(s3, settings.bucket) == OTHER
+    # The way out: load the live policy, edit again, apply.
+    page.button(key="cors_load").click().run(timeout=30)
+    assert cors.parse(page.text_area(key="cors_text").value) == OTHER
+    page.button(key="cors_preset").click().run(timeout=30)
+    page.button(key="cors_apply").click().run(timeout=30)
+    assert not page.exception
+    assert cors_store.read_policy(s3, settings.bucket) == cors.preset(APP)
+    assert [e.before for e in cors_store.history(s3, settings.bucket)][0] == OTHER
 
 
 def test_preflight_from_the_page_and_the_local_verdict(page: AppTest, s3: S3Client, settings: Settings) -> None:
