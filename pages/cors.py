@@ -1,5 +1,7 @@
 """CORS: view, edit (validated and linted as you type), test and roll back the bucket's CORS policy."""
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from r2 import cors, cors_store
@@ -41,13 +43,24 @@ def show_problems(problems: list[cors.Problem]) -> None:
             st.caption(escape_md(p.fix))
 
 
-def changed(result: cors_store.ChangeResult, done: str) -> None:
+def run_change(done: str, make_change: Callable[[], cors_store.ChangeResult]) -> None:
+    """Run a change; on success remember the outcome for the next run and rerun, else show why."""
+    try:
+        result = make_change()
+    except cors_store.StaleEdit as err:
+        show_error(err)
+        st.code(err.difference, language="diff")
+        return
+    except R2Error as err:
+        show_error(err)
+        return
     bucket_changed()
     live_policy_json.clear()
     history_entries.clear()
     st.session_state.cors_loaded = "null" if result.after is None else result.after.to_json()
     st.session_state.cors_flash = (done, result.version, result.audit_error)
     st.session_state.pop("cors_history_version", None)  # show the newest version next
+    st.rerun()
 
 
 st.title("CORS")
@@ -109,18 +122,12 @@ with tab_view:
                 yes, no = st.columns(2)
                 if yes.button("Yes, delete the policy", type="primary", key="cors_delete_yes"):
                     st.session_state.cors_confirm_delete = False
-                    try:
-                        result = cors_store.delete(
+                    run_change(
+                        "Deleted the CORS policy",
+                        lambda: cors_store.delete(
                             client, settings.bucket, actor=actor, reason=reason, expected=as_policy(live_text)
-                        )
-                    except cors_store.StaleEdit as err:
-                        show_error(err)
-                        st.code(err.difference, language="diff")
-                    except R2Error as err:
-                        show_error(err)
-                    else:
-                        changed(result, "Deleted the CORS policy")
-                        st.rerun()
+                        ),
+                    )
                 if no.button("Cancel", key="cors_delete_no"):
                     st.session_state.cors_confirm_delete = False
                     st.rerun()
@@ -177,16 +184,10 @@ with tab_edit:
     if st.button("Apply", type="primary", disabled=bool(problems) or same, icon=":material/publish:", key="cors_apply"):
         assert edited is not None
         with st.spinner("Snapshotting, applying and reading back…"):
-            try:
-                result = cors_store.apply(client, settings.bucket, edited, actor=actor, reason=reason, expected=loaded)
-            except cors_store.StaleEdit as err:
-                show_error(err)
-                st.code(err.difference, language="diff")
-            except R2Error as err:
-                show_error(err)
-            else:
-                changed(result, "Applied and read back the CORS policy")
-                st.rerun()
+            run_change(
+                "Applied and read back the CORS policy",
+                lambda: cors_store.apply(client, settings.bucket, edited, actor=actor, reason=reason, expected=loaded),
+            )
 
 # ------------------------------------------------------------------------------------------ test
 with tab_test:
@@ -261,15 +262,9 @@ with tab_history:
         st.code(cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}") or "(same)", "diff")
         if st.button("Roll back to this version", icon=":material/history:", key="cors_rollback"):
             with st.spinner("Snapshotting, restoring and reading back…"):
-                try:
-                    result = cors_store.rollback(
+                run_change(
+                    f"Rolled back to the policy before version {entry.version}",
+                    lambda: cors_store.rollback(
                         client, settings.bucket, entry.version, actor=actor, expected=as_policy(live_text)
-                    )
-                except cors_store.StaleEdit as err:
-                    show_error(err)
-                    st.code(err.difference, language="diff")
-                except R2Error as err:
-                    show_error(err)
-                else:
-                    changed(result, f"Rolled back to the policy before version {entry.version}")
-                    st.rerun()
+                    ),
+                )

@@ -70,20 +70,19 @@ class HistoryEntry:
     before: CorsPolicy | None
     after: CorsPolicy | None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "reason": self.reason,
+            "before": None if self.before is None else self.before.to_s3(),
+            "after": None if self.after is None else self.after.to_s3(),
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": self.version,
-                "at": self.at.isoformat(),
-                "actor": self.actor,
-                "action": self.action,
-                "reason": self.reason,
-                "before": None if self.before is None else self.before.to_s3(),
-                "after": None if self.after is None else self.after.to_s3(),
-            },
-            ensure_ascii=False,
-            indent=2,
-        )
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> HistoryEntry:

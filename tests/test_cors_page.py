@@ -78,7 +78,7 @@ def test_a_stale_edit_is_refused_with_the_difference(page: AppTest, s3: S3Client
     page.button(key="cors_apply").click().run(timeout=30)
     assert not page.exception
     assert cors_store.read_policy(s3, settings.bucket) == cors.preset(APP)
-    assert [e.before for e in cors_store.history(s3, settings.bucket)][0] == OTHER
+    assert cors_store.history(s3, settings.bucket)[0].before == OTHER
 
 
 def test_preflight_from_the_page_and_the_local_verdict(page: AppTest, s3: S3Client, settings: Settings) -> None:

@@ -202,20 +202,7 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
     entries = cors_store.history(client, settings.bucket, limit=args.limit)
     if args.json:
-        ctx.print_json(
-            [
-                {
-                    "version": e.version,
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "action": e.action,
-                    "reason": e.reason,
-                    "before": None if e.before is None else e.before.to_s3(),
-                    "after": None if e.after is None else e.after.to_s3(),
-                }
-                for e in entries
-            ]
-        )
+        ctx.print_json([e.to_dict() for e in entries])
         return 0
     if not entries:
         ctx.print("No CORS history yet: every change made through the app or this command is saved here first.")
