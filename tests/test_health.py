@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from r2.cli import Context, main
 from r2.client import CallCounter, S3Client
 from r2.health import CHECK_NAMES, Check, Deps, health_client, overall, report, run_all, run_checks
 from r2.local import demo_cors_rules
@@ -331,3 +333,67 @@ def test_account_owned_token_verifies_under_the_account(healthy: Settings) -> No
     assert checks["Cloudflare API token"].status == "ok"
     assert checks["S3 keys derive from token"].status == "ok"
     assert cf.paths == ["/client/v4/user/tokens/verify", f"/client/v4/accounts/{account}/tokens/verify"]
+
+
+# --- Command line ----------------------------------------------------------------------------
+
+
+def cli(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, Context(out=out, err=err, environ=environ))
+    return code, out.getvalue(), err.getvalue()
+
+
+def environ_for(endpoint: str, **extra: str) -> dict[str, str]:
+    return {
+        "R2_ENDPOINT": endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": SECRET,
+        "R2_BUCKET": "test-bucket",
+        "R2_APP_ORIGIN": ORIGIN,
+        **extra,
+    }
+
+
+def test_cli_json_all_green_exits_0(healthy: Settings) -> None:
+    code, out, _ = cli(["health", "--json"], environ_for(healthy.endpoint))
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "ok"
+    assert [c["name"] for c in data["checks"]] == list(CHECK_NAMES)
+    assert set(data["checks"][0]) == {"name", "status", "detail", "fix", "ms"}
+    assert SECRET not in out
+
+
+def test_cli_warnings_alone_exit_0(s3: S3Client, settings: Settings) -> None:
+    put_cors(s3, settings.bucket, ExposeHeaders=[])
+    code, out, _ = cli(["health", "--json"], environ_for(settings.endpoint))
+    assert code == 0 and json.loads(out)["status"] == "warn"
+
+
+def test_cli_text_prints_each_check_and_its_fix_and_exits_1_on_failure(s3: S3Client, settings: Settings) -> None:
+    code, out, _ = cli(["health"], environ_for(settings.endpoint))  # no CORS policy
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[-1] == "health: fail"
+    assert any(line.startswith("[FAIL] CORS for this app:") for line in lines)
+    assert any(line.strip().startswith("fix: Add a CORS rule") for line in lines)
+    assert SECRET not in out
+
+
+def test_cli_closed_port_exits_1() -> None:
+    code, out, _ = cli(["health", "--json"], environ_for(closed_endpoint()))
+    assert code == 1 and "refused" in out
+
+
+def test_cli_settings_problems_exit_2_with_the_report() -> None:
+    code, out, _ = cli(["health", "--json"], {"R2_ACCOUNT_ID": "bad", "R2_SECRET_ACCESS_KEY": SECRET})
+    data = json.loads(out)
+    assert code == 2 and data["status"] == "fail"
+    assert data["checks"][0]["name"] == "Settings" and "32 hexadecimal" in data["checks"][0]["detail"]
+    assert SECRET not in out
+
+
+def test_cli_usage_errors_exit_2() -> None:
+    assert cli(["health", "--bogus"], {})[0] == 2
+    code, _, err = cli(["health"], {})  # no credentials: the command line has no embedded bucket
+    assert code == 2 and "R2_ACCESS_KEY_ID" in err
