@@ -39,8 +39,8 @@ with st.expander("Copy report (JSON, secrets masked)", icon=":material/content_c
     st.download_button("Download report", text, file_name="r2-health.json", mime="application/json", on_click="ignore")
 
 st.subheader("Known problems and the checks that catch them")
-st.dataframe(
+st.table(
     pd.DataFrame(KNOWN_PROBLEMS, columns=["Problem (from the guide)", "Caught by", "Usual cause"]),
     hide_index=True,
-    width="stretch",
+    border="horizontal",
 )

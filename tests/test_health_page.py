@@ -45,7 +45,7 @@ def test_healthy_bucket_shows_every_check_and_overall_ok(monkeypatch: pytest.Mon
     assert report["status"] == "ok" and len(report["checks"]) == len(CHECK_NAMES)
     assert report["settings"]["secret_access_key"] == "test…NDER"
     assert "SHOULD-NOT-RENDER" not in at.code[0].value + text
-    known = at.dataframe[0].value
+    known = at.table[0].value
     assert len(known) == 4 and "CORS for this app" in set(known["Caught by"])
     assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount") == 0  # probes removed
 
