@@ -202,6 +202,30 @@ def test_the_guides_object_read_write_token_passes_with_warnings(healthy: Settin
     assert probe_keys(s3, healthy.bucket) == []
 
 
+def test_refused_signed_urls_are_named_without_leaking_the_url(healthy: Settings) -> None:
+    def presigned_refused(method: str, path: str, query: str, headers: dict[str, str]) -> str | None:
+        return "SignatureDoesNotMatch" if "X-Amz-Signature=" in query else None
+
+    with FaultProxy(healthy.endpoint, presigned_refused) as proxy:
+        checks = run(settings_for(proxy.url))
+    for name in ("Signed GET URL", "Signed PUT URL"):
+        assert checks[name].status == "fail" and "HTTP 403 (SignatureDoesNotMatch)" in checks[name].detail, name
+    text = json.dumps(report(list(checks.values())))
+    assert "X-Amz-" not in text and "Signature=" not in text
+
+
+def test_delete_refused_after_a_write_is_reported_with_the_leftover(healthy: Settings, s3: S3Client) -> None:
+    def no_delete(method: str, path: str, query: str, headers: dict[str, str]) -> str | None:
+        return "AccessDenied" if method == "DELETE" else None
+
+    with FaultProxy(healthy.endpoint, no_delete) as proxy:
+        checks = run(settings_for(proxy.url))
+    left = probe_keys(s3, healthy.bucket)
+    assert len(left) == 2  # the probe and the signed-PUT probe could not be removed
+    assert checks["Delete object"].status == "fail" and all(k in checks["Delete object"].fix for k in left)
+    assert checks["Cleanup"].status == "warn" and all(k in checks["Cleanup"].detail for k in left)
+
+
 def test_hanging_endpoint_ends_within_its_timeouts_and_says_why() -> None:
     with HangingServer() as server:
         checks = run(settings_for(server.url), connect_timeout=0.5, read_timeout=0.5)
