@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import re
 import sys
 import time
 import traceback
@@ -15,6 +16,7 @@ import bench
 from bench.common import SECTIONS, machine, relink
 
 NOT_BENCHMARKS = {"common", "__main__"}
+_RUN = re.compile(r"^def run\(", re.MULTILINE)
 INTRO = """\
 Written by `make bench` (full mode, the figures quoted in the README) or `make bench-quick` (fewer runs,
 smaller data: a few minutes); both run `python -m bench [--quick] [TOPIC ...]`. Each section names the
@@ -24,12 +26,14 @@ are noisy. Everything runs on loopback against the embedded S3 server (moto); "+
 proxy adding 100 ms to every S3 request in front of it (tests/fault_proxy.py), as R2 is far away."""
 
 
-def topics() -> list[str]:
-    """Benchmark modules: every `bench/<topic>.py` but the helpers (names starting with `_`, `common`)."""
+def topics(folder: Path = Path(bench.__path__[0])) -> list[str]:
+    """Benchmark modules: each `bench/<topic>.py` that defines `run(quick)`; helpers (servers, seeding) don't."""
     return sorted(
         m.name
-        for m in pkgutil.iter_modules(bench.__path__)
-        if m.name not in NOT_BENCHMARKS and not m.name.startswith("_") and not m.ispkg
+        for m in pkgutil.iter_modules([str(folder)])
+        if m.name not in NOT_BENCHMARKS
+        and not m.ispkg
+        and _RUN.search((folder / f"{m.name}.py").read_text(encoding="utf-8"))
     )
 
 

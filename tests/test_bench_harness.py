@@ -141,3 +141,10 @@ def test_proxy_counts_the_same_operations_as_botocore(s3_endpoint: str, settings
         seen = recorder.take()
     assert dict(seen.by_operation) == dict(counter.calls)
     assert recorder.take().by_operation == ()  # take() starts afresh
+
+
+def test_helpers_without_run_are_not_topics(tmp_path: Path) -> None:
+    (tmp_path / "alpha.py").write_text("def run(quick: bool) -> str:\n    return '## A'\n", encoding="utf-8")
+    (tmp_path / "list_server.py").write_text("def main() -> None:\n    pass\n", encoding="utf-8")
+    (tmp_path / "common.py").write_text("def run(quick: bool) -> str:\n    return ''\n", encoding="utf-8")
+    assert harness.topics(tmp_path) == ["alpha"]
