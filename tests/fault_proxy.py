@@ -192,3 +192,17 @@ class SilentServer:
         self.sock.close()
         for conn in self._held:
             conn.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tests.fault_proxy UPSTREAM_PORT DELAY`: the latency proxy in its own process (its own GIL,
+    so it takes no CPU from what is being measured) in front of 127.0.0.1:UPSTREAM_PORT; prints its port."""
+    args = sys.argv[1:] if argv is None else argv
+    proxy = FaultProxy(f"http://127.0.0.1:{int(args[0])}", delay=float(args[1])).start()
+    print(proxy.endpoint.rsplit(":", 1)[1], flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -148,3 +148,22 @@ def test_helpers_without_run_are_not_topics(tmp_path: Path) -> None:
     (tmp_path / "list_server.py").write_text("def main() -> None:\n    pass\n", encoding="utf-8")
     (tmp_path / "common.py").write_text("def run(quick: bool) -> str:\n    return ''\n", encoding="utf-8")
     assert harness.topics(tmp_path) == ["alpha"]
+
+
+def test_latency_proxy_runs_in_its_own_process(s3_endpoint: str, settings: Settings) -> None:
+    """`python -m tests.fault_proxy PORT DELAY` (what benchmarks spawn) forwards to the server."""
+    port = s3_endpoint.rsplit(":", 1)[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fault_proxy", port, "0.01"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        proxied = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        client = make_client(settings_for(proxied))
+        client.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+        client.put_object(Bucket=settings.bucket, Key="k", Body=b"through the proxy")
+        direct = make_client(settings)
+        assert direct.get_object(Bucket=settings.bucket, Key="k")["Body"].read() == b"through the proxy"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
