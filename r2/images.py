@@ -61,6 +61,8 @@ class ImageRejected(InvalidInput):
 
 @dataclass(frozen=True)
 class ImagePolicy:
+    """What an upload must be. The pixel cap is also bounded by Pillow's bomb guard (~89 MP)."""
+
     formats: tuple[str, ...] = IMAGE_FORMATS
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
@@ -171,7 +173,7 @@ def inspect(data: bytes, policy: ImagePolicy, *, thumb_size: int | None = None) 
         try:
             image = Image.open(io.BytesIO(data), formats=allowed)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _too_many_pixels(policy) from exc
+            raise _too_many_pixels(policy, exc=exc) from exc
         except UnidentifiedImageError as exc:
             raise _unidentified(data, policy) from exc
         except (OSError, ValueError, SyntaxError, struct.error) as exc:
@@ -197,7 +199,7 @@ def inspect(data: bytes, policy: ImagePolicy, *, thumb_size: int | None = None) 
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             image.close()
-            raise _too_many_pixels(policy) from exc
+            raise _too_many_pixels(policy, exc=exc) from exc
         except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as exc:
             image.close()
             raise ImageRejected(
@@ -227,11 +229,18 @@ def _short(exc: BaseException) -> str:
     return text[:120]
 
 
-def _too_many_pixels(policy: ImagePolicy, width: int = 0, height: int = 0) -> ImageRejected:
-    size = f"{width}×{height} ({width * height / 1e6:.0f} megapixels)" if width else "too many pixels"
+def _too_many_pixels(
+    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None
+) -> ImageRejected:
+    pixels = width * height
+    if not pixels and exc is not None and (found := re.search(r"\((\d+) pixels\)", str(exc))):
+        pixels = int(found.group(1))  # Pillow's bomb check names the size before we could read it
+    size = f" ({width}×{height})" if width else ""
+    amount = f"{pixels / 1e6:,.0f} megapixels{size}" if pixels else "too many pixels"
+    limit = min(policy.max_pixels, Image.MAX_IMAGE_PIXELS or policy.max_pixels)  # Pillow's own bomb guard
     return ImageRejected(
-        f"The image is {size}; the limit is {policy.max_pixels / 1e6:g} megapixels "
-        "(very large images can exhaust the server's memory).",
+        f"The image has {amount}; the limit is {round(limit / 1e6, 1):g} megapixels "
+        "(a decompression bomb or a very large image would exhaust the server's memory).",
         "Resize it first.",
     )
 
