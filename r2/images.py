@@ -236,13 +236,18 @@ def _too_many_pixels(
     if not pixels and exc is not None and (found := re.search(r"\((\d+) pixels\)", str(exc))):
         pixels = int(found.group(1))  # Pillow's bomb check names the size before we could read it
     size = f" ({width}×{height})" if width else ""
-    amount = f"{pixels / 1e6:,.0f} megapixels{size}" if pixels else "too many pixels"
+    amount = f"{_megapixels(pixels)} megapixels{size}" if pixels else "too many pixels"
     limit = min(policy.max_pixels, Image.MAX_IMAGE_PIXELS or policy.max_pixels)  # Pillow's own bomb guard
     return ImageRejected(
-        f"The image has {amount}; the limit is {round(limit / 1e6, 1):g} megapixels "
+        f"The image has {amount}; the limit is {_megapixels(limit)} megapixels "
         "(a decompression bomb or a very large image would exhaust the server's memory).",
         "Resize it first.",
     )
+
+
+def _megapixels(pixels: int) -> str:
+    mp = pixels / 1e6
+    return f"{mp:,.0f}" if mp >= 10 else f"{mp:.2g}"
 
 
 def _unidentified(data: bytes, policy: ImagePolicy) -> ImageRejected:
@@ -565,7 +570,7 @@ def _check_clean(data: bytes, fmt: str, strip: StripMode) -> None:
             leftovers = []
             if _GPS in exif:
                 leftovers.append("GPS")
-            if image.info.get("xmp"):
+            if image.info.get("xmp") or (fmt == "GIF" and b"\x21\xff\x0bXMP DataXMP" in data):
                 leftovers.append("XMP")
             if strip == "all" and set(exif) - {_ORIENTATION}:
                 leftovers.append("EXIF")
