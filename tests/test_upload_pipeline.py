@@ -147,7 +147,7 @@ def test_batch_with_bad_files_stores_the_good_ones_and_nothing_of_the_bad(  # ty
     progress: list[int] = []
     results = upload_files(s3, settings, files, actor="t", on_progress=lambda done, r: progress.append(done))
     assert progress == list(range(1, 8))
-    assert [r.status for r in results] == ["uploaded", "rejected", "rejected", "rejected", "rejected", "rejected", "uploaded"]
+    assert [r.status for r in results] == ["uploaded", *["rejected"] * 5, "uploaded"]
     assert "HTML" in results[1].reason and "megapixels" in results[2].reason and "empty" in results[3].reason
     assert "SVG" in results[4].reason and "truncated" in results[5].reason
     stored = [r.key for r in results if isinstance(r, Uploaded)]
