@@ -118,22 +118,42 @@ def sample_image(seed: int, size: tuple[int, int] = (1200, 800), fmt: str = "JPE
 
 
 def seed_samples(client: S3Client, settings: Settings, count: int) -> list[str]:
-    """Put `count` generated images under the first configured folders and a nested sample folder."""
-    formats = [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"), ("WEBP", "webp", "image/webp")]
+    """Put `count` generated images under the configured folders and a nested sample folder.
+
+    They go through the upload pipeline (checks, GPS removal, thumbnails, metadata) like any upload;
+    the JPEG samples carry a made-up GPS position that the pipeline removes. Keys are stable.
+    """
+    from PIL import ExifTags, Image
+
+    from r2.images import ImagePolicy, clean
+    from r2.thumbnails import THUMB_SIZE, thumbnail_of
+    from r2.uploads import store
+
+    policy = ImagePolicy.from_settings(settings)
+    formats: list[str] = [f for f in ("JPEG", "PNG", "WEBP") if f in policy.formats] or [policy.formats[0]]
     folders = [*settings.folders, "samples/landscapes"]
     keys = []
     for i in range(count):
-        fmt, ext, ctype = formats[i % len(formats)]
-        folder = folders[i % len(folders)]
+        fmt = formats[i % len(formats)]
+        data = sample_image(i, fmt=fmt)
+        if fmt == "JPEG":  # a photo as phones take them: with a location, which the pipeline removes
+            exif = Image.Exif()
+            exif[ExifTags.Base.Make] = "Demo camera"
+            exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (46.0, 57.0, 0.0), 3: "E", 4: (7.0, 26.0, 0.0)}
+            with Image.open(io.BytesIO(data)) as image:
+                out = io.BytesIO()
+                image.save(out, format="JPEG", quality=85, exif=exif.tobytes())
+                data = out.getvalue()
+        image_file = clean(data, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
         name = uuid.UUID(int=random.Random(i).getrandbits(128), version=4)  # noqa: S311  stable demo keys
-        key = f"{folder}/{name}.{ext}"
-        client.put_object(
-            Bucket=settings.bucket,
-            Key=key,
-            Body=sample_image(i, fmt=fmt),
-            ContentType=ctype,
-            Metadata={"original-name": f"sample-{i + 1}.{ext}"},
-            IfNoneMatch="*",
+        key = f"{folders[i % len(folders)]}/{name}.{image_file.info.ext}"
+        store(
+            client,
+            settings.bucket,
+            key,
+            image_file,
+            original_name=f"sample-{i + 1}.{image_file.info.ext}",
+            uploaded_by="demo",
         )
         keys.append(key)
     return keys
