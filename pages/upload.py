@@ -81,13 +81,17 @@ rejected = [r for r in results if not isinstance(r, Uploaded)]
 if uploaded:
     st.success(f"{len(uploaded)} of {len(results)} uploaded.", icon=":material/check_circle:")
 if rejected:
-    st.error(f"{len(rejected)} of {len(results)} rejected: nothing of them was stored.", icon=":material/block:")
+    reasons = "\n".join(f"- **{escape_md(r.file)}**: {escape_md(r.reason)}" for r in rejected)
+    st.error(
+        f"{len(rejected)} of {len(results)} rejected: nothing of them was stored.\n\n{reasons}",
+        icon=":material/block:",
+    )
 
 rows = []
 for r in results:
     row = {"File": r.file, "Status": r.status, "Key": r.key, "Size": "", "Dimensions": "", "Removed": "", "Reason": ""}
-    row["Preview"] = None
-    row["Link"] = None
+    row["Preview"] = ""
+    row["Link"] = ""
     if isinstance(r, Uploaded):
         try:
             row["Preview"] = sign_get(client, settings.bucket, r.thumbnail_key or r.key, settings.preview_ttl_seconds)
@@ -107,9 +111,10 @@ for r in results:
 st.dataframe(
     rows,
     hide_index=True,
-    column_order=["Preview", "File", "Status", "Key", "Size", "Dimensions", "Removed", "Reason", "Link"],
+    column_order=["Preview", "File", "Status", "Reason", "Key", "Size", "Dimensions", "Removed", "Link"],
     column_config={
         "Preview": st.column_config.ImageColumn("Preview", width="small"),
+        "Reason": st.column_config.TextColumn("Reason", width="medium"),
         "Link": st.column_config.LinkColumn("Link", display_text="open", width="small"),
     },
 )
