@@ -167,6 +167,8 @@ def inspect(data: bytes, policy: ImagePolicy, *, thumb_size: int | None = None) 
     """
     check_size(len(data), policy.max_bytes)
     allowed = [f for f in policy.formats if f in FORMAT_TYPES]
+    # catch_warnings changes process-wide filters; only DecompressionBombWarning is affected, and the
+    # explicit pixel check below enforces the cap on its own, so concurrent sessions stay safe.
     with warnings.catch_warnings():
         # Pillow only warns between ~89 and ~179 MP: treat the warning as the bomb it announces.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -176,7 +178,7 @@ def inspect(data: bytes, policy: ImagePolicy, *, thumb_size: int | None = None) 
             raise _too_many_pixels(policy, exc=exc) from exc
         except UnidentifiedImageError as exc:
             raise _unidentified(data, policy) from exc
-        except (OSError, ValueError, SyntaxError, struct.error) as exc:
+        except Exception as exc:  # untrusted bytes: any parser failure is a rejection
             raise ImageRejected("The file is a damaged image (its header cannot be read).") from exc
         try:
             fmt = str(image.format)
@@ -200,7 +202,7 @@ def inspect(data: bytes, policy: ImagePolicy, *, thumb_size: int | None = None) 
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             image.close()
             raise _too_many_pixels(policy, exc=exc) from exc
-        except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as exc:
+        except Exception as exc:  # any decoder failure on untrusted bytes is a rejection (fail closed)
             image.close()
             raise ImageRejected(
                 f"The file starts like a {_nice(fmt)} image but does not decode: it is truncated or corrupt "
@@ -279,20 +281,30 @@ def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[st
     """
     prefix = b"Exif\x00\x00" if payload.startswith(b"Exif\x00\x00") else b""
     exif = Image.Exif()
-    try:
-        exif.load(payload)
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, IndexError) as exc:
-        raise ImageRejected("The image's EXIF metadata is damaged and cannot be cleaned safely.") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            exif.load(payload)
+            if _GPS in exif:
+                exif.get_ifd(_GPS)  # parse it too: a GPS block we cannot read is damaged EXIF
+        except Exception as exc:  # untrusted bytes
+            raise ImageRejected("The image's EXIF metadata is damaged and cannot be cleaned safely.") from exc
+    damaged = any(issubclass(w.category, UserWarning) for w in caught)
+    if damaged:
+        # Pillow read only part of it: what it missed might be a location. Keep the orientation only.
+        strip = "all"
     if strip == "all":
         orientation = exif.get(_ORIENTATION)
-        if not orientation or orientation == 1:
-            return None, ["EXIF"]
+        what = "damaged EXIF" if damaged else "EXIF"
+        if not isinstance(orientation, int) or not 2 <= orientation <= 8:
+            return None, [what]
         minimal = Image.Exif()
         minimal[_ORIENTATION] = orientation
-        return _reframe(minimal.tobytes(), prefix), ["EXIF (orientation kept)"]
+        return _reframe(minimal.tobytes(), prefix), [f"{what} (orientation kept)"]
     if _GPS not in exif:
         return payload, []
     exif.pop(_GPS)
+    exif._ifds.pop(_GPS, None)  # tobytes() writes cached sub-IFDs back unless removed here too
     return _reframe(exif.tobytes(), prefix), ["GPS location"]
 
 
@@ -557,7 +569,15 @@ _STRIPPERS: dict[str, Callable[[bytes, StripMode], tuple[bytes, list[str]]]] = {
 
 def strip_metadata(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...]]:
     """Remove GPS/XMP (or all metadata) from `data` of the detected format, then check the result."""
-    cleaned, removed = _STRIPPERS[fmt](data, strip)
+    try:
+        cleaned, removed = _STRIPPERS[fmt](data, strip)
+    except ImageRejected:
+        raise
+    except Exception as exc:  # malformed structure or metadata Pillow cannot rewrite: refuse, never store as is
+        raise ImageRejected(
+            f"The image's metadata could not be removed safely ({_short(exc)}); it was not stored.",
+            "Export the image again (for example without location) and retry.",
+        ) from exc
     _check_clean(cleaned, fmt, strip)
     return cleaned, tuple(removed)
 
@@ -574,7 +594,7 @@ def _check_clean(data: bytes, fmt: str, strip: StripMode) -> None:
                 leftovers.append("XMP")
             if strip == "all" and set(exif) - {_ORIENTATION}:
                 leftovers.append("EXIF")
-    except (OSError, ValueError, SyntaxError, struct.error) as exc:
+    except Exception as exc:  # untrusted bytes: any parser failure is a rejection
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
         raise ImageRejected(f"Could not remove {', '.join(leftovers)} from the image; it was not stored.")
@@ -603,7 +623,7 @@ def clean(
         if thumbnail is not None:
             try:
                 thumb = thumbnail(image)
-            except (OSError, ValueError, MemoryError) as exc:
+            except Exception as exc:  # a thumbnail failure must not lose the original
                 thumb_error = f"The thumbnail could not be made ({_short(exc)})."
     finally:
         image.close()

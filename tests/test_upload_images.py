@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops
 
 from r2.images import ImagePolicy, ImageRejected, clean, read_source, strip_jpeg
@@ -176,3 +178,44 @@ def test_plan_decides_key_and_limits_before_any_byte() -> None:
         plan_upload(settings, "x.png", 0, "image/png")
     with pytest.raises(Exception, match="may not go to the folder"):
         plan_upload(settings, "x.png", 10, "image/png", "../etc")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(["jpeg", "png", "webp", "gif"]),
+    edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), max_size=8),
+    cut=st.one_of(st.none(), st.integers(min_value=1)),
+)
+def test_damaged_files_never_crash_the_pipeline(which: str, edits: list[tuple[int, int]], cut: int | None) -> None:
+    """Flipped bytes and cuts anywhere: the result is a clean image or a rejection, never an exception."""
+    data = bytearray(_FUZZ_SEEDS[which])
+    for position, value in edits:
+        data[position % len(data)] = value
+    if cut is not None:
+        data = data[: cut % len(data)]
+    try:
+        result = clean(bytes(data), POLICY, thumb_size=64, thumbnail=thumbnail_of)
+    except ImageRejected as exc:
+        assert exc.message
+        return
+    with Image.open(io.BytesIO(result.body)) as stored:
+        assert GPS not in stored.getexif()
+
+
+_FUZZ_SEEDS = {
+    "jpeg": corpus.jpeg_gps(),
+    "png": corpus.png_gps(),
+    "webp": corpus.webp_gps(),
+    "gif": corpus.gif_xmp(),
+}
+
+
+def test_damaged_exif_is_reduced_to_orientation_not_trusted() -> None:
+    # EXIF cut short: Pillow reads only part of it, so a location could hide in what it missed.
+    exif = corpus.exif_with_gps().tobytes()[:-12]
+    plain = corpus.plain("JPEG")
+    data = plain[:2] + b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif + plain[2:]
+    result = clean(data, POLICY)
+    assert result.removed == ("damaged EXIF (orientation kept)",)
+    with Image.open(io.BytesIO(result.body)) as stored:
+        assert dict(stored.getexif()) == {ORIENTATION: 6}
