@@ -43,7 +43,7 @@ from r2.thumbnails import THUMB_SIZE, store_thumbnail, thumbnail_of
 
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # uuid keys never change content
 MAX_NAME_META = 512  # characters of the percent-encoded original name kept as metadata
-_NAME_SAFE = " !$&'()*+,;=@[]^_`{}~-."  # printable ASCII kept as is; everything else percent-encoded
+_NAME_SAFE = "!$&'()*+,;=@[]^_`{}~-."  # printable ASCII kept; the rest (spaces too: headers trim them) encoded
 
 Source = bytes | Path | BinaryIO
 
@@ -192,9 +192,22 @@ def metadata_for(clean: CleanImage, original_name: str, uploaded_by: str, has_th
 
 
 def put_new(
-    client: S3Client, bucket: str, key: str, body: bytes, *, content_type: str, metadata: dict[str, str]
+    client: S3Client,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    content_type: str,
+    metadata: dict[str, str],
+    if_match: str | None = None,
 ) -> None:
-    """PUT with If-None-Match: * — an existing key is refused (AlreadyExists), never overwritten."""
+    """PUT with If-None-Match: * — an existing key is refused (AlreadyExists), never overwritten.
+
+    With `if_match=<ETag>` it instead replaces exactly that version (compare-and-swap; a changed or
+    missing object is refused): for an original that arrived by another path (a direct browser
+    upload) and is replaced by its checked, cleaned version.
+    """
+    condition = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
     try:
         client.put_object(
             Bucket=bucket,
@@ -203,7 +216,7 @@ def put_new(
             ContentType=content_type,
             CacheControl=CACHE_CONTROL,
             Metadata=metadata,
-            IfNoneMatch="*",
+            **condition,
         )
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action="store the image", target=key) from exc
@@ -217,11 +230,12 @@ def store(
     *,
     original_name: str,
     uploaded_by: str,
+    if_match: str | None = None,
 ) -> tuple[str | None, tuple[str, ...]]:
     """Store the thumbnail, then the original. Returns (thumbnail key or None, problems).
 
     Raises R2Error (AlreadyExists for a taken key) when the original was not stored; then nothing
-    of this file remains in the bucket.
+    of this file remains in the bucket (the new thumbnail is deleted again). `if_match`: see `put_new`.
     """
     key = check_key(key)
     thumb_key: str | None = None
@@ -246,6 +260,7 @@ def store(
             clean.body,
             content_type=clean.info.content_type,
             metadata=metadata_for(clean, original_name, uploaded_by, thumb_key is not None),
+            if_match=if_match,
         )
     except R2Error:
         if thumb_key is not None:

@@ -8,10 +8,10 @@ import re
 import pytest
 from PIL import ExifTags, Image
 
-from r2 import uploads
+from r2 import images, uploads
 from r2.audit import AUDIT_PREFIX, AuditEvent
 from r2.client import CallCounter
-from r2.errors import Unavailable
+from r2.errors import AlreadyExists, Unavailable
 from r2.naming import (
     META_FORMAT,
     META_HEIGHT,
@@ -22,6 +22,7 @@ from r2.naming import (
     thumbnail_key,
 )
 from r2.settings import Settings
+from r2.thumbnails import thumbnail_of
 from r2.uploads import Rejected, Uploaded, decode_name, upload_file, upload_files
 from tests import upload_corpus as corpus
 from tests.conftest import settings_for
@@ -186,3 +187,30 @@ def test_folder_allow_list(s3_endpoint: str, s3) -> None:  # type: ignore[no-unt
     bad = upload_file(s3, settings, "a.png", corpus.plain("PNG"), folder="../secret", actor="t")
     assert isinstance(bad, Rejected) and "may not go to the folder" in bad.reason
     assert upload_file(s3, settings, "a.png", corpus.plain("PNG"), actor="t").key.startswith("clinics/")
+
+
+def test_an_original_that_arrived_another_way_is_replaced_by_its_clean_version_only_if_unchanged(  # type: ignore[no-untyped-def]
+    settings: Settings, s3, tmp_path
+) -> None:
+    # What a direct browser upload does next: plan (key, limits), the browser PUTs the raw bytes,
+    # the app checks the file on disk and swaps in the cleaned version only if nobody changed it.
+    plan = uploads.plan_upload(settings, "phone photo.jpg", len(corpus.jpeg_gps()), "image/jpeg")
+    etag = s3.put_object(Bucket=settings.bucket, Key=plan.key, Body=corpus.jpeg_gps(), IfNoneMatch="*")["ETag"]
+    raw = tmp_path / "download.jpg"
+    raw.write_bytes(s3.get_object(Bucket=settings.bucket, Key=plan.key)["Body"].read())
+    checked = images.clean(raw, plan.policy, thumb_size=320, thumbnail=thumbnail_of)
+    thumb_key, problems = uploads.store(
+        s3, settings.bucket, plan.key, checked, original_name=plan.original_name, uploaded_by="t", if_match=etag
+    )
+    assert thumb_key == thumbnail_key(plan.key) and problems == ()
+    stored = s3.get_object(Bucket=settings.bucket, Key=plan.key)
+    assert stored["Metadata"][META_ORIGINAL_NAME] == "phone%20photo.jpg"
+    with Image.open(io.BytesIO(stored["Body"].read())) as image:
+        assert ExifTags.IFD.GPSInfo not in image.getexif()
+    # A stale ETag (the object changed meanwhile) is refused and the new thumbnail removed again.
+    s3.delete_object(Bucket=settings.bucket, Key=thumb_key)
+    current = s3.head_object(Bucket=settings.bucket, Key=plan.key)["ETag"]
+    with pytest.raises(AlreadyExists, match="changed meanwhile"):
+        uploads.store(s3, settings.bucket, plan.key, checked, original_name="x", uploaded_by="t", if_match=etag)
+    assert s3.head_object(Bucket=settings.bucket, Key=plan.key)["ETag"] == current
+    assert s3.list_objects_v2(Bucket=settings.bucket, Prefix=".thumbs/").get("KeyCount", 0) == 0
