@@ -7,6 +7,9 @@
 - `store(...)` writes the thumbnail and then the original with `If-None-Match: *`; if the original
   cannot be written, the new thumbnail is deleted again, so a failed file leaves nothing behind.
   A thumbnail failure does not lose the original: the result says so and Browse can regenerate it.
+- A direct browser upload composes the same parts: `plan_upload` -> signed PUT of the raw bytes ->
+  `images.clean(path_of_the_downloaded_file, plan.policy, ...)` -> `store(..., if_match=etag)`, which
+  swaps in the cleaned version only if the object is still the one checked (or delete it if rejected).
 - `upload_file` / `upload_files` do it all per file and record an `upload` audit event per stored
   file. Each file gets a frozen `Uploaded` or `Rejected` result; one file failing never stops the rest.
 """

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -92,12 +93,30 @@ def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.
         log.close()
 
 
+class _Shared:
+    users = 0
+    playwright: Any = None
+    chromium: Any = None
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
+    """One Chromium for the whole run. Each test module that imports this fixture gets its own
+    session fixture, and Playwright's sync API refuses a second instance in the same thread, so
+    they share one, closed when the last user is done."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    if not _Shared.users:
+        _Shared.playwright = sync_playwright().start()
+        _Shared.chromium = _Shared.playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+    _Shared.users += 1
+    try:
+        yield _Shared.chromium
+    finally:
+        _Shared.users -= 1
+        if not _Shared.users:
+            _Shared.chromium.close()
+            _Shared.playwright.stop()
