@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -92,26 +93,6 @@ def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.
         log.close()
 
 
-_shared: dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One Chromium for the whole session. Each test module imports this fixture, which makes pytest
-    treat every import as its own session fixture; Playwright's sync API cannot run twice in one
-    thread, so all of them share one instance (closed by the first teardown, at session end)."""
-    executable = require_chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    # The default 5 s is too short on a loaded 2-core machine: Streamlit pages then render late.
-    expect.set_options(timeout=30_000)
-
-    if "browser" not in _shared:
-        pw = sync_playwright().start()
-        _shared["pw"] = pw
-        _shared["browser"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-    yield _shared["browser"]
-    chromium, pw = _shared.pop("browser", None), _shared.pop("pw", None)
-    if chromium is not None:
-        chromium.close()  # type: ignore[attr-defined]
-        pw.stop()  # type: ignore[attr-defined]
+def launch(playwright: Any) -> Any:
+    """Debian's Chromium with the flags this machine needs (no sandbox as root, no background traffic)."""
+    return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)
