@@ -49,7 +49,14 @@ def s3_server() -> Iterator[LocalServer]:
 @pytest.fixture
 def s3_endpoint(s3_server: LocalServer) -> Iterator[str]:
     """The server's endpoint, with every bucket and object wiped before the test."""
-    requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    # Under heavy load the threaded server has dropped a request's connection: try again, bounded.
+    for attempt in range(3):
+        try:
+            requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+            break
+        except requests.ConnectionError:
+            if attempt == 2:
+                raise
     yield s3_server.endpoint
 
 
