@@ -146,6 +146,7 @@ def test_local_demo_grants_every_role_whatever_else_is_set() -> None:
 
 def test_trusted_header_setting_is_validated() -> None:
     base = {"R2_ENDPOINT": "http://127.0.0.1:9", "R2_ACCESS_KEY_ID": "k", "R2_SECRET_ACCESS_KEY": "s"}
+    base["R2_BUCKET"] = "bucket"
     assert parse_settings(base).trusted_email_header == ""
     assert parse_settings({**base, "R2_TRUSTED_EMAIL_HEADER": HEADER}).trusted_email_header == HEADER
     with pytest.raises(SettingsError, match="R2_TRUSTED_EMAIL_HEADER"):
