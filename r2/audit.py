@@ -166,8 +166,8 @@ def query(
                     if scanned >= max_reads:
                         return AuditPage(tuple(events), scanned, False, unreadable)
                     size = min(limit - len(events), 64) if keep is None else 64
+                    size = min(size, max_reads - scanned)
                     batch, keys = keys[:size], keys[size:]
-                    batch = batch[: max_reads - scanned]
                     for key, event in zip(batch, pool.map(read, batch), strict=True):
                         scanned += 1
                         if event is None:
