@@ -203,3 +203,39 @@ def test_log_event_writes_who_what_and_outcome(s3, settings: Settings) -> None: 
         "to v3",
     )
     assert abs(event.at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_command_line_lists_filters_and_exports(s3, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from r2.cli import Context, main
+    from tests.conftest import settings_for
+
+    write(
+        s3,
+        [
+            audit.AuditEvent("ann@example.com", "upload", "uploads/a.png", at=at_("2026-01-01T10:00:00")),
+            audit.AuditEvent("bob@example.com", "delete", "=cmd.png", "failed", at=at_("2026-01-02T10:00:00")),
+        ],
+    )
+    environ = {
+        "R2_ENDPOINT": settings.endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+        "R2_BUCKET": settings_for(settings.endpoint).bucket,
+    }
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["audit", *argv], Context(out=out, err=err, environ=environ))
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, _ = run()
+    assert code == 0 and out.index("bob@example.com") < out.index("ann@example.com")
+    code, out, _ = run("--user", "ANN", "--csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and [r[1] for r in rows[1:]] == ["ann@example.com"]
+    code, out, _ = run("--action", "delete", "--csv")
+    assert list(csv.reader(io.StringIO(out)))[1][3] == "'=cmd.png"
+    code, out, _ = run("--since", "2026-01-02", "--json")
+    assert code == 0 and '"target": "=cmd.png"' in out and '"complete": true' in out
+    assert run("--since", "yesterday")[0] == 2  # argparse's usage error
+    assert main(["audit"], Context(out=io.StringIO(), err=io.StringIO(), environ={})) == 2  # no bucket configured
