@@ -60,3 +60,31 @@ def test_sign_in_with_oidc_gives_the_role_of_the_group_claim_then_sign_out(brows
         expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Dee Veloper")).to_have_count(0)
         page.close()
+
+
+def test_trusted_header_mode_reads_the_proxy_header_of_the_real_request(browser, s3_endpoint: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    make_client(settings_for(s3_endpoint)).create_bucket(
+        Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"}
+    )
+    env = {
+        "R2_ENDPOINT": s3_endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+        "R2_BUCKET": TEST_BUCKET,
+        "R2_TRUSTED_EMAIL_HEADER": "Cf-Access-Authenticated-User-Email",
+    }
+    with streamlit_app(env, secrets=lambda base: ROLES) as url:
+        # As the proxy would send it (Playwright adds the header to every request, WebSocket included).
+        proxied = browser.new_context(extra_http_headers={"Cf-Access-Authenticated-User-Email": "ann@example.com"})
+        page = proxied.new_page()
+        page.goto(url)
+        expect(page.get_by_text("role admin")).to_be_visible(timeout=30_000)
+        expect(page.locator('[data-testid="stSidebarNavLink"]')).to_contain_text(["Audit"])
+        proxied.close()
+
+        direct = browser.new_context()  # reaching the app without the proxy: no identity, nothing shown
+        page = direct.new_page()
+        page.goto(url)
+        expect(page.get_by_text("access proxy")).to_be_visible(timeout=30_000)
+        expect(page.locator('[data-testid="stSidebarNavLink"]')).to_have_count(0)
+        direct.close()
