@@ -91,7 +91,8 @@ def test_navigation_offers_the_pages_of_the_signed_in_role(
     assert nav_spy == [NAV[who]]
     sidebar = "\n".join(m.value for m in at.sidebar.markdown)
     if who == "anonymous":
-        assert "Not signed in" in sidebar
+        assert sidebar == "**Not signed in**", "nothing about the account or bucket before sign-in"
+        assert not at.sidebar.caption
         assert [b.label for b in at.button] == ["Sign in"]
         assert not at.sidebar.button
     else:

@@ -42,14 +42,14 @@ def navigation(visitor: Visitor) -> st.navigation:  # type: ignore[valid-type]
 
 def sidebar(settings: Settings, visitor: Visitor) -> None:
     with st.sidebar:
+        if visitor.source == "anonymous":  # tell a stranger nothing about the account or bucket
+            st.markdown("**Not signed in**")
+            return
         if settings.is_local:
             st.warning(LOCAL_BANNER, icon=":material/science:")
         else:
             st.caption(settings.describe_target())
         st.markdown(f"**Bucket** `{settings.bucket}`")
-        if visitor.source == "anonymous":
-            st.markdown("**Not signed in**")
-            return
         st.markdown(f"**Signed in** {escape_md(visitor.name)} · role **{visitor.top_role}**")
         if visitor.email and visitor.email != visitor.name:
             st.caption(escape_md(visitor.email))
