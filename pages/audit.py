@@ -18,13 +18,16 @@ st.caption(
     "what and how it ended. Newest first; times in UTC."
 )
 
-params = st.query_params
+if "audit_user" not in st.session_state:  # first run of this session: start from the link's filters
+    st.session_state.audit_user = st.query_params.get("user", "")
+    st.session_state.audit_actions = st.query_params.get_all("action")
+    st.session_state.audit_linked_actions = tuple(st.session_state.audit_actions)
 left, middle, right, last = st.columns([3, 3, 3, 2])
-actor = left.text_input("User", value=params.get("user", ""), placeholder="email or part of it")
+actor = left.text_input("User", key="audit_user", placeholder="email or part of it")
 actions = middle.multiselect(
     "Action",
-    options=sorted(set(KNOWN_ACTIONS) | set(params.get_all("action"))),
-    default=params.get_all("action"),
+    options=sorted(set(KNOWN_ACTIONS) | set(st.session_state.audit_linked_actions)),
+    key="audit_actions",
     accept_new_options=True,
 )
 dates = right.date_input("Dates", value=(), format="YYYY-MM-DD", help="One day, or a first and a last day")

@@ -121,11 +121,12 @@ def test_csv_export_keeps_every_field_and_neutralises_formulas() -> None:
     assert rows[2] == ["2026-01-02T03:04:05+00:00", "'@bob", "delete", "'-rm.png", "failed", "'+1"]
 
 
-def audit_page(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> AppTest:
+def audit_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, **query: str) -> AppTest:
     configure(monkeypatch, settings.endpoint, "none")
     at = AppTest.from_file(str(ROOT / "pages" / "audit.py"))
     at.secrets = {"auth": AUTH, "roles": {"admin": {"emails": ["ann@example.com"]}}}
     at.user = dict(ADMIN)
+    at.query_params = dict(query)
     return at.run(timeout=30)
 
 
@@ -154,6 +155,10 @@ def test_audit_page_lists_filters_and_exports(monkeypatch: pytest.MonkeyPatch, s
     assert list(at.dataframe[0].value["Target"]) == ["uploads/b.png"]
     at.text_input[0].set_value("nobody").run(timeout=30)
     assert not at.dataframe and "No event matches" in at.info[0].value
+
+    linked = audit_page(monkeypatch, settings, user="bob", action="cors.apply")  # a shared link
+    assert linked.text_input[0].value == "bob" and linked.multiselect[0].value == ["cors.apply"]
+    assert list(linked.dataframe[0].value["Target"]) == ["bucket CORS"]
 
 
 def test_audit_page_on_an_empty_log_explains_itself(monkeypatch: pytest.MonkeyPatch, settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
