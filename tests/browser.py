@@ -102,8 +102,10 @@ def streamlit_app(
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One Chromium per test module. Module scope, not session: each module imports this fixture, so
+    pytest holds one copy per module, and two sync Playwright instances cannot be alive at once."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
