@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,21 @@ def require_chromium() -> str:
 
 
 @contextmanager
-def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.py") -> Iterator[str]:
-    """Run `streamlit run` on a free loopback port; yields the base URL. Output goes to a log file."""
+def streamlit_app(
+    env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
+    secrets: Callable[[str], str] | None = None,
+) -> Iterator[str]:
+    """Run `streamlit run` on a free loopback port; yields the base URL. Output goes to a log file.
+
+    `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
+    app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
+    """
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="app-"))
     shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
+    if secrets is not None:
+        (workdir / ".streamlit" / "secrets.toml").write_text(secrets(f"http://localhost:{port}"), encoding="utf-8")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
     child_env.update(env or {})
     child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
