@@ -196,12 +196,9 @@ with st.expander("Filter this page (no request: only the items already loaded)")
     dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
     since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
     until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
-    shown = filter_objects(
-        objects, contains=contains, extensions=[e for e in chosen if e != "(none)"], since=since, until=until
-    )
-    if "(none)" in chosen:  # objects without an extension, under the same name and date filters
-        unfiltered = filter_objects(objects, contains=contains, since=since, until=until)
-        shown = tuple(o for o in unfiltered if o in shown or not o.extension)
+    shown = filter_objects(objects, contains=contains, since=since, until=until)
+    if chosen:
+        shown = tuple(o for o in shown if (o.extension or "(none)") in chosen)
     if len(shown) != len(objects):
         st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
 
