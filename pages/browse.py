@@ -174,7 +174,6 @@ if page.is_empty and page_no == 1:
             go(folder="", page=None, after=None, object=None)
     else:
         st.info("The bucket is empty. Upload images on the **Upload** page.", icon=":material/photo_library:")
-        st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload:")
     st.stop()
 
 # ---- sub-folders first ------------------------------------------------------------------------------
