@@ -115,12 +115,13 @@ for kind, text in ss.pop("browse_flash", []):
 
 # ---- breadcrumb -------------------------------------------------------------------------------------
 crumbs = breadcrumb(folder)
-cols = st.columns(len(crumbs) + 1, gap="small", vertical_alignment="center")
-for i, (label, target) in enumerate(crumbs):
-    with cols[i]:
+with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+    for i, (label, target) in enumerate(crumbs):
         here = target == folder
-        shown = label if i == 0 else escape_md(label) + "/"
-        if st.button(shown, key=f"crumb-{i}", type="primary" if here else "tertiary", disabled=here):
+        shown_label = label if i == 0 else escape_md(label) + "/"
+        if i:
+            st.text("›")
+        if st.button(shown_label, key=f"crumb-{i}", type="secondary" if here else "tertiary", disabled=here):
             go(folder=target, page=None, after=None, object=None, q=None)
 
 # ---- controls ---------------------------------------------------------------------------------------
@@ -179,27 +180,28 @@ if page.is_empty and page_no == 1:
 # ---- sub-folders first ------------------------------------------------------------------------------
 if page.folders:
     st.subheader("Folders")
-    fcols = st.columns(4)
-    for i, entry in enumerate(page.folders):
-        with fcols[i % 4]:
+    with st.container(horizontal=True, gap="small"):
+        for entry in page.folders:
             if st.button(escape_md(entry.name), key=f"folder-{entry.key}", icon=":material/folder:"):
                 go(folder=entry.key, page=None, after=None, object=None, q=None)
 
 # ---- client-side filters ----------------------------------------------------------------------------
 objects = page.objects
-with st.expander("Filter this page (no request: only the items already loaded)"):
-    f1, f2, f3 = st.columns(3)
-    contains = f1.text_input("Name contains")
-    exts = sorted({o.extension or "(none)" for o in objects})
-    chosen = f2.multiselect("Extension", exts)
-    dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
-    since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
-    until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
-    shown = filter_objects(objects, contains=contains, since=since, until=until)
-    if chosen:
-        shown = tuple(o for o in shown if (o.extension or "(none)") in chosen)
-    if len(shown) != len(objects):
-        st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
+shown: tuple[Entry, ...] = ()
+if objects:
+    with st.expander("Filter this page (no request: only the items already loaded)"):
+        f1, f2, f3 = st.columns(3)
+        contains = f1.text_input("Name contains")
+        exts = sorted({o.extension or "(none)" for o in objects})
+        chosen = f2.multiselect("Extension", exts)
+        dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
+        since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
+        until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
+        shown = filter_objects(objects, contains=contains, since=since, until=until)
+        if chosen:
+            shown = tuple(o for o in shown if (o.extension or "(none)") in chosen)
+        if len(shown) != len(objects):
+            st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
 
 # ---- objects ------------------------------------------------------------------------------------------
 if objects:
@@ -243,20 +245,23 @@ elif shown:
         )
 
 # ---- paging -------------------------------------------------------------------------------------------
-p1, p2, p3 = st.columns([1, 2, 1], vertical_alignment="center")
-with p1:
-    if st.button("← Previous", disabled=page_no == 1, width="stretch"):
-        prev_after = known.get(page_no - 1, (None, None))[1]
-        go(page=page_no - 1 if page_no > 2 else None, after=prev_after)
-with p2:
-    hidden = f" · {page.hidden} reserved entr{'y' if page.hidden == 1 else 'ies'} hidden" if page.hidden else ""
-    st.caption(
-        f"Page {page_no} · {len(page.folders)} folder(s), {len(objects)} object(s){hidden}. "
-        "One LIST per page; filters act on this page only."
-    )
-with p3:
-    if st.button("Next →", disabled=page.next_token is None, width="stretch"):
-        go(page=page_no + 1, after=page.last_key)
+hidden = f" · {page.hidden} reserved entr{'y' if page.hidden == 1 else 'ies'} hidden" if page.hidden else ""
+summary = (
+    f"Page {page_no} · {len(page.folders)} folder(s), {len(objects)} object(s){hidden}. "
+    "One LIST per page; filters act on this page only."
+)
+if page_no == 1 and page.next_token is None:
+    st.caption(summary)
+else:
+    p1, p2, p3 = st.columns([1, 2, 1], vertical_alignment="center")
+    with p1:
+        if st.button("← Previous", disabled=page_no == 1, width="stretch"):
+            prev_after = known.get(page_no - 1, (None, None))[1]
+            go(page=page_no - 1 if page_no > 2 else None, after=prev_after)
+    p2.caption(summary)
+    with p3:
+        if st.button("Next →", disabled=page.next_token is None, width="stretch"):
+            go(page=page_no + 1, after=page.last_key)
 
 # ---- select: details and delete ---------------------------------------------------------------------
 keys = [o.key for o in shown] if objects else []
