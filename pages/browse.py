@@ -48,9 +48,10 @@ SHARE_PRESETS = {
     "Custom…": 0,
 }
 LARGE_PREVIEW_LIMIT = 25 * 1024 * 1024  # larger originals are previewed through their thumbnail
+LISTING_TTL_SECONDS = 30  # changes made outside this app show within this time (or on Refresh)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=256, ttl=LISTING_TTL_SECONDS)
 def cached_page(
     _client: S3Client,
     bucket: str,
@@ -125,7 +126,7 @@ with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             go(folder=target, page=None, after=None, object=None, q=None)
 
 # ---- controls ---------------------------------------------------------------------------------------
-c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+c1, c2, c3, c4 = st.columns([6, 2, 2, 1], vertical_alignment="bottom")
 with c1:
     typed = st.text_input(
         "Search by key prefix (on the server)",
@@ -138,6 +139,10 @@ with c2:
     new_view = st.segmented_control("View", ["grid", "list"], default=view, format_func=str.title)
 with c3:
     new_size = st.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(size))
+with c4:
+    if st.button("", icon=":material/refresh:", help="List again (changes made outside this app)"):
+        cached_page.clear()
+        st.rerun()
 if typed != search:
     go(q=typed.strip(), page=None, after=None)
 if new_view and new_view != view:
