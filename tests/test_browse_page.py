@@ -240,3 +240,29 @@ def test_share_link_lifetimes(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # t
     button(at, "Create share link").click().run()
     assert not at.exception
     assert "7 days" in texts(at, "error") and not any("X-Amz-Expires=604801" in c.value for c in at.code)
+
+
+def test_refresh_shows_changes_made_by_other_tools(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "r/1.jpg")
+    at = open_page(monkeypatch, s3, folder="r/")
+    put(s3, "r/2.jpg")  # written by another tool: this app's bucket version did not change
+    at.run()
+    assert 'data-key="r/2.jpg"' not in grid(at), "cached listing (within its 30 s)"
+    next(b for b in at.button if b.help and "List again" in b.help).click().run()
+    assert 'data-key="r/2.jpg"' in grid(at)
+
+
+def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    from r2.local import sample_image
+
+    big = sample_image(3, size=(1600, 1200)) + b"\0" * (300 * 1024)  # above the small-original limit
+    put(s3, "g/big.jpg", big, ContentType="image/jpeg")
+    put(s3, "g/other.jpg", big, ContentType="image/jpeg")
+    put(s3, thumbnail_key("g/other.jpg"), b"already there")
+    at = open_page(monkeypatch, s3, folder="g/")
+    assert 'data-source="thumbnail"' in grid(at)
+    button(at, "Make thumbnails").click().run(timeout=60)
+    assert not at.exception
+    assert "Made 1 thumbnail(s)." in texts(at, "success")
+    assert thumbnail_key("g/big.jpg") in keys_in(s3)
+    assert s3.get_object(Bucket=TEST_BUCKET, Key=thumbnail_key("g/other.jpg"))["Body"].read() == b"already there"
