@@ -134,14 +134,15 @@ def run(quick: bool) -> str:
             f"{sign_ms:.1f} ms ({sign_ms / PAGE:.2f} ms per URL); target under 20 ms: "
             f"{'met' if sign_ms < 20 else 'NOT met'}. Load average during the run: {load:.1f} on "
             f"{os.cpu_count()} cores (other jobs shared the machine; wall times are inflated by that, CPU time "
-            "much less).",
+            "much less). The page also caches the signed tiles for half their lifetime, so repeat views of a "
+            "page sign nothing.",
             "",
             "moto re-sorts the whole bucket on every LIST (R2-FACTS: ~0.6 s per page at 100,000 keys), so the "
             "LIST time here measures moto, not R2; on R2 a LIST is one round trip (~100 ms measured through a "
             "proxy) and boto3 parses 60 entries in about 6 ms. The signing share is what the app adds.",
             "",
             f"Bytes of one grid page of {PAGE} camera-size photos ({photos} generated 4000×3000 JPEGs with "
-            "sensor-like noise, quality 90; thumbnails are the app's 320 px WebP):",
+            "fractal texture, quality 90; thumbnails are the app's 320 px WebP; a page = 60 × the mean):",
             "",
             "| Shown as | Mean per image | One page of 60 |",
             "|---|---|---|",

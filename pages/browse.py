@@ -143,7 +143,7 @@ with c4:
     if st.button("", icon=":material/refresh:", help="List again (changes made outside this app)"):
         cached_page.clear()
         st.rerun()
-if typed != search:
+if typed.strip() != search:
     go(q=typed.strip(), page=None, after=None)
 if new_view and new_view != view:
     go(view=new_view)
@@ -171,7 +171,7 @@ if page.next_token:
     known[page_no + 1] = (page.next_token, page.last_key)
 
 # ---- empty states -----------------------------------------------------------------------------------
-if page.is_empty and page_no == 1:
+if page.is_empty and page_no == 1 and page.next_token is None:
     if search:
         st.info("Nothing in this folder starts with that text.", icon=":material/search_off:")
     elif folder:
@@ -181,6 +181,8 @@ if page.is_empty and page_no == 1:
     else:
         st.info("The bucket is empty. Upload images on the **Upload** page.", icon=":material/photo_library:")
     st.stop()
+if page.is_empty:
+    st.info("Nothing to show on this page (items were deleted meanwhile, or only reserved entries were here).")
 
 # ---- sub-folders first ------------------------------------------------------------------------------
 if page.folders:
