@@ -260,3 +260,9 @@ def test_list_level_pages_through_a_whole_level(settings: Settings, s3, s3_calls
     s3_calls.reset()
     level = list_level(s3, settings.bucket, "L/")
     assert len(level.objects) == 2100 and s3_calls.calls["ListObjectsV2"] == 3
+
+
+def test_cli_ls_never_sends_control_characters_to_the_terminal(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, settings, "evil\x1b[2Jname.jpg")
+    code, out, _ = run_cli(["ls"], settings.endpoint)
+    assert code == 0 and "\x1b" not in out and "evil\\x1b[2Jname.jpg" in out

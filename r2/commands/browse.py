@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from typing import Any
 
 from r2.browse import list_level
 from r2.cli import Context
 from r2.presign import check_expiry, sign_get
+
+
+def printable(key: str) -> str:
+    """A key for a terminal: control characters (escape sequences) shown as \\xNN, never sent raw."""
+    return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in key)
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
@@ -29,10 +35,10 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         ctx.print_json({"bucket": settings.bucket, "prefix": level.folder, "entries": rows})
         return 0
     for folder in level.folders:
-        ctx.print(f"{'PRE':>25} {'':>12}  {folder.key}")
+        ctx.print(f"{'PRE':>25} {'':>12}  {printable(folder.key)}")
     for obj in level.objects:
         when = obj.last_modified.strftime("%Y-%m-%d %H:%M:%S") if obj.last_modified else "-"
-        ctx.print(f"{when:>25} {obj.size:>12}  {obj.key}")
+        ctx.print(f"{when:>25} {obj.size:>12}  {printable(obj.key)}")
     if level.is_empty:
         ctx.print(f"(nothing under {level.folder or 'the bucket root'})")
     return 0
