@@ -14,6 +14,7 @@ from r2.browse import (
     Entry,
     ListingPage,
     Tile,
+    UrlSigner,
     breadcrumb,
     check_folder,
     filter_objects,
@@ -38,6 +39,7 @@ from ui.text import escape_md, human_bytes
 visitor = require("member")
 settings, client = connection()
 is_admin = "admin" in visitor.roles
+signer = UrlSigner.from_settings(settings)  # same URLs as boto3, half the CPU (bench/browse.py)
 ss = st.session_state
 
 SHARE_PRESETS = {
@@ -68,10 +70,10 @@ def cached_page(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_tiles(
-    _client: S3Client, bucket: str, _objects: tuple[Entry, ...], keys: tuple[str, ...], expires: int, epoch: int
+    _signer: UrlSigner, bucket: str, _objects: tuple[Entry, ...], keys: tuple[str, ...], expires: int, epoch: int
 ) -> tuple[Tile, ...]:
     """Signed tile URLs, stable for half their lifetime so the browser's image cache keeps working."""
-    return tiles(_client, bucket, _objects, expires)
+    return tiles(None, bucket, _objects, expires, signer=_signer)
 
 
 def go(**changes: str | int | None) -> None:
@@ -218,10 +220,15 @@ if objects and not shown:
 elif shown:
     expires = settings.preview_ttl_seconds
     tile_list = cached_tiles(
-        client, settings.bucket, shown, tuple(o.key for o in shown), expires, signing_epoch(expires)
+        signer, settings.bucket, shown, tuple(o.key for o in shown), expires, signing_epoch(expires)
     )
     if view == "list":
-        originals = {o.key: sign_get(client, settings.bucket, o.key, expires) for o in shown}
+        originals = {}
+        for o in shown:
+            try:
+                originals[o.key] = signer.sign_get(o.key, expires)
+            except InvalidInput:
+                originals[o.key] = None
         frame = pd.DataFrame(
             {
                 "preview": [t.url or None for t in tile_list],

@@ -266,3 +266,35 @@ def test_cli_ls_never_sends_control_characters_to_the_terminal(settings: Setting
     put(s3, settings, "evil\x1b[2Jname.jpg")
     code, out, _ = run_cli(["ls"], settings.endpoint)
     assert code == 0 and "\x1b" not in out and "evil\\x1b[2Jname.jpg" in out
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["plain.jpg", "a b/c+d.png", "ünï/cödé.webp", "q?x#y%z&w=1.jpg", "~tilde/(1)[2]!*'.gif", *HOSTILE],
+)
+def test_url_signer_matches_boto3_byte_for_byte(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.auth
+
+    from r2.browse import UrlSigner
+    from r2.client import make_client
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 5, 6, 7, 8, 9))
+    settings = settings_for("http://127.0.0.1:9")
+    client = make_client(settings)
+    expected = client.generate_presigned_url(
+        "get_object", Params={"Bucket": settings.bucket, "Key": key}, ExpiresIn=300
+    )
+    assert UrlSigner.from_settings(settings).sign_get(key, 300) == expected
+    assert "secret" not in repr(UrlSigner.from_settings(settings))
+
+
+def test_url_signer_urls_work_against_the_server(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    from r2.browse import UrlSigner
+
+    put(s3, settings, "ok/ünï b+c.jpg", b"payload")
+    url = UrlSigner.from_settings(settings).sign_get("ok/ünï b+c.jpg", 60)
+    assert requests.get(url, timeout=10).content == b"payload"
+    with pytest.raises(InvalidInput):
+        UrlSigner.from_settings(settings).sign_get("x.jpg", 604801)
