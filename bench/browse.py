@@ -144,7 +144,8 @@ def run(quick: bool) -> str:
             f"{'met' if sign_ms < 20 else 'NOT met'}. Load average during the run: {load:.1f} on "
             f"{os.cpu_count()} cores (other jobs shared the machine; wall times are inflated by that, CPU time "
             "much less). `UrlSigner` produces the same URLs as boto3 (a test compares them byte for byte) "
-            f"at {boto_cpu / sign_cpu:.1f}× less CPU, skipping boto3's per-call endpoint resolution. The page also caches the signed tiles for half their lifetime, so repeat views of a "
+            f"at {boto_cpu / sign_cpu:.1f}× less CPU, skipping boto3's per-call endpoint resolution. "
+            "The page also caches the signed tiles for half their lifetime, so repeat views of a "
             "page sign nothing.",
             "",
             "moto re-sorts the whole bucket on every LIST (R2-FACTS: ~0.6 s per page at 100,000 keys), so the "
