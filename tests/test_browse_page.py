@@ -75,7 +75,7 @@ def grid(at: AppTest) -> str:
 
 def open_page(monkeypatch: pytest.MonkeyPatch, s3, role: str = "member", **query: str) -> AppTest:  # type: ignore[no-untyped-def]
     configure(monkeypatch, s3.meta.endpoint_url, role)
-    at = AppTest.from_file(PAGE)
+    at = AppTest.from_file(PAGE, default_timeout=30)
     for name, value in query.items():
         at.query_params[name] = value
     return at.run(timeout=30)
