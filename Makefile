@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LSVENV := .venv-localstack
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
 .PHONY: run test lint format bench clean
@@ -18,6 +19,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# LocalStack (test-only) needs its own environment: its pins conflict with the app's.
+$(LSVENV)/.installed: requirements-localstack.txt
+	$(PYTHON) -m venv $(LSVENV)
+	$(LSVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LSVENV)/bin/pip install --quiet --no-deps -r requirements-localstack.txt
+	touch $@
+
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -30,11 +38,11 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint $(LSVENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache

@@ -77,6 +77,13 @@ def s3_calls(s3: S3Client) -> Iterator[CallCounter]:
     counter.close()
 
 
+def require_tool(message: str) -> None:
+    """Skip a test whose external tool is missing, but fail in CI (CI=true or R2_REQUIRE_BROWSER=1)."""
+    if os.environ.get("CI") == "true" or os.environ.get("R2_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + " (required here: CI=true or R2_REQUIRE_BROWSER=1)")
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from r2.commands import browse
+from r2.commands import browse, cors
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (browse,)
+COMMAND_MODULES: tuple[ModuleType, ...] = (browse, cors)
