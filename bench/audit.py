@@ -2,7 +2,8 @@
 
 Compares the first implementation (list the whole audit prefix, then GET each event one after the
 other) with `r2.audit.query` (day folders newest first, concurrent GETs, cache of events already
-read), on the embedded local S3 server, directly and behind the benchmarks' loopback latency proxy.
+read), on the embedded local S3 server, directly and behind the benchmarks' loopback latency proxy
+(tests/fault_proxy.py, in its own process).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import OpsCount, cost_line, latency_proxy, measure
+from bench.common import OpsCount, cost_line, latency_process, measure
 from r2 import audit
 from r2.client import CallCounter, make_client
 from r2.local import LocalServer
@@ -69,8 +70,8 @@ def run(quick: bool) -> str:
         )
         rows = []
         for label, latency in (("local server", None), (f"+{rtt * 1000:.0f} ms per request (loopback proxy)", rtt)):
-            proxy = latency_proxy(server.endpoint, latency) if latency else nullcontext((server.endpoint, None))
-            with proxy as (endpoint, _):
+            proxy = latency_process(server.endpoint, latency) if latency else nullcontext(server.endpoint)
+            with proxy as endpoint:
                 far = make_client(settings.with_endpoint(endpoint, "bench", "bench-secret-0123456789"))
                 cache: dict[str, audit.AuditEvent] = {}
                 old = measure(lambda c=far: _old_recent(c, limit), runs=runs)

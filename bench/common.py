@@ -323,6 +323,31 @@ def latency_proxy(upstream: str, delay: float) -> Iterator[tuple[str, OpRecorder
         proxy.stop()
 
 
+@contextmanager
+def latency_process(upstream: str, delay: float) -> Iterator[str]:
+    """The same proxy in its own process (its own GIL: it takes no CPU from the code being timed).
+
+    Yields the endpoint. No operation counting (count with `r2.client.CallCounter` in the measured process).
+    """
+    import subprocess
+    import sys
+
+    port = urlsplit(upstream).port
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fault_proxy", str(port), str(delay)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 _RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|#)([^)\s]+)\)", re.IGNORECASE)
 
 

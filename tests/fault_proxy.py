@@ -67,6 +67,9 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm and the client's delayed ACK
+            # each answer then waited ~40 ms (measured: 49 ms per GET through the proxy vs 5 ms direct).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:  # quiet: URLs carry signatures
                 pass
@@ -136,6 +139,8 @@ class FaultProxy:
             return
         upstream = urlsplit(self.upstream)
         conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # same stall on the upstream side
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "keep-alive")}
         conn.request(handler.command, handler.path, body=body, headers=headers)
         response = conn.getresponse()
