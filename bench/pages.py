@@ -74,7 +74,13 @@ PAGES: tuple[PageSpec, ...] = (
         ('[data-testid="stTabs"]', '[data-testid="stDataFrame"]'),
         what="the tabs and the live policy table",
     ),
-    PageSpec("Usage (snapshot)", "usage", "Usage", ('[data-testid="stMetric"]',), what="the snapshot's figures"),
+    PageSpec(
+        "Usage (snapshot)",
+        "usage",
+        "Usage",
+        ('[data-testid="stMetric"]', '[data-testid="stVegaLiteChart"]'),
+        what="the latest snapshot's figures and its folders chart",
+    ),
     PageSpec(
         "Health",
         "health",
@@ -243,20 +249,15 @@ def allow_origin(endpoint: str, origin: str) -> None:
 
 
 def _usage_snapshot(client: Any, settings: Any) -> list[str]:
-    """Store one usage snapshot with the Usage page's own code, when that code exists."""
+    """Scan the bucket and save a usage snapshot with the Usage page's own code, when it exists."""
     try:
-        from r2 import usage  # type: ignore[attr-defined]
+        from r2.usage import scan  # type: ignore[attr-defined]
+        from r2.usage_listing import Boto3Lister  # type: ignore[import-not-found]
+        from r2.usage_snapshots import save  # type: ignore[import-not-found]
     except ImportError:
-        return ["the Usage page's library (r2/usage.py) is not there yet, so no snapshot was stored"]
-    for name in ("scan_and_store", "take_snapshot", "snapshot"):
-        fn = getattr(usage, name, None)
-        if callable(fn):
-            try:
-                fn(client, settings.bucket)
-            except TypeError:
-                fn(client, settings)
-            return []
-    return ["r2/usage.py has no snapshot function this benchmark knows"]
+        return ["the Usage page's library (r2/usage.py) was not there yet, so no snapshot was stored"]
+    save(client, BUCKET, scan(Boto3Lister(client, BUCKET), BUCKET, client=client))
+    return []
 
 
 def app_env(endpoint: str) -> dict[str, str]:
