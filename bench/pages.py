@@ -349,6 +349,41 @@ def upload_photos(count: int) -> list[dict[str, Any]]:
     return [{"name": f"photo-{i:02d}.jpg", "mimeType": "image/jpeg", "buffer": photo(100 + i)} for i in range(count)]
 
 
+DIRECT_INPUT = '[data-testid="r2-direct-input"]'  # the direct-upload component's file input (ui/direct_upload.py)
+DIRECT_JS = """
+(n) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const text = document.querySelector('[data-testid="stMain"]').textContent;
+  return text.includes(`${n} of ${n} file(s) stored.`) ? performance.now() : false;
+}
+"""
+
+
+def direct_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: Any) -> tuple[float, OpsCount]:
+    """Pick `files` in the direct-upload component (the upload starts at once); seconds until the page says
+    "N of N file(s) stored." (browser PUTs to the bucket, the app verifies and makes thumbnails), and the ops."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/upload", timeout=TIMEOUT_S * 1000)
+        page.locator(DIRECT_INPUT).wait_for(state="attached", timeout=UPLOAD_WAIT_S * 1000)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=TIMEOUT_S * 1000,
+        )
+        recorder.take()
+        started = page.evaluate("() => performance.now()")
+        page.set_input_files(DIRECT_INPUT, files=files)
+        done = page.wait_for_function(DIRECT_JS, arg=len(files), polling="raf", timeout=TIMEOUT_S * 1000)
+        ms = done.json_value()
+        page.wait_for_timeout(SETTLE_MS)
+        return (ms - started) / 1000, recorder.take()
+    finally:
+        context.close()
+
+
 def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: Any) -> tuple[float, OpsCount]:
     """Pick `files` on the Upload page, press Upload; seconds from the press to "N of N uploaded", and the ops."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -376,23 +411,38 @@ def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: 
         context.close()
 
 
-def measure_uploads(browser: Any, env: dict[str, str], recorder: Any, count: int, runs: int) -> Samples:
+UPLOAD_WAYS = {"direct": direct_once, "app": upload_once}
+
+
+def measure_uploads(
+    browser: Any,
+    env: dict[str, str],
+    recorder: Any,
+    count: int,
+    runs: int,
+    on_start: Callable[[str], None] | None = None,
+) -> dict[str, Samples]:
+    """Each way of uploading, `runs` times after one warm-up, in one app process."""
     from tests.browser import streamlit_app
 
-    samples = Samples()
+    out = {way: Samples() for way in UPLOAD_WAYS}
     files = upload_photos(count)
     with streamlit_app(env) as base:
-        for run_no in range(runs + 1):  # the first run warms the process up and is not counted
-            try:
-                seconds, ops = upload_once(browser, base, files, recorder)
-            except Exception as exc:  # a page not built (yet) or broken: say so, do not wait again
-                print(f"  upload: failed ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
-                samples.failures += 1
-                break
-            if run_no > 0:
-                samples.times.append(seconds)
-                samples.ops.append(ops)
-    return samples
+        if on_start is not None:
+            on_start(base)
+        for way, once in UPLOAD_WAYS.items():
+            samples = out[way]
+            for run_no in range(runs + 1):  # the first run warms the process up and is not counted
+                try:
+                    seconds, ops = once(browser, base, files, recorder)
+                except Exception as exc:  # a page not built (yet) or broken: say so, do not wait again
+                    print(f"  upload ({way}): failed ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
+                    samples.failures += 1
+                    break
+                if run_no > 0:
+                    samples.times.append(seconds)
+                    samples.ops.append(ops)
+    return out
 
 
 def _cell(samples: Samples) -> str:
@@ -424,7 +474,7 @@ def run(quick: bool) -> str:
     try:
         notes = seed(server.endpoint)
         results: dict[float, tuple[dict[str, Samples], dict[str, Samples]]] = {}
-        uploads: dict[float, Samples] = {}
+        uploads: dict[float, dict[str, Samples]] = {}
         with _browser() as browser:
             floor = measure_app(browser, None, [FLOOR], starts, repeats, script=BENCH / "apps" / "empty.py")
             for delay in DELAYS:
@@ -439,7 +489,14 @@ def run(quick: bool) -> str:
                         recorder,
                         on_start=lambda base: allow_origin(server.endpoint, base),
                     )
-                    uploads[delay] = measure_uploads(browser, app_env(endpoint), recorder, upload_count, upload_runs)
+                    uploads[delay] = measure_uploads(
+                        browser,
+                        app_env(endpoint),
+                        recorder,
+                        upload_count,
+                        upload_runs,
+                        on_start=lambda base: allow_origin(server.endpoint, base),
+                    )
     finally:
         server.stop()
     return render(results, floor, notes, starts, repeats) + "\n\n" + render_uploads(uploads, upload_count)
@@ -541,35 +598,53 @@ def render(
     return "\n".join(lines)
 
 
-def render_uploads(uploads: dict[float, Samples], count: int) -> str:
-    local, slow = uploads[DELAYS[0]], uploads[DELAYS[1]]
+def render_uploads(uploads: dict[float, dict[str, Samples]], count: int) -> str:
     lines = [
         "### Uploading through the Upload page",
         "",
-        f"{count} photo-like JPEGs (2000×1500, about 1.2 MB each) picked on the Upload page in Chromium; time "
-        f'from pressing "Upload {count} files" until the page shows "{count} of {count} uploaded" (checked, '
-        "cleaned, stored without overwriting, thumbnails, audit). Median (min–max) over the runs after one "
-        "warm-up; S3 operations counted at the proxy.",
+        f"{count} photo-like JPEGs (2000×1500, about 1.2 MB each) picked on the Upload page in Chromium, two "
+        "ways. *Direct*: the direct-upload component (the browser PUTs each file to the bucket through a "
+        "presigned URL, then the app verifies it and makes the thumbnail), timed from the pick until the page "
+        f'says "{count} of {count} file(s) stored.". *Through the app*: `st.file_uploader`, timed from '
+        f'pressing "Upload {count} files" until "{count} of {count} uploaded" (checked, cleaned, stored without '
+        "overwriting, thumbnails, audit). Median (min–max) over the runs after one warm-up in the same app "
+        "process; S3 operations counted at the proxy (the browser's PUTs and preflights included).",
         "",
     ]
-    if not local.times or not slow.times:
-        return "\n".join(
-            [*lines, "Not measured: the Upload page has no file picker with an Upload button to drive (yet)."]
+    rows = []
+    costs = []
+    for way, label in (("direct", "Direct (browser → bucket)"), ("app", "Through the app")):
+        local, slow = uploads[DELAYS[0]][way], uploads[DELAYS[1]][way]
+        if not local.times or not slow.times:
+            rows.append([label, "not measured (the page has no such path, or it failed)", "", "", "", ""])
+            continue
+        ls, ss = Stats.of(local.times), Stats.of(slow.times)
+        ops = slow.typical_ops() or OpsCount()
+        rows.append(
+            [
+                label,
+                _cell(local),
+                _cell(slow),
+                ratio(ss, ls),
+                f"{ls.median / count:.2f} s / {ss.median / count:.2f} s",
+                ops.per(count).short(),
+            ]
         )
-    ls, ss = Stats.of(local.times), Stats.of(slow.times)
-    ops = slow.typical_ops() or OpsCount()
-    per_image = ops.per(count)
+        costs.append(cost_line(ops.per(count), f"image uploaded {label.lower()}"))
     lines += [
         table(
-            ["", "Local", "+100 ms per S3 request", "Ratio"],
             [
-                [f"{count} images", _cell(local), _cell(slow), ratio(ss, ls)],
-                ["per image (median)", f"{ls.median / count:.2f} s", f"{ss.median / count:.2f} s", ""],
-                ["S3 operations per upload", _ops_cell(local), _ops_cell(slow), ""],
+                f"{count} images",
+                "Local",
+                "+100 ms per S3 request",
+                "Ratio",
+                "Per image, local / +100 ms",
+                "S3 operations per image",
             ],
+            rows,
         ),
         "",
-        cost_line(per_image, "uploaded image", per=1_000_000),
+        *[f"- {c}" for c in costs],
     ]
     return "\n".join(lines)
 
