@@ -40,6 +40,7 @@ FREE_CLASS_A = 1_000_000
 FREE_CLASS_B = 10_000_000
 GB = 1_000_000_000  # R2 bills decimal gigabytes
 MAX_DISCOVERY_LEVELS = 3  # how deep the scan looks for folders to list in parallel
+DEFAULT_WORKERS = 32  # parallel folder listings (R2 latency bound; obstore releases the GIL)
 
 
 @dataclass
@@ -352,7 +353,7 @@ class UsageScan:
     bucket: str
     depth: int = 1
     top_n: int = 20
-    workers: int = 16
+    workers: int = DEFAULT_WORKERS
     fallback: Lister | None = None  # lists a folder the main lister cannot represent (obstore paths)
     client: S3Client | None = None  # for ListMultipartUploads; skipped when None
     parts: dict[str, _Part] = field(default_factory=dict)
@@ -396,26 +397,40 @@ class UsageScan:
     # -- running
 
     def _discover(self) -> None:
-        """Folders to list in parallel, via delimiter LISTs: the top level, and one or two levels
-        deeper while there are too few folders to keep the workers busy (a bucket with everything
-        under `uploads/`). Objects directly inside a level are counted here."""
+        """The folders to list in parallel, and the objects at the top level.
+
+        One delimiter LIST of the top level. While there are too few folders to keep the workers busy
+        (everything under `uploads/`), each folder is looked into with a one-page delimiter LIST (in
+        parallel): when that page holds the whole level, its objects are counted here and its
+        sub-folders listed in parallel instead; a folder with more than a page keeps being listed
+        as one (resumable) part, so discovery never lists a big folder by itself."""
         root = Aggregator(self.depth, self.top_n)
-        frontier = [""]
-        for level in range(MAX_DISCOVERY_LEVELS):
-            found: list[str] = []
-            for prefix in frontier:
-                try:
-                    subs, entries = self.lister.top_level(prefix)
-                except PathNotSupported:
-                    if self.fallback is None:
-                        raise
-                    subs, entries = self.fallback.top_level(prefix)
-                self.discovery_calls += 1
-                root.add_all(entries)
-                found.extend(subs)
-            frontier = found
-            if level + 1 == MAX_DISCOVERY_LEVELS or not found or len(found) * 2 >= self.workers:
+        try:
+            frontier, entries = self.lister.top_level("")
+        except PathNotSupported:
+            if self.fallback is None:
+                raise
+            frontier, entries = self.fallback.top_level("")
+        self.discovery_calls += 1
+        root.add_all(entries)
+        peeker = self.lister if isinstance(self.lister, Boto3Lister) else self.fallback
+        for _ in range(MAX_DISCOVERY_LEVELS - 1):
+            if not frontier or len(frontier) * 2 >= self.workers or not isinstance(peeker, Boto3Lister):
                 break
+            with ThreadPoolExecutor(max_workers=len(frontier)) as pool:
+                peeks = list(pool.map(peeker.peek, frontier))
+            self.discovery_calls += len(frontier)
+            expanded: list[str] = []
+            for prefix, peek in zip(frontier, peeks, strict=True):
+                if peek is None:
+                    expanded.append(prefix)  # more than a page: list it as one part
+                else:
+                    subs, direct = peek
+                    root.add_all(direct)
+                    expanded.extend(subs)
+            if expanded == frontier:
+                break
+            frontier = expanded
         self.parts = {p: _Part(p, Aggregator(self.depth, self.top_n)) for p in frontier}
         self.root = root
 
@@ -522,7 +537,7 @@ def scan(
     client: S3Client | None = None,
     depth: int = 1,
     top_n: int = 20,
-    workers: int = 16,
+    workers: int = DEFAULT_WORKERS,
     progress: Callable[[Progress], None] | None = None,
 ) -> UsageReport:
     """One full scan, start to end (the command line's path)."""

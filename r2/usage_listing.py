@@ -76,6 +76,18 @@ class Boto3Lister:
             raise translate(exc, action="list the bucket", target="the bucket") from exc
         return prefixes, entries
 
+    def peek(self, prefix: str) -> tuple[list[str], list[Entry]] | None:
+        """One delimiter LIST page of `prefix`: its sub-prefixes and direct objects, or None when the
+        level holds more than one page (then it is cheaper to list it as a whole)."""
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, Delimiter="/", MaxKeys=PAGE_SIZE)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="list the bucket", target="the bucket") from exc
+        if page.get("IsTruncated"):
+            return None
+        prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        return prefixes, [_boto_entry(o) for o in page.get("Contents", [])]
+
     def pages(self, prefix: str, start_after: str | None = None) -> Iterator[list[Entry]]:
         params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if start_after:

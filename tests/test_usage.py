@@ -226,7 +226,7 @@ def test_cancel_keeps_counts_and_resume_finishes(s3: S3Client, settings: Setting
 
 def test_discovery_goes_deeper_when_everything_is_in_one_folder(s3: S3Client, settings: Settings) -> None:
     seed(settings.bucket, [(f"uploads/u{u}/k{i}.jpg", 1) for u in range(10) for i in range(5)] + [("uploads/x", 2)])
-    job = UsageScan(make_lister("obstore", settings, s3), settings.bucket, workers=8)
+    job = UsageScan(make_lister("obstore", settings, s3), settings.bucket, workers=8, client=s3)
     report = job.run()
     assert len(job.parts) == 10 and report.objects == 51
     assert report.by_prefix == {"uploads/": {"objects": 51, "bytes": 52}}
@@ -259,3 +259,12 @@ def test_report_json_round_trip(s3: S3Client, settings: Settings, bucket: list[t
     data = report.to_dict(settings)
     assert UsageReport.from_dict(data) == report
     assert data["estimated_monthly_cost_usd"] == 0.0
+
+
+def test_discovery_never_lists_a_big_folder_by_itself(s3: S3Client, settings: Settings, s3_calls: CallCounter) -> None:
+    seed(settings.bucket, [(f"uploads/{i:05d}.jpg", 1) for i in range(1100)])
+    job = UsageScan(make_lister("obstore", settings, s3), settings.bucket, workers=8, client=s3)
+    report = job.run()
+    assert list(job.parts) == ["uploads/"] and report.objects == 1100
+    assert job.discovery_calls == 2  # the top level, and one page of uploads/ (truncated: not expanded)
+    assert s3_calls.calls["ListObjectsV2"] == 1  # the peek; the rest was listed by obstore
