@@ -66,7 +66,8 @@ def finish(report: UsageReport) -> None:
 
 def run(job: UsageScan) -> None:
     bar = st.progress(0.0, text="Listing the folders…")
-    st.button("Stop", key="usage_stop", icon=":material/stop:")  # its click reruns the page: the scan pauses
+    stop = st.empty()
+    stop.button("Stop", key="usage_stop", icon=":material/stop:")  # its click reruns the page: the scan pauses
     st.session_state[JOB] = job
 
     def show(p):  # type: ignore[no-untyped-def]
@@ -75,13 +76,21 @@ def run(job: UsageScan) -> None:
     try:
         report = job.run(progress=show)
     except ScanStopped:
+        stop.empty()
         st.info("The scan was stopped. Resume to finish it.")
         return
     except R2Error as err:
+        stop.empty()
         show_error(err)
         st.caption("What was counted is kept: **Resume scan** continues from the last page listed.")
         return
-    bar.progress(1.0, text=progress_text(job.progress()))
+    stop.empty()
+    bar.empty()
+    st.success(
+        f"Scanned {report.objects:,} objects ({human_bytes(report.bytes)}) in {report.seconds:.1f} s "
+        f"with {report.list_calls:,} LIST calls.",
+        icon=":material/check:",
+    )
     finish(report)
     global last, history
     try:
