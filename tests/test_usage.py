@@ -268,3 +268,25 @@ def test_discovery_never_lists_a_big_folder_by_itself(s3: S3Client, settings: Se
     assert list(job.parts) == ["uploads/"] and report.objects == 1100
     assert job.discovery_calls == 2  # the top level, and one page of uploads/ (truncated: not expanded)
     assert s3_calls.calls["ListObjectsV2"] == 1  # the peek; the rest was listed by obstore
+
+
+class Interrupted(Exception):
+    """Stands in for Streamlit's RerunException, raised from a progress element when Stop is clicked."""
+
+
+def test_an_exception_from_the_progress_callback_pauses_the_scan(s3: S3Client, settings: Settings) -> None:
+    items = [(f"p{p}/k{i:05d}.png", 2) for p in range(3) for i in range(1100)]
+    seed(settings.bucket, items)
+    job = UsageScan(Boto3Lister(s3, settings.bucket), settings.bucket, workers=3)
+
+    def interrupt(p: object) -> None:
+        if job.parts:  # after discovery: the folders are being listed
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        job.run(progress=interrupt, tick=0.01)
+    paused = job.progress().objects
+    assert job.report is None and paused < len(items)
+    assert job.progress().objects == paused, "no worker keeps counting after the interruption"
+    report = job.run()
+    assert (report.objects, report.bytes) == (len(items), 2 * len(items))
