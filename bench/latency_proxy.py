@@ -89,3 +89,17 @@ class LatencyProxy:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def main() -> None:
+    """`python -m bench.latency_proxy UPSTREAM_PORT DELAY`: run in its own process; prints the port."""
+    import sys
+
+    proxy = LatencyProxy("127.0.0.1", int(sys.argv[1]), float(sys.argv[2]))
+    print(proxy.port, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

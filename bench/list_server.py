@@ -122,3 +122,21 @@ class ListServer:
         elif truncated:
             head.append(f"<NextMarker>{shown(last)}</NextMarker>")
         return "".join([*head, *contents, *prefixes, "</ListBucketResult>"]).encode("utf-8"), 200
+
+
+def main() -> None:
+    """`python -m bench.list_server BUCKET FOLDERS PER_FOLDER`: serve f00/img-00000.jpg... in its own
+    process (so the server never competes with the client for one GIL); prints the port."""
+    import sys
+    import time
+
+    bucket, folders, per_folder = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    items = [(f"f{p:02d}/img-{i:05d}.jpg", 1000 + i) for p in range(folders) for i in range(per_folder)]
+    server = ListServer(bucket, items)
+    print(server.port, flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -116,3 +116,23 @@ def test_account_numbers_from_graphql(
     assert shown["Class A, 31 days"] == "320" and shown["Objects (analytics)"] == "1,234"
     assert TOKEN not in rendered_text(at)
     assert json.loads(json.dumps(graphql.requests[0]["body"]["variables"]))["accountTag"] == ACCOUNT
+
+
+def test_a_failed_audit_write_is_told_and_the_results_stay(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    import r2.audit
+    from r2.errors import AccessDenied
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise AccessDenied("Could not write the audit event: access denied.", "Check the token.")
+
+    monkeypatch.setattr(r2.audit, "record", refuse)
+    seed(settings.bucket, [("a/b.jpg", 5)])
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = button(at, "Scan now").click().run(timeout=60)
+    assert not at.exception
+    assert any("audit log could not record it" in w.value for w in at.warning)
+    assert any("audit event" in e.value for e in at.error)
+    assert metrics(at)["Objects"] == "1"
