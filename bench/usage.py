@@ -139,11 +139,15 @@ MEMORY_CHILD = textwrap.dedent(
     gc.collect()
     if traced:
         tracemalloc.start()
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def rss_kib():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+    base, base_peak = rss_kib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for entry in stream():
         agg.add(entry)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = {"objects": agg.total.objects, "rss_kib": peak_rss - base, "groups": len(agg.by_prefix)}
+    out = {"objects": agg.total.objects, "rss_kib": rss_kib() - base, "groups": len(agg.by_prefix),
+           "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_peak}
     if traced:
         out["traced_peak"] = tracemalloc.get_traced_memory()[1]
     print(json.dumps(out))
@@ -271,8 +275,8 @@ def run(quick: bool) -> str:
         f"Fed one at a time (200 folders x 7 sub-folders at depth 2, 12 types, 36 months, top 100 largest); "
         f"{rss['groups']:,} folder groups.",
         "",
-        f"- peak RSS growth above the baseline after imports: {rss['rss_kib'] / 1024:.1f} MiB (target: under 50 MiB; "
-        "0 means the process never grew past its start-up peak)",
+        f"- RSS growth while feeding them: {rss['rss_kib'] / 1024:.1f} MiB; peak RSS growth above the start-up peak: "
+        f"{rss['peak_kib'] / 1024:.1f} MiB (target: under 50 MiB)",
         f"- tracemalloc peak: {traced['traced_peak'] / 2**20:.2f} MiB",
     ]
     return "\n".join(lines)

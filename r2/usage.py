@@ -459,6 +459,9 @@ class UsageScan:
         with self._lock:
             part.done = True
 
+    def _list_uploads(self, client: S3Client) -> None:
+        self.uploads = incomplete_uploads(client, self.bucket)
+
     def run(
         self,
         *,
@@ -489,9 +492,12 @@ class UsageScan:
                 tell()
             todo = [p for p in self.parts.values() if not p.done]
             error: BaseException | None = None
-            if todo:
-                with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo)))) as pool:
+            client = self.client
+            if todo or (self.uploads is None and client is not None):
+                with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) + 1))) as pool:
                     futures: set[Future[None]] = {pool.submit(self._list_part, p, stopping) for p in todo}
+                    if self.uploads is None and client is not None:  # one more LIST, alongside the folders
+                        futures.add(pool.submit(self._list_uploads, client))
                     try:
                         while futures:
                             finished, futures = wait(futures, timeout=tick, return_when=FIRST_COMPLETED)
@@ -510,8 +516,7 @@ class UsageScan:
                 raise ScanStopped(
                     "The scan was stopped.", "What was counted so far is kept; resume to finish it.", code="Stopped"
                 )
-            if self.uploads is None and self.client is not None:
-                self.uploads = incomplete_uploads(self.client, self.bucket)
+
         finally:
             self.seconds = base_seconds + time.monotonic() - started
         agg = self.partial()
