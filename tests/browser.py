@@ -92,12 +92,26 @@ def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.
         log.close()
 
 
+_shared: dict[str, object] = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
+    """One Chromium for the whole session. Every test module imports this fixture, which makes pytest
+    register one session fixture per module; a second `sync_playwright()` in the same thread fails
+    ("Sync API inside the asyncio loop"), so all of them share one Playwright, closed by the last."""
     executable = require_chromium()
-    from playwright.sync_api import sync_playwright
+    if "chromium" not in _shared:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+        pw = sync_playwright().start()
+        _shared["pw"] = pw
+        _shared["chromium"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+    _shared["users"] = int(str(_shared["users"])) + 1
+    try:
+        yield _shared["chromium"]
+    finally:
+        _shared["users"] = int(str(_shared["users"])) - 1
+        if _shared["users"] == 0:
+            _shared.pop("chromium").close()  # type: ignore[attr-defined]
+            _shared.pop("pw").stop()  # type: ignore[attr-defined]

@@ -37,10 +37,10 @@ def test_stop_pauses_a_running_scan_and_resume_finishes_it(browser, s3, settings
     from bench.moto_seed import seed
     from tests.conftest import TEST_BUCKET
 
-    total = 12_000
+    total = 20_000
     seed(settings.bucket, [(f"big/{i:06d}.jpg", 10) for i in range(total)])
     port = int(settings.endpoint.rsplit(":", 1)[1])
-    with LatencyProxy("127.0.0.1", port, delay=0.4) as proxy:
+    with LatencyProxy("127.0.0.1", port, delay=0.5) as proxy:
         env = {
             "R2_ENDPOINT": proxy.endpoint,
             "R2_ACCESS_KEY_ID": "test-access-key",
