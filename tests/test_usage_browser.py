@@ -60,5 +60,5 @@ def test_stop_pauses_a_running_scan_and_resume_finishes_it(browser, s3, settings
             assert "Traceback" not in paused
             page.get_by_role("button", name="Resume scan").click()
             page.get_by_text("Latest scan just now").wait_for(timeout=120_000)
-            assert f"{total:,}" in page.inner_text("body")
+            page.get_by_text(f"{total:,}", exact=True).first.wait_for(timeout=30_000)
             page.close()
