@@ -1,9 +1,9 @@
 """Usage scan: listing speed vs boto3, rclone and the AWS CLI; aggregator memory; parallel speed-up.
 
 The bucket: 20,000 keys in 20 top-level folders, served by `bench.list_server` (a fast read-only LIST
-server: moto re-sorts the bucket per page and would measure itself), directly and behind
-`bench.latency_proxy` adding ~100 ms per request (about R2 from far away). Both run in their own
-processes, so no contender shares a GIL with the server. A correctness check
+server: moto re-sorts the bucket per page and would measure itself), directly and behind the
+benchmarks' latency proxy (`tests/fault_proxy.py`) adding ~100 ms per request (about R2 from far
+away). Both run in their own processes, so no contender shares a GIL with the server. A correctness check
 against moto (seeded through its in-process backend) runs first.
 """
 
@@ -226,7 +226,7 @@ def run(quick: bool) -> str:
         "## Usage scan",
         "",
         f"{FOLDERS * PER_FOLDER:,} keys in {FOLDERS} folders on a fast local LIST server (`bench/list_server.py`, "
-        f"its own process), then behind `bench/latency_proxy.py` adding {DELAY * 1000:.0f} ms per request. "
+        f"its own process), then behind `tests/fault_proxy.py` (own process) adding {DELAY * 1000:.0f} ms per request. "
         "Every contender's count is checked. Medians with min/max; ratios from the same run.",
         "",
         moto_check(),
@@ -236,7 +236,7 @@ def run(quick: bool) -> str:
     speedups: dict[str, float] = {}
     try:
         for label, proxy in (("no added latency", None), (f"{DELAY * 1000:.0f} ms per request", DELAY)):
-            proxied, port = spawn("bench.latency_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
+            proxied, port = spawn("tests.fault_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
             endpoint = f"http://127.0.0.1:{port}"
             try:
                 rows = []

@@ -149,7 +149,10 @@ class FaultProxy:
         for name, value in response.getheaders():
             if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                 handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(data)))
+        if handler.command == "HEAD":  # no body, but the length of the object, as the server said
+            handler.send_header("Content-Length", response.getheader("Content-Length") or "0")
+        else:
+            handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         if handler.command != "HEAD":
             if fault is not None and fault.kind == "cut":
