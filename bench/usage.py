@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Stats, measure
+from bench.common import Stats, bar_plot, image_md, measure, plot_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench"
@@ -234,6 +234,7 @@ def run(quick: bool) -> str:
     ]
     server, server_port = spawn("bench.list_server", BUCKET, str(FOLDERS), str(PER_FOLDER))
     speedups: dict[str, float] = {}
+    measured: dict[str, list[tuple[str, Stats]]] = {}
     try:
         for label, proxy in (("no added latency", None), (f"{DELAY * 1000:.0f} ms per request", DELAY)):
             proxied, port = spawn("tests.fault_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
@@ -247,6 +248,7 @@ def run(quick: bool) -> str:
                 if proxied:
                     stop(proxied)
             lines += [f"### {label}", "", *table(rows, rows[0][1]), ""]
+            measured[label] = rows
             by_name = {n: s for n, s in rows}
             speedups[label + ", obstore"] = (
                 by_name["usage scan, obstore, sequential"].median
@@ -258,6 +260,14 @@ def run(quick: bool) -> str:
             )
     finally:
         stop(server)
+    names = [name for name, _ in next(iter(measured.values()))]
+    plot = bar_plot(
+        plot_path("usage-scan"),
+        f"Listing {FOLDERS * PER_FOLDER:,} keys (lower is better)",
+        names,
+        {label: [dict(rows).get(name) for name in names] for label, rows in measured.items()},
+    )
+    lines += [image_md(plot, "Scan time per lister, with and without added latency"), ""]
     missing = [t for t in ("rclone", "aws") if not shutil.which(t)]
     if missing:
         lines += [f"Not measured (not installed): {', '.join(missing)}.", ""]
