@@ -239,7 +239,13 @@ def cors_check(settings: Settings, *, probe: Callable[..., PreflightResult] = pr
     if result.error:
         problems: tuple[str, ...] = (f"The bucket endpoint could not be asked: {result.error}.",)
         return CorsCheck(False, origin, problems, "Check the endpoint on the Health page.", result)
-    return CorsCheck(False, origin, result.reasons or ("the preflight was refused",), cors_fix(origin), result)
+    reasons = result.reasons or ("the preflight was refused",)
+    allow_origin = {k.lower(): v for k, v in result.response_headers.items()}.get("access-control-allow-origin", "")
+    if allow_origin.strip() not in ("*", origin):
+        # No rule matched the origin: the method and header complaints only follow from that.
+        reasons = tuple(r for r in reasons if origin in r or "origin" in r) or reasons
+        reasons = (f"no CORS rule lists the origin {origin}", *(r for r in reasons if "no CORS rule" not in r))
+    return CorsCheck(False, origin, reasons, cors_fix(origin), result)
 
 
 # ---------------------------------------------------------------- 3: what the browser reports
