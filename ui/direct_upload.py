@@ -369,42 +369,52 @@ def _verify_reported(settings: Settings, client: S3Client, batch: Batch, actor: 
     bucket_changed()
 
 
-_WORDS = {"stored": "Stored and checked.", "removed": "Removed after the check.", "failed": "Failed."}
+_WORDS = {"stored": "Stored and checked.", "removed": "Removed after the check:", "failed": "Failed:"}
 
 
 def _final(batch: Batch) -> dict[str, dict[str, Any]]:
-    """Each finished file's state for the component's rows (plain text; the table below has details)."""
-    final = {i: {"ok": o.status == "stored", "text": _WORDS[o.status]} for i, o in batch.outcomes.items()}
-    final.update({i: {"ok": False, "text": "Failed: see the table below."} for i in batch.failures})
+    """Each finished file's state for the component's rows (set as plain text there, never as HTML)."""
+    final: dict[str, dict[str, Any]] = {}
+    for i, o in batch.outcomes.items():
+        text = f"{_WORDS[o.status]} {_details(o)}".strip()
+        final[i] = {"ok": o.status == "stored", "text": text}
+    final.update({i: {"ok": False, "text": f"Failed: {m}"} for i, m in batch.failures.items()})
     return final
 
 
+def _details(o: Outcome) -> str:
+    if o.status != "stored":
+        return o.message
+    dims = f"{o.width}×{o.height} {o.format}"
+    removed = f"; removed {', '.join(o.removed)}" if o.removed else ""
+    thumb = "; thumbnail made" if o.thumbnail_key else ""
+    return f"{dims}{removed}{thumb}" + (f". {o.message}" if o.message else "")
+
+
 def _show(batch: Batch) -> None:
+    """One row per file; then every file that did not end up stored, with its reason, as a message."""
     rows = []
+    problems: list[tuple[str, str]] = []
     for r in batch.refusals:
         rows.append({"File": r.name, "Status": "refused", "Key": "", "Size": "", "Details": r.reason})
+        problems.append((r.name, f"Refused before upload: {r.reason}"))
     for t in batch.tickets.values():
         if t.id in batch.outcomes:
             o = batch.outcomes[t.id]
             size = human_bytes(o.size) if o.size else ""
-            details = o.message
-            if o.status == "stored":
-                dims = f"{o.width}×{o.height} {o.format}"
-                removed = f"; removed {', '.join(o.removed)}" if o.removed else ""
-                thumb = "; thumbnail made" if o.thumbnail_key else ""
-                details = f"{dims}{removed}{thumb}" + (f". {o.message}" if o.message else "")
-            rows.append({"File": t.name, "Status": o.status, "Key": o.key, "Size": size, "Details": details})
+            rows.append({"File": t.name, "Status": o.status, "Key": o.key, "Size": size, "Details": _details(o)})
+            if o.status != "stored":
+                problems.append((t.name, f"{_WORDS[o.status]} {o.message}"))
         elif t.id in batch.failures:
             rows.append({"File": t.name, "Status": "failed", "Key": "", "Size": "", "Details": batch.failures[t.id]})
+            problems.append((t.name, f"Failed: {batch.failures[t.id]}"))
         else:
             rows.append({"File": t.name, "Status": "uploading", "Key": "", "Size": human_bytes(t.size), "Details": ""})
     if not rows:
         return
+    stored = sum(1 for o in batch.outcomes.values() if o.status == "stored")
+    if stored:
+        st.success(f"{stored} of {len(rows)} file(s) stored.", icon=":material/check_circle:")
     st.dataframe(rows, hide_index=True, width="stretch")
-    failures = list(batch.failures.values())
-    if any("CORS" in f for f in failures):
-        st.warning(
-            "The browser blocked at least one upload although the server-side check passed: the CORS policy may "
-            "have changed, or your browser reaches the bucket through a proxy. See the Details column.",
-            icon=":material/block:",
-        )
+    for name, text in problems:
+        st.warning(f"**{escape_md(name)}**: {escape_md(text)}", icon=":material/report:")
