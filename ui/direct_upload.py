@@ -141,7 +141,8 @@ function setup(root, state) {
   });
 }
 
-function finish(state, id, result) {
+function finish(state, batch, id, result) {
+  if (state.batch !== batch) return;  // a newer pick replaced this batch
   state.results.set(id, { id, ...result });
   const row = state.rows.get(id);
   if (row) {
@@ -161,6 +162,7 @@ function put(state, ticket) {
   const file = state.files.get(ticket.id);
   const row = state.rows.get(ticket.id);
   const started = performance.now();
+  const batch = state.batch;
   const xhr = new XMLHttpRequest();
   xhr.open("PUT", ticket.url);
   for (const [name, value] of Object.entries(ticket.headers)) xhr.setRequestHeader(name, value);
@@ -173,14 +175,14 @@ function put(state, ticket) {
   const seconds = () => (performance.now() - started) / 1000;
   xhr.onload = () => {
     if (xhr.status >= 200 && xhr.status < 300) {
-      finish(state, ticket.id, { ok: true, status: xhr.status, code: "", message: "", seconds: seconds() });
+      finish(state, batch, ticket.id, { ok: true, status: xhr.status, code: "", message: "", seconds: seconds() });
     } else {
       const err = s3Error(xhr.responseText);
-      finish(state, ticket.id, { ok: false, status: xhr.status, ...err, seconds: seconds(),
+      finish(state, batch, ticket.id, { ok: false, status: xhr.status, ...err, seconds: seconds(),
         text: `Refused by the bucket (HTTP ${xhr.status} ${err.code}).` });
     }
   };
-  xhr.onerror = () => finish(state, ticket.id, { ok: false, status: 0, code: "", message: "", seconds: seconds(),
+  xhr.onerror = () => finish(state, batch, ticket.id, { ok: false, status: 0, code: "", message: "", seconds: seconds(),
     text: "Blocked: no answer the page may read (CORS or network)." });
   xhr.send(file);
   if (row) row.status.textContent = "Uploading straight to the bucket…";
