@@ -33,7 +33,8 @@ def client_config(
         response_checksum_validation="when_required",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        # total_max_attempts counts the first try; the older "max_attempts" key means retries (one more).
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         # Path-style works on R2 and on local servers without wildcard DNS.
         s3={"addressing_style": "path"},
         max_pool_connections=32,

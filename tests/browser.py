@@ -92,12 +92,23 @@ def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.
         log.close()
 
 
+_shared: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
+    """One Chromium for the whole session. Each test module imports this fixture, which makes pytest
+    treat every import as its own session fixture; Playwright's sync API cannot run twice in one
+    thread, so all of them share one instance (closed by the first teardown, at session end)."""
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    if "browser" not in _shared:
+        pw = sync_playwright().start()
+        _shared["pw"] = pw
+        _shared["browser"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+    yield _shared["browser"]
+    chromium, pw = _shared.pop("browser", None), _shared.pop("pw", None)
+    if chromium is not None:
+        chromium.close()  # type: ignore[attr-defined]
+        pw.stop()  # type: ignore[attr-defined]

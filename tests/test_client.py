@@ -9,7 +9,7 @@ def test_config_disables_default_checksums_and_bounds_retries() -> None:
     assert config.request_checksum_calculation == "when_required"
     assert config.response_checksum_validation == "when_required"
     assert config.region_name == "auto"
-    assert config.retries == {"mode": "standard", "max_attempts": 3}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert config.connect_timeout and config.read_timeout
 
 

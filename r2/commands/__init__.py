@@ -2,4 +2,6 @@
 
 from types import ModuleType
 
-COMMAND_MODULES: tuple[ModuleType, ...] = ()
+from r2.commands import cors
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (cors,)

@@ -1,0 +1,276 @@
+"""r2.cors without a server: formats and round-trips, R2's validation rules, lint, the local evaluator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from r2 import cors
+from r2.local import demo_cors_rules
+
+APP = "http://localhost:8501"
+
+# The guide's CORS examples (its policy and the four failures its users hit), as users paste them.
+GUIDE_POLICY = [
+    {
+        "AllowedOrigins": ["http://localhost:8501", "https://images.example.com"],
+        "AllowedMethods": ["GET", "PUT", "HEAD"],
+        "AllowedHeaders": ["content-type", "if-none-match"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3600,
+    }
+]
+GUIDE_BLOCKED_PUT = [{"AllowedOrigins": ["http://localhost:8501"], "AllowedMethods": ["GET", "HEAD"]}]
+GUIDE_MISSING_HEADERS = [
+    {"AllowedOrigins": ["http://localhost:8501"], "AllowedMethods": ["GET", "PUT"], "ExposeHeaders": ["ETag"]}
+]
+GUIDE_WRONG_ORIGIN = [
+    {
+        "AllowedOrigins": ["http://localhost:8501/"],
+        "AllowedMethods": ["PUT"],
+        "AllowedHeaders": ["content-type"],
+    }
+]
+GUIDE_STAR_HEADERS = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "OPTIONS"], "AllowedHeaders": ["*"]}]
+
+
+def rule(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {"AllowedOrigins": [APP], "AllowedMethods": ["GET"]}
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def problems_of(data: object) -> list[cors.Problem]:
+    _, problems, _ = cors.check(data, APP)
+    return problems
+
+
+# ------------------------------------------------------------------------------ formats
+
+
+@pytest.mark.parametrize("data", [GUIDE_POLICY, demo_cors_rules(APP), [rule(ID="a", MaxAgeSeconds=0)]])
+def test_both_formats_round_trip_exactly(data: list[dict[str, object]]) -> None:
+    from_array = cors.parse(json.dumps(data))
+    from_s3 = cors.parse(json.dumps({"CORSRules": data}))
+    assert from_array == from_s3
+    assert from_array.to_dashboard() == data
+    assert from_s3.to_s3() == {"CORSRules": data}
+    assert cors.parse(from_array.to_json("dashboard")) == from_array
+    assert cors.parse(from_array.to_json("s3")) == from_array
+
+
+def test_absent_and_empty_lists_stay_apart_in_exports() -> None:
+    with_empty = cors.parse([rule(AllowedHeaders=[])])
+    without = cors.parse([rule()])
+    assert with_empty.to_dashboard() == [rule(AllowedHeaders=[])]
+    assert without.to_dashboard() == [rule()]
+    assert with_empty.same_as(without)  # but a server stores them alike
+
+
+_header = st.sampled_from(["content-type", "If-None-Match", "ETag", "x-amz-meta-*", "*", ""])
+_rules = st.fixed_dictionaries(
+    {
+        "AllowedOrigins": st.lists(st.sampled_from([APP, "https://a.example.com", "*", "http://x:1/"]), max_size=3),
+        "AllowedMethods": st.lists(st.sampled_from([*cors.METHODS, "OPTIONS", "get"]), max_size=3),
+    },
+    optional={
+        "AllowedHeaders": st.lists(_header, max_size=3),
+        "ExposeHeaders": st.lists(_header, max_size=3),
+        "MaxAgeSeconds": st.integers(-5, 100_000),
+        "ID": st.text(max_size=5),
+    },
+)
+
+
+@given(st.lists(_rules, max_size=3), st.booleans())
+def test_any_policy_round_trips_through_either_format(rules: list[dict[str, object]], s3_form: bool) -> None:
+    text = json.dumps({"CORSRules": rules} if s3_form else rules)
+    policy = cors.parse(text)  # values are kept as given, valid or not: validate() names them
+    assert policy.to_dashboard() == rules
+    assert cors.parse(policy.to_json("s3" if s3_form else "dashboard")) == policy
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ("[{", "", "not valid JSON"),
+        ({"rules": [{"allowed": {"origins": [APP]}}]}, "", "Cloudflare REST API"),
+        (rule(), "", "single rule"),
+        ([], "", "no rules"),
+        ({"CORSRules": [], "Extra": 1}, "", "Unknown top-level"),
+        ([rule(AllowedMethods="GET")], "AllowedMethods", "list of strings"),
+        ([rule(MaxAgeSeconds="3600")], "MaxAgeSeconds", "whole number"),
+        ([rule(MaxAgeSeconds=True)], "MaxAgeSeconds", "whole number"),
+        ([rule(MaxAgeSeconds=86_401)], "MaxAgeSeconds", "outside 0..86400"),
+        ([rule(MaxAgeSeconds=-1)], "MaxAgeSeconds", "outside"),
+        ([rule(AllowedMethods=["GET", "OPTIONS"])], "AllowedMethods", "OPTIONS"),
+        ([rule(AllowedMethods=["get"])], "AllowedMethods", "capitals"),
+        ([rule(AllowedMethods=["PATCH"])], "AllowedMethods", "not a method R2 accepts"),
+        ([rule(AllowedMethods=[])], "AllowedMethods", "no methods"),
+        ([rule(AllowedOrigins=[])], "AllowedOrigins", "no origins"),
+        ([rule(AllowedOrigins=None)], "AllowedOrigins", "no origins"),
+        ([rule(AllowedOrigins=["http://localhost:8501/"])], "AllowedOrigins", "trailing slash"),
+        ([rule(AllowedOrigins=["https://app.example.com/upload"])], "AllowedOrigins", "path"),
+        ([rule(AllowedOrigins=["app.example.com"])], "AllowedOrigins", "no scheme"),
+        ([rule(AllowedOrigins=["http://localhost:*"])], "AllowedOrigins", "wildcard port"),
+        ([rule(AllowedOrigins=["https://*.*.example.com"])], "AllowedOrigins", "more than one"),
+        ([rule(AllowedOrigins=["https://x.example.com:99999"])], "AllowedOrigins", "invalid port"),
+        ([rule(AllowedOrigins=[" https://x.example.com"])], "AllowedOrigins", "spaces"),
+        ([rule(AllowedOrigins=[""])], "AllowedOrigins", "empty origin"),
+        ([rule(AllowedHeaders=[""])], "AllowedHeaders", "empty header"),
+        ([rule(AllowedHeaders=["content-type, if-none-match"])], "AllowedHeaders", "not a header name"),
+        ([rule(ExposeHeaders=[" "])], "ExposeHeaders", "empty header"),
+        ([rule(AllowedOrigin=[APP])], "AllowedOrigin", "Did you mean AllowedOrigins"),
+        ([rule(MaxAge=10)], "MaxAge", "Did you mean MaxAgeSeconds"),
+        ([rule(Colour="red")], "Colour", "unknown field"),
+        (GUIDE_WRONG_ORIGIN, "AllowedOrigins", 'Write "http://localhost:8501"'),
+        (GUIDE_STAR_HEADERS, "AllowedMethods", "OPTIONS"),
+        ([rule(ID="x" * 256)], "ID", "longer than"),
+    ],
+)
+def test_invalid_policies_name_the_rule_field_and_fix(data: object, field: str, words: str) -> None:
+    problems = problems_of(data)
+    assert problems, "expected a problem"
+    hit = [p for p in problems if p.field == field and words in str(p)]
+    assert hit, [str(p) for p in problems]
+    if field:
+        assert hit[0].rule == 1 and str(hit[0]).startswith(f"Rule 1, {field}: ")
+    assert all(p.fix for p in problems)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GUIDE_POLICY,
+        GUIDE_BLOCKED_PUT,
+        GUIDE_MISSING_HEADERS,
+        demo_cors_rules(APP),
+        [rule(AllowedOrigins=["*"])],
+        [rule(AllowedOrigins=["https://*.example.com", "http://[::1]:8501"], MaxAgeSeconds=86_400)],
+        [rule(AllowedHeaders=["x-amz-*", "*"], ExposeHeaders=["ETag", "x-amz-request-id"], ID="uploads")],
+        {"CORSRules": GUIDE_POLICY},
+    ],
+)
+def test_valid_policies_have_no_problems(data: object) -> None:
+    assert problems_of(data) == []
+
+
+def test_invalid_policy_raises_with_every_problem() -> None:
+    policy = cors.parse([rule(AllowedMethods=["OPTIONS"]), rule(MaxAgeSeconds=999_999)])
+    with pytest.raises(cors.InvalidPolicy) as info:
+        cors.require_valid(policy)
+    assert [p.rule for p in info.value.problems] == [1, 2]
+    assert "Nothing was sent" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ lint
+
+
+def warnings_of(data: object, app: str = APP) -> list[str]:
+    policy, problems, warnings = cors.check(data, app)
+    assert policy is not None and not problems
+    return [str(w) for w in warnings]
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (GUIDE_BLOCKED_PUT, "cannot PUT"),
+        (GUIDE_MISSING_HEADERS, "not the header content-type"),
+        (GUIDE_MISSING_HEADERS, "not the header if-none-match"),
+        ([rule(AllowedMethods=["PUT"], AllowedHeaders=["content-type", "if-none-match"])], "does not expose ETag"),
+        ([rule(AllowedOrigins=["*"])], "any website"),
+        ([rule(AllowedHeaders=["*"])], "reported not to work on R2"),
+        ([rule(AllowedOrigins=["http://images.example.com"])], "plain http://"),
+        ([rule(AllowedOrigins=["https://Images.example.com"])], "capital letters"),
+        ([rule(AllowedMethods=["GET", "GET"])], "repeated: GET"),
+        ([rule(), rule()], "duplicate of rule 1"),
+        ([rule(AllowedOrigins=["*"], AllowedMethods=["GET", "PUT"]), rule()], "shadowed by rule 1"),
+        (
+            [rule(AllowedOrigins=["https://*.example.com"]), rule(AllowedOrigins=["https://a.example.com"])],
+            "shadowed by rule 1",
+        ),
+    ],
+)
+def test_lint_warns(data: object, words: str) -> None:
+    warnings = warnings_of(data)
+    assert any(words in w for w in warnings), warnings
+
+
+def test_lint_the_app_origin_message_names_the_reason() -> None:
+    warnings = warnings_of([rule(AllowedOrigins=["https://other.example.com"], AllowedMethods=["PUT"])])
+    assert any("this app's origin http://localhost:8501 cannot PUT" in w and "no rule lists" in w for w in warnings)
+
+
+def test_preset_is_valid_clean_and_puts_the_app_origin_first() -> None:
+    for origin in (APP, "https://images.example.com"):
+        policy = cors.preset(origin)
+        assert policy.rules[0].origins[0] == origin
+        assert policy.to_dashboard() == demo_cors_rules(origin)
+        assert cors.validate(policy) == []
+        assert cors.lint(policy, origin) == []
+        assert set(policy.rules[0].methods) == {"GET", "PUT", "HEAD"}
+        assert policy.rules[0].max_age_seconds == 3600
+
+
+def test_a_later_narrower_rule_is_not_shadowed_by_a_narrower_earlier_one() -> None:
+    warnings = warnings_of([rule(), rule(AllowedOrigins=["*"], AllowedMethods=["GET", "PUT"])])
+    assert not any("shadowed" in w for w in warnings)
+
+
+# ------------------------------------------------------------------------------ evaluator
+
+
+POLICY = cors.parse(
+    [
+        {"AllowedOrigins": ["https://a.example.com"], "AllowedMethods": ["GET"], "ExposeHeaders": ["ETag"]},
+        {
+            "AllowedOrigins": ["https://*.example.com"],
+            "AllowedMethods": ["PUT", "GET"],
+            "AllowedHeaders": ["Content-Type", "x-amz-meta-*"],
+            "MaxAgeSeconds": 60,
+        },
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "rule", "reason"),
+    [
+        ("https://a.example.com", "GET", [], 1, ""),
+        ("https://a.example.com", "PUT", ["content-type"], 2, ""),  # rule 1 lacks PUT: rule 2 matches
+        ("https://b.example.com", "put", ["CONTENT-TYPE", "x-amz-meta-name"], 2, ""),
+        ("https://b.example.com", "PUT", ["if-none-match"], None, "if-none-match are not in its AllowedHeaders"),
+        ("https://b.example.com", "DELETE", [], None, "DELETE is not in its AllowedMethods"),
+        ("https://example.com", "GET", [], None, "no rule lists the origin https://example.com"),
+        ("https://a.example.com.evil.test", "GET", [], None, "no rule lists"),
+        ("http://a.example.com", "GET", [], None, "close but different: https://a.example.com"),
+    ],
+)
+def test_evaluate(origin: str, method: str, headers: list[str], rule: int | None, reason: str) -> None:
+    result = cors.evaluate(POLICY, origin, method, headers)
+    assert result.allowed is (rule is not None)
+    assert result.rule == rule
+    assert reason in " ".join(result.reasons)
+    if rule:
+        assert result.response_headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_evaluate_without_a_policy_explains_it() -> None:
+    result = cors.evaluate(None, APP, "PUT", ["content-type"])
+    assert not result.allowed and "no CORS policy" in result.reasons[0]
+
+
+def test_diff_shows_the_change() -> None:
+    before = cors.parse(GUIDE_BLOCKED_PUT)
+    after = cors.parse(GUIDE_POLICY)
+    text = cors.diff(before, after)
+    assert '+        "PUT",' in text and text.startswith("--- live")
+    assert cors.diff(after, after) == ""
+    assert "(no CORS policy)" in cors.diff(None, after)
