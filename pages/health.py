@@ -1,11 +1,46 @@
+import json
+from collections import Counter
+
+import pandas as pd
 import streamlit as st
 
+from r2.health import CHECK_NAMES, KNOWN_PROBLEMS, STATUSES, Check, Deps, overall, report, run_checks
 from ui.auth import require
+from ui.health import show_check, show_overall
+from ui.state import connection
 
 require("developer")
 
 st.title("Health")
-st.info(
-    "Coming soon. Check credentials, endpoint, clock, permissions and CORS, with the fix for each failure.",
-    icon=":material/construction:",
+st.caption(
+    "Do the settings, endpoint, clock, credentials, permissions, signed URLs and CORS actually work? "
+    "The checks run each time this page opens; a probe object is written under `.dashboard/health/` "
+    "and removed again."
+)
+settings, _ = connection()
+
+st.button("Run again", icon=":material/refresh:")  # a click reruns this script, which runs the checks
+top = st.empty()
+checks: list[Check] = []
+for check in run_checks(Deps(settings=settings)):
+    checks.append(check)
+    done = min(len(checks), len(CHECK_NAMES))
+    top.progress(done / len(CHECK_NAMES), text=f"Checking… {done} of {len(CHECK_NAMES)}: {check.name}")
+    show_check(check)
+
+counts = Counter(c.status for c in checks)
+with top.container():
+    show_overall(overall(checks), {s: counts[s] for s in STATUSES})
+
+document = report(checks) | {"target": settings.describe_target(), "settings": settings.masked()}
+text = json.dumps(document, indent=2, default=str, ensure_ascii=False)
+with st.expander("Copy report (JSON, secrets masked)", icon=":material/content_copy:"):
+    st.code(text, language="json")
+    st.download_button("Download report", text, file_name="r2-health.json", mime="application/json", on_click="ignore")
+
+st.subheader("Known problems and the checks that catch them")
+st.table(
+    pd.DataFrame(KNOWN_PROBLEMS, columns=["Problem (from the guide)", "Caught by", "Usual cause"]),
+    hide_index=True,
+    border="horizontal",
 )

@@ -101,7 +101,10 @@ def browser() -> Iterator[object]:
     treat every import as its own session fixture; Playwright's sync API cannot run twice in one
     thread, so all of them share one instance (closed by the first teardown, at session end)."""
     executable = require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # The default 5 s is too short on a loaded 2-core machine: Streamlit pages then render late.
+    expect.set_options(timeout=30_000)
 
     if "browser" not in _shared:
         pw = sync_playwright().start()

@@ -16,10 +16,18 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from r2.client import CallCounter, S3Client, make_client
 from r2.local import LocalServer
 from r2.settings import Settings, parse_settings
+
+# These machines are noisy (2 cores shared with browsers and servers): judge properties, not speed.
+hypothesis_settings.register_profile(
+    "project", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+hypothesis_settings.load_profile("project")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_BUCKET = "test-bucket"

@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from r2.commands import cors
+from r2.commands import cors, health
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (cors,)
+COMMAND_MODULES: tuple[ModuleType, ...] = (cors, health)

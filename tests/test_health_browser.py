@@ -1,0 +1,20 @@
+"""The Health page in a real browser against the embedded demo bucket (streamlit run + Chromium)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import browser, streamlit_app  # noqa: F401  (browser is a fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def test_health_page_is_green_on_the_demo_bucket(browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with streamlit_app() as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 1700})
+        page.goto(f"{url}/health")
+        page.get_by_text("Everything works").wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert "CORS for this app" in body and "Signed PUT URL" in body
+        assert "Something is broken" not in body
+        page.close()

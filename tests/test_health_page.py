@@ -1,0 +1,67 @@
+"""The Health page through AppTest against the real local S3 server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from r2.client import S3Client
+from r2.health import CHECK_NAMES
+from r2.local import demo_cors_rules
+from tests.conftest import ROOT, TEST_BUCKET
+from tests.test_app_frame import configure, rendered_text
+
+ORIGIN = "http://localhost:8501"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> AppTest:
+    configure(monkeypatch, s3.meta.endpoint_url, "developer")
+    monkeypatch.setenv("R2_APP_ORIGIN", ORIGIN)
+    return AppTest.from_file(str(ROOT / "pages" / "health.py")).run(timeout=60)
+
+
+def put_app_cors(s3: S3Client) -> None:
+    s3.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(ORIGIN)})
+
+
+def test_healthy_bucket_shows_every_check_and_overall_ok(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:
+    put_app_cors(s3)
+    at = open_page(monkeypatch, s3)
+    assert not at.exception and not at.error and not at.warning
+    assert "Everything works" in at.success[0].value
+    text = rendered_text(at)
+    for name in CHECK_NAMES:
+        assert f"**{name.replace('(', chr(92) + '(').replace(')', chr(92) + ')')}**" in text, name
+    report = json.loads(at.code[0].value)
+    assert report["status"] == "ok" and len(report["checks"]) == len(CHECK_NAMES)
+    assert report["settings"]["secret_access_key"] == "test…NDER"
+    assert "SHOULD-NOT-RENDER" not in at.code[0].value + text
+    known = at.table[0].value
+    assert len(known) == 4 and "CORS for this app" in set(known["Caught by"])
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount") == 0  # probes removed
+
+
+def test_missing_cors_is_an_error_with_its_fix_and_run_again_sees_the_repair(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client
+) -> None:
+    at = open_page(monkeypatch, s3)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2  # the overall status and the one failed check
+    assert "Something is broken" in errors[0]
+    assert "CORS for this app" in errors[1] and "Fix:" in errors[1] and "AllowedOrigins" in errors[1]
+    assert json.loads(at.code[0].value)["status"] == "fail"
+
+    put_app_cors(s3)  # repaired meanwhile: "Run again" checks afresh
+    at.button[0].click().run(timeout=60)
+    assert not at.exception and not at.error
+    assert "Everything works" in at.success[0].value
