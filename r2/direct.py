@@ -23,31 +23,23 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
-from urllib.parse import quote
+from pathlib import Path
+from typing import IO, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import Conflict, InvalidInput, R2Error, translate
-from r2.naming import (
-    META_FORMAT,
-    META_HEIGHT,
-    META_ORIGINAL_NAME,
-    META_THUMBNAIL,
-    META_UPLOADED_BY,
-    META_WIDTH,
-    check_key,
-)
+from r2.errors import AlreadyExists, Conflict, InvalidInput, R2Error, translate
+from r2.images import FORMAT_TYPES, CleanImage, ImagePolicy
 from r2.preflight import PreflightResult, preflight
 from r2.presign import sign_put
 from r2.settings import Settings
-from r2.thumbnails import store_thumbnail
+from r2.thumbnails import THUMB_SIZE, thumbnail_of
+from r2.uploads import choose_folder, plan_upload, store
 
 # The headers the browser sends with the PUT besides the ones it sets itself (Content-Length).
 # The bucket's CORS policy must allow both (AllowedHeaders), and PUT (AllowedMethods).
@@ -55,35 +47,7 @@ PUT_HEADERS = ("content-type", "if-none-match")
 CORS_PAGE = "/cors"
 MAX_FILES = 50  # per batch: each file costs a signature and a verification
 MAX_NAME_CHARS = 255
-CACHE_CONTROL = "public, max-age=31536000, immutable"  # uuid keys never change
 CHUNK = 1024 * 1024
-
-# Detected/declared format -> (extension, Content-Type). Same names as the pipeline's FORMAT_TYPES.
-FORMATS: dict[str, tuple[str, str]] = {
-    "JPEG": ("jpg", "image/jpeg"),
-    "PNG": ("png", "image/png"),
-    "WEBP": ("webp", "image/webp"),
-    "GIF": ("gif", "image/gif"),
-    "AVIF": ("avif", "image/avif"),
-}
-_MIME_FORMATS = {
-    "image/jpeg": "JPEG",
-    "image/jpg": "JPEG",
-    "image/pjpeg": "JPEG",
-    "image/png": "PNG",
-    "image/webp": "WEBP",
-    "image/gif": "GIF",
-    "image/avif": "AVIF",
-}
-_EXT_FORMATS = {
-    "jpg": "JPEG",
-    "jpeg": "JPEG",
-    "jfif": "JPEG",
-    "png": "PNG",
-    "webp": "WEBP",
-    "gif": "GIF",
-    "avif": "AVIF",
-}
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -141,69 +105,50 @@ class Refusal:
     reason: str
 
 
-def declared_format(offer: Offer) -> str | None:
-    """The format the browser claims (its type, else the name's extension). Checked by content later."""
-    if offer.type in _MIME_FORMATS:
-        return _MIME_FORMATS[offer.type]
-    ext = PurePosixPath(offer.name).suffix.lower().lstrip(".")
-    return _EXT_FORMATS.get(ext)
-
-
-def new_key(folder: str, fmt: str) -> str:
-    """`{folder}/{uuid}.{ext}`: the pipeline's key rule (extension from the format, never the name)."""
-    return check_key(f"{folder}/{uuid.uuid4()}.{FORMATS[fmt][0]}")
-
-
-def _mib(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB"
-
-
-def refuse_reason(offer: Offer, settings: Settings) -> str:
-    """Why `offer` may not be uploaded at all (empty when it may), judged before any byte moves."""
-    if offer.size == 0:
-        return "The file is empty (0 bytes)."
-    if offer.size > settings.max_upload_bytes:
-        return f"The file is {_mib(offer.size)}; the limit is {settings.max_upload_mb:g} MiB. Nothing was uploaded."
-    fmt = declared_format(offer)
-    allowed = ", ".join(settings.image_formats)
-    if fmt is None:
-        shown = offer.type or "an unknown type"
-        return f"The file is {shown}, not an image the bucket accepts ({allowed})."
-    if fmt not in settings.image_formats:
-        return f"{fmt} images are not accepted here (allowed: {allowed})."
-    return ""
-
-
 def plan(
     client: S3Client,
     settings: Settings,
     offers: Sequence[Offer],
-    folder: str,
+    folder: str | None,
     *,
     now: Callable[[], float] = time.time,
-    make_key: Callable[[str, str], str] = new_key,
 ) -> tuple[list[Ticket], list[Refusal]]:
-    """Sign a PUT for each acceptable offer; refuse the others with a reason. No request is made."""
-    if folder not in settings.folders:
-        raise InvalidInput(f"Uploads may go only to {', '.join(settings.folders)}.", "Pick one of those folders.")
+    """Sign a PUT for each acceptable offer; refuse the others with a reason. No request is made.
+
+    The limits, the allowed types and the key are the upload pipeline's (`r2.uploads.plan_upload`).
+    """
+    target = choose_folder(settings, folder)
     if len(offers) > MAX_FILES:
         raise InvalidInput(f"At most {MAX_FILES} files at once.", "Upload them in several batches.")
     tickets: list[Ticket] = []
     refusals: list[Refusal] = []
     ttl = settings.upload_url_ttl_seconds
     for offer in offers:
-        reason = refuse_reason(offer, settings)
-        if reason:
-            refusals.append(Refusal(offer.id, offer.name, reason))
+        try:
+            planned = plan_upload(settings, offer.name, offer.size, offer.type, target)
+        except InvalidInput as exc:
+            refusals.append(Refusal(offer.id, offer.name, f"{exc} Nothing was uploaded."))
             continue
-        fmt = declared_format(offer)
-        assert fmt is not None  # refuse_reason() checked it
-        key = make_key(folder, fmt)
-        content_type = FORMATS[fmt][1]
         url = sign_put(
-            client, settings.bucket, key, ttl, content_type=content_type, content_length=offer.size, if_none_match=True
+            client,
+            settings.bucket,
+            planned.key,
+            ttl,
+            content_type=planned.content_type,
+            content_length=planned.size,
+            if_none_match=True,
         )
-        tickets.append(Ticket(offer.id, offer.name, key, offer.size, fmt, content_type, now() + ttl, url))
+        ticket = Ticket(
+            offer.id,
+            planned.original_name,
+            planned.key,
+            planned.size,
+            planned.format,
+            planned.content_type,
+            now() + ttl,
+            url,
+        )
+        tickets.append(ticket)
     return tickets, refusals
 
 
@@ -327,21 +272,15 @@ def explain_failure(report: BrowserReport) -> str:
 # ---------------------------------------------------------------- 4: verification
 
 
-@dataclass(frozen=True)
-class Checked:
-    """What the content check (the upload pipeline) learned about the downloaded file."""
-
-    format: str
-    width: int
-    height: int
-    body: bytes | None = field(default=None, repr=False)  # replacement bytes when metadata was removed
-    removed: tuple[str, ...] = ()
-    thumbnail: bytes | None = field(default=None, repr=False)
-    thumbnail_error: str = ""
+# Runs the pipeline's checks on a file on disk; raises InvalidInput (ImageRejected) with the reason.
+ContentCheck = Callable[[Path, Settings], CleanImage]
 
 
-# Runs the pipeline's checks on a file on disk; raises InvalidInput (with the reason) to reject it.
-ContentCheck = Callable[[Path, Settings], Checked]
+def pipeline_check(path: Path, settings: Settings) -> CleanImage:
+    """The upload pipeline on the downloaded file: identify by content, limits, metadata, thumbnail."""
+    policy = ImagePolicy.from_settings(settings)
+    return images.clean(path, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+
 
 Status = Literal["stored", "removed", "failed"]
 
@@ -363,11 +302,6 @@ class Outcome:
     removed: tuple[str, ...] = ()
 
 
-def original_name_meta(name: str) -> str:
-    """S3 metadata is ASCII: the original name percent-encoded and length-limited."""
-    return quote(name, safe=" ._-()")[:512]
-
-
 def _delete(client: S3Client, settings: Settings, key: str) -> str:
     try:
         client.delete_object(Bucket=settings.bucket, Key=key)
@@ -376,7 +310,7 @@ def _delete(client: S3Client, settings: Settings, key: str) -> str:
     return ""
 
 
-def download_to(client: S3Client, settings: Settings, key: str, etag: str, target: Any) -> int:
+def download_to(client: S3Client, settings: Settings, key: str, etag: str, target: IO[bytes]) -> int:
     """Stream the object (exactly the version with `etag`) into an open binary file; returns its size."""
     response = client.get_object(Bucket=settings.bucket, Key=key, IfMatch=etag)
     total = 0
@@ -391,128 +325,72 @@ def verify(
     client: S3Client,
     settings: Settings,
     ticket: Ticket,
-    check: ContentCheck,
+    check: ContentCheck = pipeline_check,
     *,
     actor: str,
     tmp_dir: str | None = None,
 ) -> Outcome:
-    """Check what the browser stored under `ticket.key`; keep it (cleaned, with a thumbnail) or delete it."""
+    """Check what the browser stored under `ticket.key`; keep it (cleaned, with a thumbnail) or delete it.
+
+    HEAD (size and type as signed), one GET streamed into a temporary file, the pipeline's checks on
+    that file, then `r2.uploads.store(..., if_match=ETag)`: the thumbnail, and the original replaced
+    by its cleaned version with the pipeline's metadata, only if it is still the object checked.
+    """
     base = Outcome(ticket.id, ticket.name, ticket.key, "failed", size=ticket.size, format=ticket.format)
     key = ticket.key
+
+    def done(outcome: Outcome) -> Outcome:
+        return _audited(client, settings, actor, outcome)
+
+    def removed(why: str) -> Outcome:
+        return done(replace(base, status="removed", message=why + _delete(client, settings, key)))
+
     try:
         head = client.head_object(Bucket=settings.bucket, Key=key)
     except (ClientError, BotoCoreError) as exc:
-        err = translate(exc, action="check the upload", target=key)
-        return _audited(client, settings, actor, _with(base, message=str(err)))
+        return done(replace(base, message=str(translate(exc, action="check the upload", target=key))))
     etag = str(head.get("ETag", ""))
     size, ctype = int(head.get("ContentLength", -1)), str(head.get("ContentType", ""))
     if size != ticket.size or ctype != ticket.content_type:
-        why = (
+        return removed(
             f"The stored object is {size} bytes of {ctype or 'no type'}, not the {ticket.size} bytes of "
             f"{ticket.content_type} that were signed; it was removed."
-        )
-        return _audited(
-            client, settings, actor, _with(base, status="removed", message=why + _delete(client, settings, key))
         )
     try:
         with tempfile.NamedTemporaryFile(prefix="direct-", dir=tmp_dir) as tmp:
             download_to(client, settings, key, etag, tmp)
             try:
-                checked = check(Path(tmp.name), settings)
+                clean = check(Path(tmp.name), settings)
             except InvalidInput as exc:
-                why = f"{exc} It was removed from the bucket."
-                return _audited(
-                    client, settings, actor, _with(base, status="removed", message=why + _delete(client, settings, key))
-                )
-            if checked.format != ticket.format:
-                why = (
-                    f"Its content is {checked.format}, but it was sent as {ticket.format} (a renamed file?). "
-                    f"It was removed: rename it to .{FORMATS[checked.format][0]} and upload again."
-                )
-                return _audited(
-                    client, settings, actor, _with(base, status="removed", message=why + _delete(client, settings, key))
-                )
-            _replace(client, settings, ticket, etag, checked, actor, Path(tmp.name))
+                return removed(f"{exc} It was removed from the bucket.")
+        if clean.info.format != ticket.format:
+            ext = FORMAT_TYPES[clean.info.format][0]
+            return removed(
+                f"Its content is {clean.info.format}, but it was sent as {ticket.format} (a renamed file?). "
+                f"It was removed: rename it to .{ext} and upload again."
+            )
+        thumb_key, problems = store(
+            client, settings.bucket, key, clean, original_name=ticket.name, uploaded_by=actor, if_match=etag
+        )
     except (ClientError, BotoCoreError) as exc:
-        err = translate(exc, action="verify the upload", target=key)
-        return _audited(client, settings, actor, _with(base, message=str(err)))
+        return done(replace(base, message=str(translate(exc, action="verify the upload", target=key))))
+    except AlreadyExists as exc:  # If-Match refused: someone changed the object after it was checked
+        conflict = Conflict("The object changed after it was checked, so it was not rewritten.", "Upload it again.")
+        return done(replace(base, message=f"{conflict} ({exc.code or 'PreconditionFailed'})"))
     except R2Error as exc:
-        return _audited(client, settings, actor, _with(base, message=str(exc)))
-    outcome = _with(
-        base,
-        status="stored",
-        size=len(checked.body) if checked.body is not None else ticket.size,
-        width=checked.width,
-        height=checked.height,
-        removed=checked.removed,
+        return done(replace(base, message=str(exc)))
+    return done(
+        replace(
+            base,
+            status="stored",
+            size=clean.size,
+            width=clean.info.width,
+            height=clean.info.height,
+            removed=clean.removed,
+            thumbnail_key=thumb_key or "",
+            message=" ".join(problems),
+        )
     )
-    if checked.thumbnail is None:
-        note = checked.thumbnail_error or "No thumbnail was made."
-        return _audited(client, settings, actor, _with(outcome, message=note + " It can be regenerated later."))
-    try:
-        thumb = store_thumbnail(client, settings.bucket, key, checked.thumbnail)
-    except R2Error as exc:
-        return _audited(client, settings, actor, _with(outcome, message=f"Stored; the thumbnail failed: {exc}"))
-    return _audited(client, settings, actor, _with(outcome, thumbnail_key=thumb))
-
-
-def _metadata(ticket: Ticket, checked: Checked, actor: str, has_thumb: bool) -> dict[str, str]:
-    meta = {
-        META_ORIGINAL_NAME: original_name_meta(ticket.name),
-        META_WIDTH: str(checked.width),
-        META_HEIGHT: str(checked.height),
-        META_FORMAT: checked.format,
-        META_UPLOADED_BY: original_name_meta(actor)[:200],
-    }
-    if has_thumb:
-        meta[META_THUMBNAIL] = "yes"
-    return meta
-
-
-def _replace(
-    client: S3Client, settings: Settings, ticket: Ticket, etag: str, checked: Checked, actor: str, path: Path
-) -> None:
-    """Rewrite the object in place (cleaned bytes, metadata), only if it is still the one checked.
-
-    With metadata removed: PUT the cleaned bytes with If-Match on the ETag. Otherwise: copy the object
-    onto itself with new metadata, guarded by CopySourceIfMatch (the bytes never come back to the app).
-    """
-    meta = _metadata(ticket, checked, actor, checked.thumbnail is not None)
-    try:
-        if checked.body is not None:
-            client.put_object(
-                Bucket=settings.bucket,
-                Key=ticket.key,
-                Body=checked.body,
-                ContentType=ticket.content_type,
-                CacheControl=CACHE_CONTROL,
-                Metadata=meta,
-                IfMatch=etag,
-            )
-        else:
-            client.copy_object(
-                Bucket=settings.bucket,
-                Key=ticket.key,
-                CopySource={"Bucket": settings.bucket, "Key": ticket.key},
-                CopySourceIfMatch=etag,
-                MetadataDirective="REPLACE",
-                ContentType=ticket.content_type,
-                CacheControl=CACHE_CONTROL,
-                Metadata=meta,
-            )
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if status == 412:
-            raise Conflict(
-                "The object changed after it was checked, so it was not rewritten.",
-                "Upload it again.",
-                code="PreconditionFailed",
-            ) from exc
-        raise
-
-
-def _with(outcome: Outcome, **changes: Any) -> Outcome:
-    return replace(outcome, **changes)
 
 
 def _audited(client: S3Client, settings: Settings, actor: str, outcome: Outcome) -> Outcome:
@@ -522,5 +400,7 @@ def _audited(client: S3Client, settings: Settings, actor: str, outcome: Outcome)
     try:
         record(client, settings.bucket, event)
     except R2Error as exc:
-        return _with(outcome, message=f"{outcome.message} (The audit log could not be written: {exc.message})".strip())
+        return replace(
+            outcome, message=f"{outcome.message} (The audit log could not be written: {exc.message})".strip()
+        )
     return outcome

@@ -14,20 +14,22 @@ from r2.client import CallCounter, S3Client
 from r2.direct import (
     PUT_HEADERS,
     BrowserReport,
-    Checked,
     Offer,
     Ticket,
     classify,
     cors_check,
     explain_failure,
+    pipeline_check,
     plan,
     verify,
 )
 from r2.errors import InvalidInput
+from r2.images import CleanImage
 from r2.local import demo_cors_rules
 from r2.naming import thumbnail_key
 from r2.settings import Settings
 from tests.conftest import settings_for
+from tests.upload_corpus import HTML, jpeg_gps
 
 ORIGIN = "http://localhost:8599"
 KEY_SHAPE = re.compile(r"^uploads/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.(png|jpg)$")
@@ -62,7 +64,7 @@ def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3
     reasons = {r.id: r.reason for r in refusals}
     assert "the limit is 10 MiB" in reasons["b-1"] and "Nothing was uploaded" in reasons["b-1"]
     assert "empty" in reasons["b-2"]
-    assert "text/html" in reasons["b-3"]
+    assert "text/html" in reasons["b-3"] and "not an accepted image type" in reasons["b-3"]
     assert all(KEY_SHAPE.match(t.key) for t in tickets)
     assert tickets[0].content_type == "image/png" and tickets[1].content_type == "image/jpeg"
     assert tickets[1].key.endswith(".jpg")
@@ -73,8 +75,8 @@ def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3
 def test_plan_refuses_formats_not_allowed_and_foreign_folders(s3_endpoint: str, s3: S3Client) -> None:
     settings = settings_for(s3_endpoint, R2_IMAGE_FORMATS="JPEG")
     tickets, refusals = plan(s3, settings, [offer("a.png")], "uploads")
-    assert not tickets and "PNG images are not accepted" in refusals[0].reason
-    with pytest.raises(InvalidInput, match="only to uploads"):
+    assert not tickets and "not an accepted image type" in refusals[0].reason
+    with pytest.raises(InvalidInput, match="may not go to the folder"):
         plan(s3, settings, [offer()], "../etc")
 
 
@@ -176,13 +178,12 @@ def test_demo_policy_allows_direct_upload(origin_settings: Settings, s3: S3Clien
     assert cors_check(origin_settings).allowed
 
 
-# ---------------------------------------------------------------- verification orchestration
-# The content check is injected here (the pipeline's own tests cover its rules); the real pipeline
-# runs in tests/test_direct_pipeline.py and the browser tests.
+# ---------------------------------------------------------------- verification (the real pipeline)
 
 
-def _stored(s3: S3Client, settings: Settings, body: bytes, name: str = "pic.png") -> Ticket:
-    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), "image/png")], "uploads")
+def _stored(s3: S3Client, settings: Settings, body: bytes, name: str = "pic.png", type_: str = "image/png") -> Ticket:
+    """What a browser's PUT leaves behind: the bytes under the ticket's key, with the signed type."""
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads")
     s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=body, ContentType=ticket.content_type)
     return ticket
 
@@ -191,73 +192,71 @@ def _keys(s3: S3Client, settings: Settings) -> set[str]:
     return {o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])}
 
 
-def test_verify_streams_to_a_file_keeps_bytes_and_records_metadata(settings: Settings, s3: S3Client) -> None:
+def test_verify_streams_to_a_file_and_stores_metadata_and_thumbnail(settings: Settings, s3: S3Client) -> None:
     body = png()
     ticket = _stored(s3, settings, body, "Überweisung (1).png")
     seen: list[bytes] = []
 
-    def check(path: Path, _: Settings) -> Checked:
-        assert path.is_file()
+    def spy(path: Path, s: Settings) -> CleanImage:
+        assert path.is_file()  # a temporary file on disk, not bytes in memory
         seen.append(path.read_bytes())
-        return Checked("PNG", 40, 30, thumbnail=b"RIFFthumb")
+        return pipeline_check(path, s)
 
     calls = CallCounter(s3)
-    outcome = verify(s3, settings, ticket, check, actor="ana@example.com")
+    outcome = verify(s3, settings, ticket, spy, actor="ana@example.com")
     assert seen == [body]
     assert outcome.status == "stored" and outcome.thumbnail_key == thumbnail_key(ticket.key)
-    assert (outcome.width, outcome.height) == (40, 30)
-    # HEAD, one GET, a self-copy for the metadata (bytes never come back), thumbnail and audit PUTs
-    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "CopyObject": 1, "PutObject": 2}
+    assert (outcome.width, outcome.height, outcome.format) == (40, 30, "PNG")
+    # HEAD, one GET, then the pipeline's store (thumbnail, original with If-Match) and the audit event
+    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 3}
     calls.close()
     head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
-    assert head["Metadata"]["original-name"] == "%C3%9Cberweisung (1).png"
-    assert head["Metadata"]["uploaded-by"] == "ana%40example.com" and head["Metadata"]["thumbnail"] == "yes"
-    assert head["CacheControl"].endswith("immutable")
-    assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == body
+    assert head["ContentType"] == "image/png"
+    assert head["Metadata"]["original-name"] == "%C3%9Cberweisung%20(1).png"
+    assert head["Metadata"]["thumbnail"] == "yes" and head["Metadata"]["width"] == "40"
+    thumb = s3.head_object(Bucket=settings.bucket, Key=thumbnail_key(ticket.key))
+    assert thumb["ContentType"] == "image/webp"
 
 
-def test_verify_replaces_cleaned_bytes_guarded_by_the_etag(settings: Settings, s3: S3Client) -> None:
-    ticket = _stored(s3, settings, png())
-    cleaned = png((41, 30))
-    outcome = verify(
-        s3,
-        settings,
-        ticket,
-        lambda p, s: Checked("PNG", 41, 30, body=cleaned, removed=("GPS location",), thumbnail=b"t"),
-        actor="a",
-    )
-    assert outcome.status == "stored" and outcome.removed == ("GPS location",)
-    assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == cleaned
+def test_verify_removes_gps_keeping_orientation(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
+    outcome = verify(s3, settings, ticket, actor="a")
+    assert outcome.status == "stored" and "GPS location" in outcome.removed
+    stored = s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read()
+    with Image.open(io.BytesIO(stored)) as image:
+        exif = image.getexif()
+        assert exif.get(0x0112) == 6  # orientation kept
+        assert not exif.get_ifd(0x8825)  # no GPS IFD
 
 
 def test_verify_does_not_overwrite_an_object_changed_meanwhile(settings: Settings, s3: S3Client) -> None:
-    ticket = _stored(s3, settings, png())
+    ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
     other = png((7, 7))
 
-    def check_while_someone_writes(path: Path, _: Settings) -> Checked:
-        s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/png")
-        return Checked("PNG", 40, 30, body=b"cleaned", removed=("GPS location",))
+    def check_while_someone_writes(path: Path, s: Settings) -> CleanImage:
+        clean = pipeline_check(path, s)
+        s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/jpeg")
+        return clean
 
     outcome = verify(s3, settings, ticket, check_while_someone_writes, actor="a")
     assert outcome.status == "failed" and "changed after it was checked" in outcome.message
     assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == other
+    assert thumbnail_key(ticket.key) not in _keys(s3, settings)  # nothing half-done
 
 
-def test_verify_removes_what_the_check_rejects_and_says_why(settings: Settings, s3: S3Client) -> None:
-    ticket = _stored(s3, settings, b"<html><script>alert(1)</script></html>")
-
-    def reject(path: Path, _: Settings) -> Checked:
-        raise InvalidInput("The file is HTML, not an image.")
-
-    outcome = verify(s3, settings, ticket, reject, actor="a")
+def test_verify_removes_a_renamed_html_file_and_says_why(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, HTML, "cat.png")
+    outcome = verify(s3, settings, ticket, actor="a")
     assert outcome.status == "removed"
-    assert "HTML, not an image" in outcome.message and "removed from the bucket" in outcome.message
-    assert ticket.key not in _keys(s3, settings)
+    assert "HTML" in outcome.message and "removed from the bucket" in outcome.message
+    assert not _keys(s3, settings) - {k for k in _keys(s3, settings) if k.startswith(".dashboard/")}
 
 
 def test_verify_removes_content_of_another_format(settings: Settings, s3: S3Client) -> None:
-    ticket = _stored(s3, settings, png())
-    outcome = verify(s3, settings, ticket, lambda p, s: Checked("JPEG", 1, 1), actor="a")
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG")
+    ticket = _stored(s3, settings, out.getvalue(), "really-a-jpeg.png")
+    outcome = verify(s3, settings, ticket, actor="a")
     assert outcome.status == "removed" and "content is JPEG" in outcome.message and ".jpg" in outcome.message
     assert ticket.key not in _keys(s3, settings)
 
@@ -279,7 +278,7 @@ def test_verify_reports_a_missing_object(settings: Settings, s3: S3Client) -> No
 
 def test_verify_is_audited(settings: Settings, s3: S3Client) -> None:
     ticket = _stored(s3, settings, png())
-    verify(s3, settings, ticket, lambda p, s: Checked("PNG", 40, 30), actor="ana")
+    verify(s3, settings, ticket, actor="ana")
     audit = [k for k in _keys(s3, settings) if k.startswith(".dashboard/audit/")]
     assert len(audit) == 1
     text = s3.get_object(Bucket=settings.bucket, Key=audit[0])["Body"].read().decode()

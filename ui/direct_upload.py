@@ -30,6 +30,7 @@ from r2.direct import (
     Ticket,
     cors_check,
     explain_failure,
+    pipeline_check,
     plan,
     verify,
 )
@@ -40,7 +41,6 @@ from ui.text import escape_md, human_bytes
 
 COMPONENT_KEY = "direct_upload"
 STATE_KEY = "_direct_upload"
-FOLDER_KEY = "direct_upload_folder"
 
 HTML = """
 <div class="r2du">
@@ -269,7 +269,7 @@ def _component_value(name: str) -> Any:
         return None
 
 
-def _planner(settings: Settings, client: S3Client) -> Callable[[], None]:
+def _planner(settings: Settings, client: S3Client, folder: str) -> Callable[[], None]:
     def on_offer() -> None:
         offer = _component_value("offer")
         if not isinstance(offer, dict) or not isinstance(offer.get("batch"), str):
@@ -278,7 +278,7 @@ def _planner(settings: Settings, client: S3Client) -> Callable[[], None]:
         batch_id = str(offer["batch"])[:64]
         if batch_id in batches:
             return
-        batch = Batch(batch_id, st.session_state.get(FOLDER_KEY) or settings.folders[0])
+        batch = Batch(batch_id, folder)
         batches.clear()  # only the latest batch is kept: older signed URLs are dropped with it
         batches[batch_id] = batch
         try:
@@ -291,10 +291,12 @@ def _planner(settings: Settings, client: S3Client) -> Callable[[], None]:
     return on_offer
 
 
-def direct_upload_section(settings: Settings, client: S3Client, actor: str, check: ContentCheck) -> bool:
+def direct_upload_section(
+    settings: Settings, client: S3Client, actor: str, folder: str, check: ContentCheck = pipeline_check
+) -> bool:
     """The direct upload block of the Upload page. Returns False when the app path must be used instead.
 
-    `check` runs the upload pipeline's content checks on a downloaded file (see `r2.direct.verify`).
+    `folder` is the page's folder choice; `check` runs the upload pipeline on a downloaded file.
     """
     st.subheader("Direct upload", anchor=False)
     cors = _cors(settings, settings.endpoint, settings.bucket, settings.app_origin)
@@ -312,8 +314,6 @@ def direct_upload_section(settings: Settings, client: S3Client, actor: str, chec
         "Files go straight from your browser to the bucket (signed links valid "
         f"{settings.upload_url_ttl_seconds} s); the app then checks each one like any upload."
     )
-    if len(settings.folders) > 1:
-        st.selectbox("Folder", settings.folders, key=FOLDER_KEY)
     batches = _state()
     batch = next(iter(batches.values()), None)
     component_slot = st.container()  # the component goes above the verification progress
@@ -332,7 +332,7 @@ def direct_upload_section(settings: Settings, client: S3Client, actor: str, chec
         _component(
             key=COMPONENT_KEY,
             data=data,
-            on_offer_change=_planner(settings, client),
+            on_offer_change=_planner(settings, client, folder),
             on_report_change=lambda: None,
         )
     if batch is None:
