@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from PIL import Image
@@ -17,7 +18,7 @@ from playwright.sync_api import Page, expect
 from r2.client import S3Client
 from r2.naming import thumbnail_key
 from r2.settings import Settings
-from tests.browser import browser, streamlit_app  # noqa: F401  (fixture)
+from tests.browser import streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -79,24 +80,25 @@ def pick(page: Page, name: str, mime: str, data: bytes) -> None:
     page.set_input_files(INPUT, files=[{"name": name, "mimeType": mime, "buffer": data}])
 
 
-def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     with upload_page(browser, settings, s3) as (page, puts):
-        pick(page, "holiday <b>1</b>.png", "image/png", png())
+        pick(page, "holiday <img src=x onerror=alert(1)>.png", "image/png", png())
         expect(page.locator(ROWS).first).to_contain_text("Stored and checked.", timeout=30_000)
-        expect(page.locator(ROWS).first).to_contain_text("holiday <b>1</b>.png")  # literal, not HTML
+        name = "holiday <img src=x onerror=alert(1)>.png"
+        expect(page.locator(ROWS).first).to_contain_text(name)  # literal, not HTML
         (key,) = uploads(s3, settings)
         assert puts == [f"{settings.endpoint}/{settings.bucket}/{key}"]  # the bytes went to the bucket
         head = s3.head_object(Bucket=settings.bucket, Key=key)
         assert head["ContentType"] == "image/png"
-        assert head["Metadata"]["original-name"].startswith("holiday")
+        assert unquote(head["Metadata"]["original-name"]) == name
         thumb = s3.head_object(Bucket=settings.bucket, Key=thumbnail_key(key))
         assert thumb["ContentType"] == "image/webp"
         expect(page.get_by_text("1 of 1 file(s) stored.")).to_be_visible()
 
 
 @pytest.mark.parametrize("cors", [None, "http://elsewhere.example"], ids=["no-rule", "wrong-origin"])
-def test_without_a_matching_rule_the_page_explains_and_offers_no_direct_upload(  # type: ignore[no-untyped-def]
-    browser,  # noqa: F811
+def test_without_a_matching_rule_the_page_explains_and_the_app_path_uploads(  # type: ignore[no-untyped-def]
+    browser,
     settings: Settings,
     s3: S3Client,
     cors: str | None,
@@ -106,28 +108,39 @@ def test_without_a_matching_rule_the_page_explains_and_offers_no_direct_upload( 
         expect(page.get_by_text("no CORS rule lists the origin http://localhost:")).to_be_visible()
         expect(page.get_by_role("link", name="Open the CORS page")).to_be_visible()
         assert page.locator(INPUT).count() == 0
+        # the fallback: the upload through the app (st.file_uploader) still works
+        page.set_input_files(
+            '[data-testid="stFileUploaderDropzoneInput"]',
+            files=[{"name": "fallback.png", "mimeType": "image/png", "buffer": png()}],
+        )
+        page.get_by_role("button", name="Upload 1 file").click()
+        expect(page.get_by_text("1 of 1 uploaded.")).to_be_visible()
+        (key,) = uploads(s3, settings)
+        assert s3.head_object(Bucket=settings.bucket, Key=key)["ContentType"] == "image/png"
 
 
-def test_a_file_over_the_limit_is_refused_before_any_put(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_file_over_the_limit_is_refused_before_any_put(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     with upload_page(browser, settings, s3, R2_MAX_UPLOAD_MB="0.01") as (page, puts):
         big = png((300, 300)) + b"\0" * 20_000
         pick(page, "big.png", "image/png", big)
-        expect(page.locator(ROWS).first).to_contain_text("the limit is 0.01 MiB", timeout=30_000)
+        expect(page.locator(ROWS).first).to_contain_text("the limit is 0.0", timeout=30_000)
+        expect(page.locator(ROWS).first).to_contain_text("Nothing was uploaded.")
         expect(page.get_by_text("Refused before upload: The file is")).to_be_visible()
         assert puts == [] and uploads(s3, settings) == []
 
 
-def test_a_renamed_non_image_is_removed_after_verification(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_renamed_non_image_is_removed_after_verification(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     html = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
     with upload_page(browser, settings, s3) as (page, puts):
         pick(page, "cat.png", "image/png", html)
-        expect(page.locator(ROWS).first).to_contain_text("Removed after the check.", timeout=30_000)
+        row = page.locator(ROWS).first
+        expect(row).to_contain_text("Removed after the check: The file is an HTML page", timeout=30_000)
         assert len(puts) == 1  # it did reach the bucket...
         assert uploads(s3, settings) == []  # ...and is gone
         expect(page.get_by_text("cat.png: Removed after the check")).to_be_visible()
 
 
-def test_a_cors_block_in_the_browser_is_named_as_such(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_cors_block_in_the_browser_is_named_as_such(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     # The server-side check passes (it is cached for 30 s); then the rule loses if-none-match, so the
     # browser's own preflight fails: the PUT ends with a network error and no status.
     with upload_page(browser, settings, s3) as (page, _):

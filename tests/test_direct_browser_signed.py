@@ -15,9 +15,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from r2.client import S3Client, make_client
-from tests.browser import browser, streamlit_app  # noqa: F401  (fixture)
+from tests.browser import streamlit_app
 from tests.conftest import settings_for
-from tests.localstack import localstack_endpoint  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +26,7 @@ ROWS = '[data-testid="r2-direct-files"] li'
 
 
 @pytest.fixture
-def ls_s3(localstack_endpoint: str) -> S3Client:  # noqa: F811
+def ls_s3(localstack_endpoint: str) -> S3Client:
     client = make_client(
         settings_for(localstack_endpoint, R2_ACCESS_KEY_ID="test", R2_SECRET_ACCESS_KEY="test", R2_BUCKET=BUCKET)
     )
@@ -44,8 +43,8 @@ def png() -> bytes:
 
 @pytest.mark.parametrize("secret", ["test", "not-the-secret-0123"], ids=["signed", "wrong-key"])
 def test_browser_put_on_a_signature_checking_server(  # type: ignore[no-untyped-def]
-    browser,  # noqa: F811
-    localstack_endpoint: str,  # noqa: F811
+    browser,
+    localstack_endpoint: str,
     ls_s3: S3Client,
     secret: str,
 ) -> None:
