@@ -147,7 +147,11 @@ function finish(state, batch, id, result) {
   const row = state.rows.get(id);
   if (row) {
     row.li.classList.add(result.ok ? "done" : "failed");
-    row.status.textContent = result.ok ? "Uploaded to the bucket; the app is checking it…" : result.text;
+    const file = state.files.get(id);
+    const rate = file && result.seconds > 0 ? ` (${human(file.size / result.seconds)}/s)` : "";
+    row.status.textContent = result.ok
+      ? `Uploaded to the bucket in ${result.seconds.toFixed(2)} s${rate}; the app is checking it…`
+      : result.text;
     if (result.ok) row.bar.value = 1;
   }
   const pending = [...state.started].filter((x) => !state.results.has(x));
