@@ -151,3 +151,13 @@ def test_a_cors_block_in_the_browser_is_named_as_such(browser, settings: Setting
         expect(page.locator(ROWS).first).to_contain_text("That is a CORS block", timeout=30_000)
         expect(page.get_by_text("a.png: Failed: The browser blocked the upload")).to_be_visible()
         assert uploads(s3, settings) == []
+
+
+def test_more_files_than_run_at_once_are_all_uploaded(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    # 3 PUTs run in parallel; the others wait in the component's queue (a regression: they once never started)
+    files = [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": png((20 + i, 20))} for i in range(5)]
+    with upload_page(browser, settings, s3) as (page, puts):
+        page.locator(INPUT).wait_for(state="attached", timeout=30_000)
+        page.set_input_files(INPUT, files=files)
+        expect(page.get_by_text("5 of 5 file(s) stored.")).to_be_visible()
+        assert len(puts) == 5 and len(uploads(s3, settings)) == 5

@@ -193,7 +193,9 @@ function put(state, ticket) {
 }
 
 function pump(state) {
-  let running = [...state.started].filter((x) => !state.results.has(x)).length;
+  // in flight: started (queued or sent) and not finished, minus those still waiting in the queue
+  const queued = new Set(state.queue.map((t) => t.id));
+  let running = [...state.started].filter((x) => !state.results.has(x) && !queued.has(x)).length;
   while (running < PARALLEL && state.queue.length) {
     const ticket = state.queue.shift();
     running++;
