@@ -128,6 +128,8 @@ def test_browser_report_is_validated() -> None:
     report = BrowserReport.from_browser({"id": "b-1", "ok": False, "status": 403, "code": "X" * 100})
     assert report.status == 403 and len(report.code) == 64
     assert BrowserReport.from_browser({"id": "b-1", "ok": True, "status": "200"}).status == 0
+    leaky = BrowserReport.from_browser({"id": "b-1", "ok": False, "message": "bad X-Amz-Signature=abc123&x=1"})
+    assert "abc123" not in leaky.message and "abc123" not in explain_failure(leaky)
     with pytest.raises(InvalidInput):
         BrowserReport.from_browser({"id": "<script>", "ok": True})
 

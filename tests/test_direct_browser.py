@@ -94,6 +94,8 @@ def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, set
         thumb = s3.head_object(Bucket=settings.bucket, Key=thumbnail_key(key))
         assert thumb["ContentType"] == "image/webp"
         expect(page.get_by_text("1 of 1 file(s) stored.")).to_be_visible()
+        rendered = page.content() + page.locator(ROWS).first.inner_text()
+        assert "X-Amz-Signature" not in rendered and "X-Amz-Credential" not in rendered  # no signed URL shown
 
 
 @pytest.mark.parametrize("cors", [None, "http://elsewhere.example"], ids=["no-rule", "wrong-origin"])
