@@ -18,9 +18,10 @@ from bench.common import SECTIONS, machine, relink
 NOT_BENCHMARKS = {"common", "__main__"}
 _RUN = re.compile(r"^def run\(", re.MULTILINE)
 INTRO = """\
-Written by `make bench` (full mode, the figures quoted in the README) or `make bench-quick` (fewer runs,
-smaller data: a few minutes); both run `python -m bench [--quick] [TOPIC ...]`. Each section names the
-command that produced it, its mode and the machine it ran on. Timings are medians over several runs
+Written by `make bench` (full mode: more runs, larger data) or `make bench-quick` (fewer runs, smaller
+data: about 14 minutes for every topic on a loaded 2-core machine, most of it `pages` and `usage`);
+both run `python -m bench [--quick] [TOPIC ...]`. Each section names the command that produced it, its
+mode and the machine it ran on. Timings are medians over several runs
 with min and max; comparisons are ratios of figures measured in the same run, because these machines
 are noisy. Everything runs on loopback against the embedded S3 server (moto); "+100 ms" figures put a
 proxy adding 100 ms to every S3 request in front of it (tests/fault_proxy.py), as R2 is far away."""
