@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LSVENV := .venv-localstack
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ format: $(VENV)/.dev
 test: lint $(LSVENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (bench/, results in docs/benchmarks.md): full mode for the README figures, quick mode in
+# a few minutes. `make bench BENCH_ARGS="--quick pages"` runs chosen topics.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.dev
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache

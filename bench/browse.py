@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from bench.common import measure
+from bench.common import OpsCount, cost_line, measure
 from r2.browse import UrlSigner, list_page, tiles
 from r2.client import CallCounter, make_client
 from r2.local import LocalServer
@@ -162,5 +162,10 @@ def run(quick: bool) -> str:
             "",
             f"Thumbnails cut a grid page's bytes by **{ratio:.0f}×** (target at least 20×: "
             f"{'met' if ratio >= 20 else 'NOT met'}). Originals up to 256 KiB are shown as they are.",
+            "",
+            cost_line(
+                OpsCount.of({**calls, "GetObject": calls.get("GetObject", 0) + PAGE}),
+                f"grid page view (the app's LIST, then the browser's {PAGE} thumbnail GETs when all are in view)",
+            ),
         ]
     )

@@ -1,9 +1,9 @@
 """Usage scan: listing speed vs boto3, rclone and the AWS CLI; aggregator memory; parallel speed-up.
 
 The bucket: 20,000 keys in 20 top-level folders, served by `bench.list_server` (a fast read-only LIST
-server: moto re-sorts the bucket per page and would measure itself), directly and behind
-`bench.latency_proxy` adding ~100 ms per request (about R2 from far away). Both run in their own
-processes, so no contender shares a GIL with the server. A correctness check
+server: moto re-sorts the bucket per page and would measure itself), directly and behind the
+benchmarks' latency proxy (`tests/fault_proxy.py`) adding ~100 ms per request (about R2 from far
+away). Both run in their own processes, so no contender shares a GIL with the server. A correctness check
 against moto (seeded through its in-process backend) runs first.
 """
 
@@ -18,7 +18,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Stats, measure
+from bench.common import Stats, bar_plot, image_md, measure, plot_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench"
@@ -226,7 +226,7 @@ def run(quick: bool) -> str:
         "## Usage scan",
         "",
         f"{FOLDERS * PER_FOLDER:,} keys in {FOLDERS} folders on a fast local LIST server (`bench/list_server.py`, "
-        f"its own process), then behind `bench/latency_proxy.py` adding {DELAY * 1000:.0f} ms per request. "
+        f"its own process), then behind `tests/fault_proxy.py` (own process) adding {DELAY * 1000:.0f} ms per request. "
         "Every contender's count is checked. Medians with min/max; ratios from the same run.",
         "",
         moto_check(),
@@ -234,9 +234,10 @@ def run(quick: bool) -> str:
     ]
     server, server_port = spawn("bench.list_server", BUCKET, str(FOLDERS), str(PER_FOLDER))
     speedups: dict[str, float] = {}
+    measured: dict[str, list[tuple[str, Stats]]] = {}
     try:
         for label, proxy in (("no added latency", None), (f"{DELAY * 1000:.0f} ms per request", DELAY)):
-            proxied, port = spawn("bench.latency_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
+            proxied, port = spawn("tests.fault_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
             endpoint = f"http://127.0.0.1:{port}"
             try:
                 rows = []
@@ -247,6 +248,7 @@ def run(quick: bool) -> str:
                 if proxied:
                     stop(proxied)
             lines += [f"### {label}", "", *table(rows, rows[0][1]), ""]
+            measured[label] = rows
             by_name = {n: s for n, s in rows}
             speedups[label + ", obstore"] = (
                 by_name["usage scan, obstore, sequential"].median
@@ -258,6 +260,14 @@ def run(quick: bool) -> str:
             )
     finally:
         stop(server)
+    names = [name for name, _ in next(iter(measured.values()))]
+    plot = bar_plot(
+        plot_path("usage-scan"),
+        f"Listing {FOLDERS * PER_FOLDER:,} keys (lower is better)",
+        names,
+        {label: [dict(rows).get(name) for name in names] for label, rows in measured.items()},
+    )
+    lines += [image_md(plot, "Scan time per lister, with and without added latency"), ""]
     missing = [t for t in ("rclone", "aws") if not shutil.which(t)]
     if missing:
         lines += [f"Not measured (not installed): {', '.join(missing)}.", ""]
