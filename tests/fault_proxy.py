@@ -114,12 +114,13 @@ class Fault:
         return self.match is None or self.match(method, path)
 
 
-def writes(method: str, path: str) -> bool:
-    return method in ("PUT", "POST", "DELETE")
+def call(method: str, param: str | None = None) -> Match:
+    """A `match` for requests with `method` (and the query parameter `param`: "cors", "list-type"...)."""
 
+    def matches(m: str, path: str) -> bool:
+        return m == method and (param is None or param in _params(urlsplit(path).query))
 
-def reads(method: str, path: str) -> bool:
-    return method in ("GET", "HEAD")
+    return matches
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -237,7 +238,7 @@ class FaultProxy(_Server):
         self.faults: list[Fault] = []
         self.seen: Counter[str] = Counter()  # requests by method
         self.log: list[tuple[str, str, str, str | None]] = []  # (method, path, query, rule's code)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a fault's `match` may call count()
         self._stopping = threading.Event()
 
     def inject(self, fault: Fault) -> Fault:
@@ -249,10 +250,14 @@ class FaultProxy(_Server):
         with self._lock:
             self.faults.clear()
 
-    def count(self, method: str, path_contains: str = "", query_contains: str = "") -> int:
-        """How many requests with `method` whose path and query contain the given strings arrived."""
+    def count(self, method: str, param: str | None = None, path_contains: str = "") -> int:
+        """How many `method` requests arrived (with the query parameter `param`, e.g. "cors")."""
         with self._lock:
-            return sum(1 for m, p, q, _ in self.log if m == method and path_contains in p and query_contains in q)
+            return sum(
+                1
+                for m, p, q, _ in self.log
+                if m == method and path_contains in p and (param is None or param in _params(q))
+            )
 
     def stop(self) -> None:
         self._stopping.set()
