@@ -207,7 +207,10 @@ def _restore(
 ) -> R2Error:
     """Put the snapshot back after a failed change; returns the error to raise (it says what happened)."""
     try:
-        _write(client, bucket, entry.before)
+        # When the write never landed (the server kept refusing it), the previous policy is still live:
+        # say so instead of failing to write it again and asking for a manual rollback.
+        if not same_policy(read_policy(client, bucket), entry.before):
+            _write(client, bucket, entry.before)
         restored = same_policy(read_policy(client, bucket), entry.before)
     except R2Error:
         restored = False
