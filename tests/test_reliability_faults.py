@@ -1,0 +1,286 @@
+"""Faults between the app (pages, CLI) and the bucket: a loopback fault proxy in front of the moto server.
+
+Each test points R2_ENDPOINT at the proxy, injects a fault (refused/closed connections, hangs, bursts of
+500/503 SlowDown/429, a response cut half way, an answer lost after the server acted) and asserts: a
+clear message, no traceback, retries only where safe (counted at the proxy), bounded attempts (counted,
+with short configured timeouts: never a wall-clock assert) and no partial state.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import r2.cli
+import ui.state
+from r2 import cors, cors_store
+from r2.cli import Context, main
+from r2.client import MAX_ATTEMPTS, S3Client, make_client
+from r2.settings import Settings
+from tests.conftest import ROOT, settings_for
+from tests.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
+from tests.test_app_frame import configure, rendered_text
+
+APP = "http://localhost:8501"
+OTHER = cors.parse([{"AllowedOrigins": ["https://b.example.com"], "AllowedMethods": ["GET"]}])
+SHORT = {"connect_timeout": 0.5, "read_timeout": 0.5}  # hangs end fast; attempts stay the app's
+
+
+def cors_call(method: str) -> Match:
+    return call(method, "cors")
+
+
+listing = call("GET", "list-type")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def proxy(s3: S3Client, settings: Settings) -> Iterator[FaultProxy]:
+    with FaultProxy(settings.endpoint) as p:
+        yield p
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's and the CLI's clients with 0.5 s timeouts (same retry policy), so a hang ends fast."""
+    monkeypatch.setattr(ui.state, "make_client", functools.partial(make_client, **SHORT))
+    monkeypatch.setattr(r2.cli, "make_client", functools.partial(make_client, **SHORT))
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, endpoint: str, name: str, role: str = "developer") -> AppTest:
+    configure(monkeypatch, endpoint, role)
+    monkeypatch.setenv("R2_APP_ORIGIN", APP)
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py")).run(timeout=60)
+    assert not at.exception, at.exception
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return "\n".join(e.value for e in at.error).replace("\\", "")  # markdown escapes removed
+
+
+def text(at: AppTest) -> str:
+    return rendered_text(at).replace("\\", "")
+
+
+def cli(argv: list[str], endpoint: str) -> tuple[int, str, str]:
+    environ = {
+        "R2_ENDPOINT": endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+        "R2_BUCKET": "test-bucket",
+        "R2_APP_ORIGIN": APP,
+    }
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, Context(out=out, err=err, environ=environ))
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ CORS page
+
+
+def test_cors_page_endpoint_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, closed_endpoint(), "cors")
+    assert "cannot be reached" in errors(at) and "R2_ENDPOINT" in text(at)
+    assert at.title[0].value == "CORS"  # the page still renders: the editor works offline
+
+
+def test_cors_page_closed_connections_are_retried_then_explained(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy
+) -> None:
+    proxy.inject(Fault("close"))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    assert "Could not read the CORS policy" in errors(at)
+    assert proxy.count("GET", "cors") == MAX_ATTEMPTS  # a read: retried, and bounded
+
+
+def test_cors_page_hang_ends_after_its_attempts(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, short_timeouts: None
+) -> None:
+    proxy.inject(Fault("hang"))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    assert "did not answer in time" in errors(at)
+    assert proxy.count("GET", "cors") == MAX_ATTEMPTS
+    assert proxy.count("GET", "list-type") == MAX_ATTEMPTS  # the history listing too
+
+
+def test_cors_page_rides_out_a_slowdown_burst(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> None:
+    proxy.inject(Fault("status", 503, "SlowDown", times=2, match=cors_call("GET")))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    assert not at.error
+    assert "has no CORS policy" in text(at)
+    assert proxy.count("GET", "cors") == 3  # two refused, the third passed
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "said"),
+    [(429, "TooManyRequests", "too many requests"), (500, "InternalError", "internal error")],
+)
+def test_cors_page_persistent_errors_are_explained(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, status: int, code: str, said: str
+) -> None:
+    proxy.inject(Fault("status", status, code))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    assert said in errors(at)
+    assert proxy.count("GET", "cors") == MAX_ATTEMPTS
+
+
+def test_cors_page_cut_listing_is_retried(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client) -> None:
+    for n in range(3):
+        cors_store.apply(s3, "test-bucket", OTHER if n % 2 else cors.preset(APP), actor="seed")
+    proxy.inject(Fault("cut", times=1, match=listing))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    assert not at.error
+    assert len(at.dataframe[-1].value) == 3  # the history, complete
+    assert proxy.count("GET", "list-type") == 2
+
+
+def test_cors_page_apply_refused_by_the_server_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    cors_store.apply(s3, "test-bucket", OTHER, actor="seed")
+    proxy.inject(Fault("status", 500, "InternalError", match=cors_call("PUT")))
+    at = open_page(monkeypatch, proxy.url, "cors")
+    at.button(key="cors_preset").click().run(timeout=60)
+    at.button(key="cors_apply").click().run(timeout=60)
+    assert not at.exception
+    assert "previous policy was restored" in errors(at)
+    proxy.clear()
+    assert cors_store.read_policy(s3, "test-bucket") == OTHER  # not half applied
+    # PutBucketCors replaces the whole policy (idempotent): retried, bounded. The previous policy was
+    # still live, so no restore write was needed.
+    assert proxy.count("PUT", "cors") == MAX_ATTEMPTS
+
+
+def test_cors_page_failed_read_back_restores_the_previous_policy(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    cors_store.apply(s3, "test-bucket", OTHER, actor="seed")
+    at = open_page(monkeypatch, proxy.url, "cors")
+    at.button(key="cors_preset").click().run(timeout=60)
+    # The read-back after the PUT fails (all its attempts); the restore's read-back passes.
+    proxy.inject(
+        Fault(
+            "status",
+            500,
+            "InternalError",
+            times=MAX_ATTEMPTS,
+            match=lambda m, p: cors_call("GET")(m, p) and proxy.count("PUT", "cors") > 0,
+        )
+    )
+    at.button(key="cors_apply").click().run(timeout=60)
+    assert not at.exception
+    assert "previous policy was restored" in errors(at)
+    assert cors_store.read_policy(s3, "test-bucket") == OTHER
+
+
+def test_cors_apply_whose_answer_is_lost_is_retried_safely(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    """The server applied the policy but the answer never came: PutBucketCors is idempotent, so the
+    retry is safe and the page reports success (read back and compared)."""
+    at = open_page(monkeypatch, proxy.url, "cors")
+    proxy.inject(Fault("drop", times=1, match=cors_call("PUT")))
+    at.button(key="cors_apply").click().run(timeout=60)
+    assert not at.exception and not at.error
+    assert "Applied and read back" in text(at)
+    assert cors_store.read_policy(s3, "test-bucket") == cors.preset(APP)
+    assert proxy.count("PUT", "cors") == 2
+
+
+# ------------------------------------------------------------------------------------------ Health page
+
+
+def test_health_page_endpoint_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, closed_endpoint(), "health")
+    assert "refused" in text(at)
+
+
+def test_health_page_hanging_endpoint_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    with HangingServer() as server:
+        at = open_page(monkeypatch, server.url, "health")
+        connections = server.connections
+    assert "sent no answer" in text(at)
+    assert connections == 1  # one attempt: the checks after it are skipped, not piled up
+
+
+def test_health_page_reports_a_throttled_endpoint(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> None:
+    proxy.inject(Fault("status", 503, "SlowDown", match=lambda m, p: m != "OPTIONS"))
+    at = open_page(monkeypatch, proxy.url, "health")
+    assert "SlowDown" in text(at)
+    assert proxy.count("GET", "list-type") == 1  # health never retries: it reports
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_cors_get_endpoint_refused() -> None:
+    code, _out, err = cli(["cors", "get"], closed_endpoint())
+    assert code == 1 and "cannot be reached" in err and "fix:" in err
+
+
+def test_cli_cors_get_hang_is_bounded(proxy: FaultProxy, short_timeouts: None) -> None:
+    proxy.inject(Fault("hang"))
+    code, _, err = cli(["cors", "get"], proxy.url)
+    assert code == 1 and "did not answer in time" in err
+    assert proxy.count("GET", "cors") == MAX_ATTEMPTS
+
+
+def test_cli_cors_get_rides_out_a_burst(proxy: FaultProxy) -> None:
+    proxy.inject(Fault("status", 429, "TooManyRequests", times=2))
+    code, out, _ = cli(["cors", "get"], proxy.url)
+    assert code == 0 and "has no CORS policy" in out
+
+
+def test_cli_cors_set_refused_write_leaves_the_policy(proxy: FaultProxy, s3: S3Client, tmp_path: Path) -> None:
+    cors_store.apply(s3, "test-bucket", OTHER, actor="seed")
+    policy = tmp_path / "p.json"
+    policy.write_text(cors.preset(APP).to_json("dashboard"))
+    proxy.inject(Fault("status", 503, "SlowDown", match=cors_call("PUT")))
+    code, _, err = cli(["cors", "set", str(policy), "--yes"], proxy.url)
+    assert code == 1 and "previous policy was restored" in err and "SlowDown" in err
+    assert cors_store.read_policy(s3, "test-bucket") == OTHER
+
+
+def test_cli_cors_history_cut_listing(proxy: FaultProxy, s3: S3Client) -> None:
+    cors_store.apply(s3, "test-bucket", OTHER, actor="seed")
+    proxy.inject(Fault("cut", match=listing))
+    code, _, err = cli(["cors", "history"], proxy.url)
+    assert code == 1 and "Could not read the CORS history" in err
+    assert proxy.count("GET", "list-type") == MAX_ATTEMPTS
+    proxy.clear()
+    code, out, _ = cli(["cors", "history"], proxy.url)
+    assert code == 0 and "cors.apply" in out
+
+
+def test_cli_health_hanging_endpoint_is_bounded() -> None:
+    with HangingServer() as server:
+        code, out, err = cli(["health"], server.url)
+        connections = server.connections
+    assert code == 1 and "sent no answer" in out + err
+    assert connections == 1
+
+
+def test_cli_config_needs_no_endpoint() -> None:
+    code, out, _ = cli(["config"], closed_endpoint())
+    assert code == 0 and "test-bucket" in out
+
+
+def test_client_retries_reads_within_its_attempts(settings: Settings, proxy: FaultProxy) -> None:
+    """The client every page and command uses: reads retried on 500/503/429 up to MAX_ATTEMPTS."""
+    client = make_client(settings_for(proxy.url))
+    proxy.inject(Fault("status", 500, "InternalError", times=MAX_ATTEMPTS - 1))
+    assert client.list_objects_v2(Bucket="test-bucket")["KeyCount"] == 0
+    assert proxy.count("GET") == MAX_ATTEMPTS
