@@ -1,12 +1,132 @@
+"""Upload: images from the browser through the pipeline in r2/uploads.py (checked, cleaned, never overwriting)."""
+
+import math
+
 import streamlit as st
 
+from r2.errors import R2Error
+from r2.images import FORMAT_TYPES, ImagePolicy
+from r2.presign import sign_get
+from r2.uploads import Uploaded, upload_files
 from ui.auth import require
+from ui.feedback import show_error
+from ui.freshness import bucket_changed
+from ui.state import connection
+from ui.text import escape_md, human_bytes
 
-require("member")
+visitor = require("member")
 
 st.title("Upload")
-st.info(
-    "Coming soon. Upload images from the browser: checked by content, named safely, never overwriting, "
-    "with thumbnails.",
-    icon=":material/construction:",
+settings, client = connection()
+policy = ImagePolicy.from_settings(settings)
+strip_words = (
+    "all metadata (EXIF except orientation, XMP, comments)" if policy.strip == "all" else "GPS location and XMP"
 )
+st.caption(
+    f"**Accepted:** {escape_md(policy.describe())}. Files are checked by their content, not their name. "
+    f"Removed before storing: {strip_words}. Each image gets a new name `folder/uuid.ext` (the original "
+    "name is kept as metadata) and nothing is ever overwritten."
+)
+
+folders = list(settings.folders)
+wanted = st.query_params.get("folder")
+folder = st.selectbox("Folder", folders, index=folders.index(wanted) if wanted in folders else 0)
+if len(folders) > 1:
+    st.query_params["folder"] = folder
+
+extensions = sorted({FORMAT_TYPES[f][0] for f in policy.formats} | ({"jpeg"} if "JPEG" in policy.formats else set()))
+round_ = st.session_state.setdefault("upload_round", 0)
+files = st.file_uploader(
+    "Images",
+    type=extensions,
+    accept_multiple_files=True,
+    key=f"upload-files-{round_}",
+    max_upload_size=max(1, math.ceil(settings.max_upload_mb)),
+    help="Drag and drop several files at once.",
+)
+
+if files and st.button(f"Upload {len(files)} file{'s' if len(files) != 1 else ''}", type="primary"):
+    progress = st.progress(0.0, text="Starting…")
+    actor = visitor.email or visitor.name
+
+    def on_progress(done: int, result: object) -> None:
+        progress.progress(done / len(files), text=f"{done} of {len(files)} checked and stored")
+
+    try:
+        results = upload_files(
+            client,
+            settings,
+            [(f.name, f.getvalue()) for f in files],
+            folder=folder,
+            actor=actor,
+            on_progress=on_progress,
+        )
+    except R2Error as err:  # settings-level problems (a folder removed meanwhile, ...)
+        show_error(err)
+        results = []
+    progress.empty()
+    if any(isinstance(r, Uploaded) for r in results):
+        bucket_changed()  # Browse lists again at once
+    st.session_state["upload_results"] = results
+    st.session_state["upload_round"] = round_ + 1  # a fresh, empty uploader: nothing is sent twice
+    st.rerun()
+
+results = st.session_state.get("upload_results")
+if not results:
+    st.info("Choose or drop images above, then press Upload. Results appear here.", icon=":material/upload:")
+    st.stop()
+
+uploaded = [r for r in results if isinstance(r, Uploaded)]
+rejected = [r for r in results if not isinstance(r, Uploaded)]
+if uploaded:
+    st.success(f"{len(uploaded)} of {len(results)} uploaded.", icon=":material/check_circle:")
+if rejected:
+    reasons = "\n".join(f"- **{escape_md(r.file)}**: {escape_md(r.reason)}" for r in rejected)
+    st.error(
+        f"{len(rejected)} of {len(results)} rejected: nothing of them was stored.\n\n{reasons}",
+        icon=":material/block:",
+    )
+
+rows = []
+for r in results:
+    row = {"File": r.file, "Status": r.status, "Key": r.key, "Size": "", "Dimensions": "", "Removed": "", "Reason": ""}
+    row["Preview"] = ""
+    row["Link"] = ""
+    if isinstance(r, Uploaded):
+        try:
+            row["Preview"] = sign_get(client, settings.bucket, r.thumbnail_key or r.key, settings.preview_ttl_seconds)
+            row["Link"] = sign_get(client, settings.bucket, r.key, settings.share_ttl_seconds)
+        except R2Error as err:
+            row["Reason"] = err.message
+        row.update(
+            Size=human_bytes(r.size),
+            Dimensions=f"{r.width} × {r.height}",
+            Removed=", ".join(r.removed) or "nothing",
+            Reason=" ".join(r.problems),
+        )
+    else:
+        row["Reason"] = r.reason
+    rows.append(row)
+
+st.dataframe(
+    rows,
+    hide_index=True,
+    column_order=["Preview", "File", "Status", "Reason", "Key", "Size", "Dimensions", "Removed", "Link"],
+    column_config={
+        "Preview": st.column_config.ImageColumn("Preview", width="small"),
+        "Reason": st.column_config.TextColumn("Reason", width="medium"),
+        "Link": st.column_config.LinkColumn("Link", display_text="open", width="small"),
+    },
+)
+
+for r in uploaded:
+    for problem in r.problems:
+        st.warning(f"{escape_md(r.file)}: {escape_md(problem)}", icon=":material/warning:")
+
+if uploaded:
+    hours = settings.share_ttl_seconds / 3600
+    st.subheader("Copy links")
+    st.caption(f"Signed links, valid for {hours:g} hour{'s' if hours != 1 else ''} (R2_SHARE_TTL_SECONDS).")
+    for r in uploaded:
+        st.text(f"{r.file} → {r.key}")
+        st.code(next(row["Link"] for row in rows if row["Key"] == r.key) or "", language=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -64,11 +65,13 @@ class CallCounter:
 
     def __init__(self, client: S3Client) -> None:
         self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()  # calls may come from several threads (concurrent reads)
         self._client = client
         client.meta.events.register("before-call.s3", self._count)
 
     def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
+        with self._lock:
+            self.calls[model.name] += 1
 
     def close(self) -> None:
         self._client.meta.events.unregister("before-call.s3", self._count)

@@ -96,7 +96,7 @@ def create_demo_bucket(client: S3Client, settings: Settings, *, samples: int = 1
     seed_samples(client, settings, samples)
 
 
-def sample_image(seed: int, size: tuple[int, int] = (1200, 800), fmt: str = "JPEG") -> bytes:
+def sample_image(seed: int, size: tuple[int, int] = (1200, 800), fmt: str = "JPEG", exif: bytes = b"") -> bytes:
     """A generated picture (no downloads): a colour gradient with a few shapes."""
     from PIL import Image, ImageDraw
 
@@ -113,27 +113,42 @@ def sample_image(seed: int, size: tuple[int, int] = (1200, 800), fmt: str = "JPE
         colour = tuple(rng.randrange(256) for _ in range(3))
         draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
     out = io.BytesIO()
-    image.save(out, format=fmt, quality=85)
+    image.save(out, format=fmt, quality=85, **({"exif": exif} if exif else {}))
     return out.getvalue()
 
 
 def seed_samples(client: S3Client, settings: Settings, count: int) -> list[str]:
-    """Put `count` generated images under the first configured folders and a nested sample folder."""
-    formats = [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"), ("WEBP", "webp", "image/webp")]
+    """Put `count` generated images under the configured folders and a nested sample folder.
+
+    They go through the upload pipeline (checks, GPS removal, thumbnails, metadata) like any upload;
+    the JPEG samples carry a made-up GPS position that the pipeline removes. Keys are stable. Images
+    are prepared and stored on a few threads (Pillow and HTTP release the GIL): the app waits for this.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ExifTags, Image
+
+    from r2.images import ImagePolicy, clean
+    from r2.thumbnails import THUMB_SIZE, thumbnail_of
+    from r2.uploads import store
+
+    policy = ImagePolicy.from_settings(settings)
+    formats: list[str] = [f for f in ("JPEG", "PNG", "WEBP") if f in policy.formats] or [policy.formats[0]]
     folders = [*settings.folders, "samples/landscapes"]
-    keys = []
-    for i in range(count):
-        fmt, ext, ctype = formats[i % len(formats)]
-        folder = folders[i % len(folders)]
+    exif = Image.Exif()  # a photo as phones take them: with a location, which the pipeline removes
+    exif[ExifTags.Base.Make] = "Demo camera"
+    exif[ExifTags.IFD.GPSInfo] = {1: "N", 2: (46.0, 57.0, 0.0), 3: "E", 4: (7.0, 26.0, 0.0)}
+    gps_exif = exif.tobytes()
+
+    def seed_one(i: int) -> str:
+        fmt = formats[i % len(formats)]
+        data = sample_image(i, fmt=fmt, exif=gps_exif if fmt == "JPEG" else b"")
+        image_file = clean(data, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
         name = uuid.UUID(int=random.Random(i).getrandbits(128), version=4)  # noqa: S311  stable demo keys
-        key = f"{folder}/{name}.{ext}"
-        client.put_object(
-            Bucket=settings.bucket,
-            Key=key,
-            Body=sample_image(i, fmt=fmt),
-            ContentType=ctype,
-            Metadata={"original-name": f"sample-{i + 1}.{ext}"},
-            IfNoneMatch="*",
-        )
-        keys.append(key)
-    return keys
+        key = f"{folders[i % len(folders)]}/{name}.{image_file.info.ext}"
+        original = f"sample-{i + 1}.{image_file.info.ext}"
+        store(client, settings.bucket, key, image_file, original_name=original, uploaded_by="demo")
+        return key
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(seed_one, range(count)))

@@ -34,6 +34,7 @@ _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _R2_HOST = re.compile(r"^(?P<account>[^.]+)\.(?:(?P<jur>[a-z]+)\.)?r2\.cloudflarestorage\.com$")
+_HEADER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
 _SECRET_FIELDS = ("secret_access_key", "cloudflare_api_token")
 
 
@@ -67,6 +68,7 @@ class Settings:
     share_ttl_seconds: int = 3600
     app_origin: str = DEFAULT_APP_ORIGIN
     default_role: str = "member"
+    trusted_email_header: str = ""  # e.g. Cf-Access-Authenticated-User-Email; empty = mode off
     cloudflare_api_token: str = field(default="", repr=False)
     cloudflare_api_base: str = "https://api.cloudflare.com/client/v4"
     storage_price_gb_month: float = 0.015
@@ -133,6 +135,7 @@ ENV_NAMES: dict[str, str] = {
     "share_ttl_seconds": "R2_SHARE_TTL_SECONDS",
     "app_origin": "R2_APP_ORIGIN",
     "default_role": "R2_DEFAULT_ROLE",
+    "trusted_email_header": "R2_TRUSTED_EMAIL_HEADER",
     "cloudflare_api_token": "CLOUDFLARE_API_TOKEN",
     "cloudflare_api_base": "CLOUDFLARE_API_BASE",
     "storage_price_gb_month": "R2_PRICE_STORAGE_GB_MONTH",
@@ -326,6 +329,15 @@ def parse_settings(raw: Mapping[str, str]) -> Settings:
             problems.append(f"R2_DEFAULT_ROLE must be one of {', '.join(ROLES)} or none")
         else:
             values["default_role"] = role
+    if get("trusted_email_header"):
+        header = get("trusted_email_header")
+        if not _HEADER.match(header):
+            problems.append(
+                f"R2_TRUSTED_EMAIL_HEADER must be an HTTP header name such as Cf-Access-Authenticated-User-Email, "
+                f"not {header!r}"
+            )
+        else:
+            values["trusted_email_header"] = header
     if get("cloudflare_api_token"):
         values["cloudflare_api_token"] = get("cloudflare_api_token")
     if get("cloudflare_api_base"):

@@ -29,19 +29,32 @@ def make_thumbnail(data: bytes | BinaryIO, size: int = THUMB_SIZE) -> bytes:
     with Image.open(source) as image:
         if image.format == "JPEG":
             image.draft("RGB", (size, size))
-        image.seek(0)  # first frame of animations
-        thumb = ImageOps.exif_transpose(image)
-        thumb.thumbnail((size, size))
-        if thumb.mode not in ("RGB", "RGBA"):
-            thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
-        out = io.BytesIO()
-        thumb.save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
-        return out.getvalue()
+        return thumbnail_of(image, size)
 
 
-def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes) -> str:
-    """Put the thumbnail of `key` (overwriting an older thumbnail is fine: it is derived data)."""
+def thumbnail_of(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
+    """The thumbnail of an image already opened (and, for JPEG, already in draft mode).
+
+    The upload pipeline decodes each image once to check it and makes the thumbnail from that decode.
+    """
+    image.seek(0)  # first frame of animations
+    thumb = ImageOps.exif_transpose(image)
+    thumb.thumbnail((size, size))
+    if thumb.mode not in ("RGB", "RGBA"):
+        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
+    return out.getvalue()
+
+
+def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes, *, if_new: bool = False) -> str:
+    """Put the thumbnail of `key` (overwriting an older thumbnail is fine: it is derived data).
+
+    `if_new=True` (the upload pipeline, for a brand-new key) refuses to replace an existing thumbnail
+    with `AlreadyExists`, so an upload can never touch another object's thumbnail.
+    """
     thumb_key = thumbnail_key(key)
+    extra = {"IfNoneMatch": "*"} if if_new else {}
     try:
         client.put_object(
             Bucket=bucket,
@@ -49,6 +62,7 @@ def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes) -
             Body=thumbnail,
             ContentType="image/webp",
             CacheControl=THUMB_CACHE_CONTROL,
+            **extra,
         )
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action="store the thumbnail", target=thumb_key) from exc

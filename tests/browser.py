@@ -8,9 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -40,11 +41,21 @@ def require_chromium() -> str:
 
 
 @contextmanager
-def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.py") -> Iterator[str]:
-    """Run `streamlit run` on a free loopback port; yields the base URL. Output goes to a log file."""
+def streamlit_app(
+    env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
+    secrets: Callable[[str], str] | None = None,
+) -> Iterator[str]:
+    """Run `streamlit run` on a free loopback port; yields the base URL. Output goes to a log file.
+
+    `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
+    app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
+    """
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="app-"))
     shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
+    if secrets is not None:
+        (workdir / ".streamlit" / "secrets.toml").write_text(secrets(f"http://localhost:{port}"), encoding="utf-8")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
     child_env.update(env or {})
     child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
@@ -92,26 +103,6 @@ def streamlit_app(env: dict[str, str] | None = None, script: Path = ROOT / "app.
         log.close()
 
 
-_shared: dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One Chromium for the whole session. Each test module imports this fixture, which makes pytest
-    treat every import as its own session fixture; Playwright's sync API cannot run twice in one
-    thread, so all of them share one instance (closed by the first teardown, at session end)."""
-    executable = require_chromium()
-    from playwright.sync_api import expect, sync_playwright
-
-    # The default 5 s is too short on a loaded 2-core machine: Streamlit pages then render late.
-    expect.set_options(timeout=30_000)
-
-    if "browser" not in _shared:
-        pw = sync_playwright().start()
-        _shared["pw"] = pw
-        _shared["browser"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-    yield _shared["browser"]
-    chromium, pw = _shared.pop("browser", None), _shared.pop("pw", None)
-    if chromium is not None:
-        chromium.close()  # type: ignore[attr-defined]
-        pw.stop()  # type: ignore[attr-defined]
+def launch(playwright: Any) -> Any:
+    """Debian's Chromium with the flags this machine needs (no sandbox as root, no background traffic)."""
+    return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)

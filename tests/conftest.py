@@ -49,7 +49,14 @@ def s3_server() -> Iterator[LocalServer]:
 @pytest.fixture
 def s3_endpoint(s3_server: LocalServer) -> Iterator[str]:
     """The server's endpoint, with every bucket and object wiped before the test."""
-    requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    # Under heavy load the threaded server has dropped a request's connection: try again, bounded.
+    for attempt in range(3):
+        try:
+            requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+            break
+        except requests.ConnectionError:
+            if attempt == 2:
+                raise
     yield s3_server.endpoint
 
 
@@ -96,3 +103,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole run (Playwright's sync API allows one per thread)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser import launch, require_chromium
+
+    require_chromium()
+    # The default 5 s is too short on a loaded 2-core machine: Streamlit pages then render late.
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> Iterator[str]:
+    """LocalStack's S3, which (unlike moto) enforces presigned signatures, expiry and signed headers."""
+    from tests.localstack import running_localstack
+
+    with running_localstack() as endpoint:
+        yield endpoint

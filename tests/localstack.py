@@ -12,9 +12,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.conftest import ROOT, free_port, require_tool
@@ -22,8 +22,9 @@ from tests.conftest import ROOT, free_port, require_tool
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 
 
-@pytest.fixture(scope="session")
-def localstack_endpoint() -> Iterator[str]:
+@contextmanager
+def running_localstack() -> Iterator[str]:
+    """Start LocalStack on a free loopback port; yields its endpoint. Used by the conftest fixture."""
     if not LOCALSTACK_PYTHON.exists():
         require_tool("LocalStack is not installed: run `make .venv-localstack/.installed` (make test does)")
     port = free_port()

@@ -12,7 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, TEST_BUCKET
 
-PAGES = {"browse": "member", "upload": "member", "cors": "developer", "health": "developer", "usage": "admin"}
+PAGES = {
+    "browse": "member",
+    "upload": "member",
+    "cors": "developer",
+    "health": "developer",
+    "usage": "admin",
+    "audit": "admin",
+}
 WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 
 
@@ -107,7 +114,7 @@ def test_page_renders_for_its_role(page: str, role: str, monkeypatch: pytest.Mon
     [
         ("member", {"Browse", "Upload"}),
         ("developer", {"Browse", "Upload", "CORS", "Health"}),
-        ("admin", {"Browse", "Upload", "CORS", "Health", "Usage"}),
+        ("admin", {"Browse", "Upload", "CORS", "Health", "Usage", "Audit"}),
     ],
 )
 def test_navigation_offers_only_the_pages_of_the_role(

@@ -15,7 +15,7 @@ from r2 import cors_store
 from r2.client import S3Client
 from r2.presign import sign_put
 from r2.settings import Settings
-from tests.browser import browser, streamlit_app  # noqa: F401  (fixture)
+from tests.browser import streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,7 @@ def put_from(page, s3: S3Client, settings: Settings, key: str) -> dict:  # type:
 
 
 def test_put_is_blocked_until_the_policy_is_applied_through_the_cors_page(
-    browser,  # noqa: F811
+    browser,
     s3: S3Client,
     settings: Settings,
     other_origin: str,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser, streamlit_app  # noqa: F401  (browser is a fixture)
+from tests.browser import streamlit_app
 
 pytestmark = pytest.mark.browser
 
 
-def test_health_page_is_green_on_the_demo_bucket(browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_health_page_is_green_on_the_demo_bucket(browser) -> None:  # type: ignore[no-untyped-def]
     with streamlit_app() as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1700})
         page.goto(f"{url}/health")

@@ -12,14 +12,13 @@ import requests
 from r2.client import S3Client, make_client
 from r2.presign import sign_put
 from tests.conftest import settings_for
-from tests.localstack import localstack_endpoint  # noqa: F401  (fixture)
 
 BODY = b"\x89PNG fake but sized"
 HEADERS = {"Content-Type": "image/png", "If-None-Match": "*"}
 
 
 @pytest.fixture
-def ls_client(localstack_endpoint: str) -> S3Client:  # noqa: F811
+def ls_client(localstack_endpoint: str) -> S3Client:
     client = make_client(settings_for(localstack_endpoint, R2_ACCESS_KEY_ID="test", R2_SECRET_ACCESS_KEY="test"))
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket="signed")

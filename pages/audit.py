@@ -1,0 +1,94 @@
+import pandas as pd
+import streamlit as st
+
+from r2.audit import KNOWN_ACTIONS, OUTCOMES, to_csv
+from r2.errors import R2Error
+from ui.audit import audit_changed, audit_version, load_events
+from ui.auth import require
+from ui.feedback import show_error
+from ui.state import connection
+
+require("admin")
+
+settings, client = connection()
+
+st.title("Audit")
+st.caption(
+    "Every upload, delete, CORS change or rollback, thumbnail regeneration and usage scan: who, when, "
+    "what and how it ended. Newest first; times in UTC."
+)
+
+if "audit_user" not in st.session_state:  # first run of this session: start from the link's filters
+    st.session_state.audit_user = st.query_params.get("user", "")
+    st.session_state.audit_actions = st.query_params.get_all("action")
+    st.session_state.audit_linked_actions = tuple(st.session_state.audit_actions)
+left, middle, right, last = st.columns([3, 3, 3, 2])
+actor = left.text_input("User", key="audit_user", placeholder="email or part of it")
+actions = middle.multiselect(
+    "Action",
+    options=sorted(set(KNOWN_ACTIONS) | set(st.session_state.audit_linked_actions)),
+    key="audit_actions",
+    accept_new_options=True,
+)
+dates = right.date_input("Dates", value=(), format="YYYY-MM-DD", help="One day, or a first and a last day")
+outcome = last.selectbox("Outcome", ("any", *OUTCOMES))
+limit = st.sidebar.selectbox("Events to show", (100, 500, 2000), index=0)
+
+since = dates[0] if len(dates) >= 1 else None
+until = dates[1] if len(dates) == 2 else since
+query = {"user": actor.strip(), "action": actions}
+st.query_params.from_dict({k: v for k, v in query.items() if v})
+
+try:
+    page = load_events(
+        client,
+        settings.bucket,
+        actor=actor,
+        actions=tuple(actions),
+        outcome="" if outcome == "any" else outcome,
+        since=since,
+        until=until,
+        limit=limit,
+        version=audit_version(),
+    )
+except R2Error as err:
+    show_error(err)
+    st.stop()
+
+if st.button("Refresh", icon=":material/refresh:"):
+    load_events.clear()
+    audit_changed()
+    st.rerun()
+
+if not page.events:
+    filtered = bool(actor.strip() or actions or dates or outcome != "any")
+    st.info(
+        "No event matches these filters."
+        if filtered
+        else "No events yet: uploads, deletes and CORS changes made through the dashboard will appear here.",
+        icon=":material/history:",
+    )
+else:
+    table = pd.DataFrame(
+        {
+            "When (UTC)": [e.at.strftime("%Y-%m-%d %H:%M:%S") for e in page.events],
+            "User": [e.actor for e in page.events],
+            "Action": [e.action for e in page.events],
+            "Target": [e.target for e in page.events],
+            "Outcome": [e.outcome for e in page.events],
+            "Detail": [e.detail for e in page.events],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button(
+        "Export CSV",
+        data=to_csv(page.events),
+        file_name="audit.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+    st.caption(f"{len(page.events)} events shown (newest first).")
+if not page.complete:
+    st.caption(f"Stopped after reading {page.scanned} events: choose dates to look further back.")
+if page.unreadable:
+    st.warning(f"{page.unreadable} objects under the audit prefix are not audit events and were skipped.")

@@ -1,0 +1,342 @@
+"""The upload pipeline every upload path uses: plan -> check and clean -> store (never overwriting).
+
+- `plan_upload(settings, name, size, declared_type, folder)` decides the key and the limits before
+  any byte exists (a direct browser upload signs its PUT from this plan).
+- `images.clean(source, policy, ...)` checks and cleans bytes, an open file or a file on disk,
+  whatever way they arrived.
+- `store(...)` writes the thumbnail and then the original with `If-None-Match: *`; if the original
+  cannot be written, the new thumbnail is deleted again, so a failed file leaves nothing behind.
+  A thumbnail failure does not lose the original: the result says so and Browse can regenerate it.
+- A direct browser upload composes the same parts: `plan_upload` -> signed PUT of the raw bytes ->
+  `images.clean(path_of_the_downloaded_file, plan.policy, ...)` -> `store(..., if_match=etag)`, which
+  swaps in the cleaned version only if the object is still the one checked (or delete it if rejected).
+- `upload_file` / `upload_files` do it all per file and record an `upload` audit event per stored
+  file. Each file gets a frozen `Uploaded` or `Rejected` result; one file failing never stops the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Literal
+from urllib.parse import quote, unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from r2 import images
+from r2.audit import AuditEvent, record
+from r2.client import S3Client
+from r2.errors import AlreadyExists, InvalidInput, R2Error, translate
+from r2.images import FORMAT_TYPES, CleanImage, ImagePolicy, ImageRejected
+from r2.naming import (
+    META_FORMAT,
+    META_HEIGHT,
+    META_ORIGINAL_NAME,
+    META_THUMBNAIL,
+    META_UPLOADED_BY,
+    META_WIDTH,
+    check_key,
+)
+from r2.settings import Settings
+from r2.thumbnails import THUMB_SIZE, store_thumbnail, thumbnail_of
+
+CACHE_CONTROL = "private, max-age=31536000, immutable"  # uuid keys never change content
+MAX_NAME_META = 512  # characters of the percent-encoded original name kept as metadata
+_NAME_SAFE = "!$&'()*+,;=@[]^_`{}~-."  # printable ASCII kept; the rest (spaces too: headers trim them) encoded
+
+Source = bytes | Path | BinaryIO
+
+_TYPE_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/jpg": "JPEG",
+    "image/pjpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+    "image/avif": "AVIF",
+}
+_EXT_FORMATS = {ext: fmt for fmt, (ext, _) in FORMAT_TYPES.items()} | {"jpeg": "JPEG", "jpe": "JPEG"}
+
+
+# ---------------------------------------------------------------- names and keys
+
+
+def display_name(name: str) -> str:
+    """The file's own name without any directories a browser or a user put in front of it."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/"))
+    base = PurePosixPath(name).name or "unnamed"
+    return "".join(ch for ch in base if unicodedata.category(ch) != "Cc") or "unnamed"
+
+
+def encode_name(name: str) -> str:
+    """The original name as an ASCII metadata value (percent-encoded UTF-8), at most MAX_NAME_META chars."""
+    encoded = quote(display_name(name), safe=_NAME_SAFE)
+    if len(encoded) > MAX_NAME_META:
+        cut = encoded[:MAX_NAME_META]
+        tail = cut.rfind("%", len(cut) - 2)
+        if tail != -1:  # never cut a %XX escape in half
+            cut = cut[:tail]
+        while cut and not _decodes(cut):  # nor a multi-byte character
+            cut = cut[: cut.rindex("%")]
+        encoded = cut
+    return encoded
+
+
+def _decodes(text: str) -> bool:
+    try:
+        unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_name(value: str) -> str:
+    """The original name from its metadata value (what Browse shows)."""
+    return unquote(value, errors="replace")
+
+
+def choose_folder(settings: Settings, folder: str | None) -> str:
+    """The folder uploads go to: one of R2_FOLDERS (the first by default)."""
+    if folder is None or folder == "":
+        return settings.folders[0]
+    folder = unicodedata.normalize("NFC", folder).strip("/")
+    if folder not in settings.folders:
+        raise InvalidInput(
+            f"Uploads may not go to the folder {folder!r}.",
+            f"Choose one of: {', '.join(settings.folders)} (setting R2_FOLDERS).",
+        )
+    return folder
+
+
+def new_key(folder: str, fmt: str) -> str:
+    """`{folder}/{uuid}.{ext}`: generated here, never from the user's file name."""
+    return check_key(f"{folder}/{uuid.uuid4()}.{FORMAT_TYPES[fmt][0]}")
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """Where a file will go and the limits it must meet, decided before any byte is read."""
+
+    key: str
+    folder: str
+    format: str
+    content_type: str
+    size: int
+    original_name: str  # display name; stored percent-encoded
+    policy: ImagePolicy
+
+
+def plan_upload(
+    settings: Settings, name: str, size: int, declared_type: str = "", folder: str | None = None
+) -> UploadPlan:
+    """Plan an upload from what a browser says about a file (checked again on the bytes later)."""
+    policy = ImagePolicy.from_settings(settings)
+    images.check_size(size, policy.max_bytes)
+    target = choose_folder(settings, folder)
+    mime = declared_type.split(";", 1)[0].strip().lower()
+    fmt = _TYPE_FORMATS.get(mime) or _EXT_FORMATS.get(PurePosixPath(display_name(name)).suffix.lower().lstrip("."))
+    if fmt is None or fmt not in policy.formats:
+        raise ImageRejected(
+            f"{display_name(name)!r} ({mime or 'unknown type'}) is not an accepted image type.",
+            f"Accepted: {policy.describe()}.",
+        )
+    return UploadPlan(new_key(target, fmt), target, fmt, FORMAT_TYPES[fmt][1], size, display_name(name), policy)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    file: str
+    key: str
+    size: int
+    format: str
+    width: int
+    height: int
+    content_type: str
+    removed: tuple[str, ...]  # metadata removed, in words
+    thumbnail_key: str | None  # None when the thumbnail failed (see problems)
+    problems: tuple[str, ...] = ()  # stored, but: thumbnail missing, audit event not written, ...
+    status: Literal["uploaded"] = "uploaded"
+
+    @property
+    def reason(self) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    file: str
+    reason: str
+    status: Literal["rejected"] = "rejected"
+    key: str = ""
+
+
+Result = Uploaded | Rejected
+
+
+# ---------------------------------------------------------------- storing
+
+
+def metadata_for(clean: CleanImage, original_name: str, uploaded_by: str, has_thumbnail: bool) -> dict[str, str]:
+    return {
+        META_ORIGINAL_NAME: encode_name(original_name),
+        META_WIDTH: str(clean.info.width),
+        META_HEIGHT: str(clean.info.height),
+        META_FORMAT: clean.info.format,
+        META_UPLOADED_BY: quote(uploaded_by[:200], safe=_NAME_SAFE),
+        META_THUMBNAIL: "yes" if has_thumbnail else "no",
+    }
+
+
+def put_new(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    content_type: str,
+    metadata: dict[str, str],
+    if_match: str | None = None,
+) -> None:
+    """PUT with If-None-Match: * — an existing key is refused (AlreadyExists), never overwritten.
+
+    With `if_match=<ETag>` it instead replaces exactly that version (compare-and-swap; a changed or
+    missing object is refused): for an original that arrived by another path (a direct browser
+    upload) and is replaced by its checked, cleaned version.
+    """
+    condition = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
+    try:
+        client.put_object(
+            Bucket=bucket,
+            Key=check_key(key),
+            Body=body,
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+            Metadata=metadata,
+            **condition,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="store the image", target=key) from exc
+
+
+def store(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    clean: CleanImage,
+    *,
+    original_name: str,
+    uploaded_by: str,
+    if_match: str | None = None,
+) -> tuple[str | None, tuple[str, ...]]:
+    """Store the thumbnail, then the original. Returns (thumbnail key or None, problems).
+
+    Raises R2Error (AlreadyExists for a taken key) when the original was not stored; then nothing
+    of this file remains in the bucket (the new thumbnail is deleted again). `if_match`: see `put_new`.
+    """
+    key = check_key(key)
+    thumb_key: str | None = None
+    problems: list[str] = []
+    if clean.thumbnail is not None:
+        try:
+            thumb_key = store_thumbnail(client, bucket, key, clean.thumbnail, if_new=True)
+        except AlreadyExists as exc:
+            raise AlreadyExists(
+                f"Could not store the image: {key} already has a thumbnail, so the key is taken.",
+                "Nothing was overwritten. Try again; keys are generated anew each time.",
+            ) from exc
+        except R2Error as exc:
+            problems.append(f"The thumbnail was not stored ({exc.message}); regenerate it from Browse.")
+    elif clean.thumbnail_error:
+        problems.append(f"{clean.thumbnail_error} Regenerate it from Browse.")
+    try:
+        put_new(
+            client,
+            bucket,
+            key,
+            clean.body,
+            content_type=clean.info.content_type,
+            metadata=metadata_for(clean, original_name, uploaded_by, thumb_key is not None),
+            if_match=if_match,
+        )
+    except R2Error:
+        if thumb_key is not None:
+            _delete_quietly(client, bucket, thumb_key)
+        raise
+    return thumb_key, tuple(problems)
+
+
+def _delete_quietly(client: S3Client, bucket: str, key: str) -> None:
+    # An orphan thumbnail would be harmless (hidden, keyed by a uuid no object has), but try to leave nothing.
+    with contextlib.suppress(ClientError, BotoCoreError):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
+def upload_file(
+    client: S3Client,
+    settings: Settings,
+    name: str,
+    source: Source,
+    *,
+    folder: str | None = None,
+    actor: str,
+    key: str | None = None,
+) -> Result:
+    """Check, clean and store one file. Never raises for a bad file or a failed write: see the result."""
+    shown = display_name(name)
+    policy = ImagePolicy.from_settings(settings)
+    try:
+        target = choose_folder(settings, folder)
+        clean = images.clean(source, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+        key = key or new_key(target, clean.info.format)
+        thumb_key, problems = store(client, settings.bucket, key, clean, original_name=name, uploaded_by=actor)
+    except R2Error as exc:
+        reason = str(exc) if isinstance(exc, InvalidInput) else f"Not stored: {exc}"
+        return Rejected(shown, reason, key=key or "")
+    detail = f"{clean.info.format} {clean.info.width}x{clean.info.height}, {clean.size} bytes"
+    if clean.removed:
+        detail += f"; removed: {', '.join(clean.removed)}"
+    try:
+        record(client, settings.bucket, AuditEvent(actor, "upload", key, "ok", detail))
+    except R2Error as exc:
+        problems += (f"Stored, but the audit event was not written ({exc.message}).",)
+    return Uploaded(
+        shown,
+        key,
+        clean.size,
+        clean.info.format,
+        clean.info.width,
+        clean.info.height,
+        clean.info.content_type,
+        clean.removed,
+        thumb_key,
+        problems,
+    )
+
+
+def upload_files(
+    client: S3Client,
+    settings: Settings,
+    files: Iterable[tuple[str, Source]],
+    *,
+    folder: str | None = None,
+    actor: str,
+    on_progress: Callable[[int, Result], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Result]:
+    """Upload each file independently; a bad file is rejected and the others still go."""
+    results: list[Result] = []
+    for index, (name, source) in enumerate(files):
+        if should_stop is not None and should_stop():
+            break
+        result = upload_file(client, settings, name, source, folder=folder, actor=actor)
+        results.append(result)
+        if on_progress is not None:
+            on_progress(index + 1, result)
+    return results

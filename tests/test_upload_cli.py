@@ -1,0 +1,79 @@
+"""`python -m r2 upload`: one line per file, JSON, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from r2.cli import Context, main
+from r2.naming import thumbnail_key
+from tests import upload_corpus as corpus
+from tests.conftest import TEST_BUCKET
+
+
+def environ_for(endpoint: str, **extra: str) -> dict[str, str]:
+    return {
+        "R2_ENDPOINT": endpoint,
+        "R2_ACCESS_KEY_ID": "test-access-key",
+        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+        "R2_BUCKET": TEST_BUCKET,
+        **extra,
+    }
+
+
+def run(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, Context(out=out, err=err, environ=environ))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_upload_prints_one_line_per_file_and_exits_1_on_any_rejection(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "photo.jpg"
+    good.write_bytes(corpus.jpeg_gps())
+    evil = tmp_path / "evil.png"
+    evil.write_bytes(corpus.HTML)
+    code, out, err = run(["upload", str(good), str(evil)], environ_for(s3.meta.endpoint_url))
+    assert code == 1, err
+    lines = out.splitlines()
+    assert re.fullmatch(r"uploaded uploads/[0-9a-f-]{36}\.jpg", lines[0])
+    assert lines[1].startswith(f"rejected {evil}: The file is an HTML page or script")
+    key = lines[0].split()[1]
+    s3.head_object(Bucket=TEST_BUCKET, Key=key)
+    s3.head_object(Bucket=TEST_BUCKET, Key=thumbnail_key(key))
+
+
+def test_upload_json_and_exit_0_when_all_uploaded(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files = []
+    for fmt in ("PNG", "WEBP"):
+        path = tmp_path / f"x.{fmt.lower()}"
+        path.write_bytes(corpus.plain(fmt))
+        files.append(str(path))
+    environ = environ_for(s3.meta.endpoint_url, R2_FOLDERS="clinics,products")
+    code, out, _ = run(["upload", *files, "--folder", "products", "--json"], environ)
+    assert code == 0
+    data = json.loads(out)
+    assert [d["file"] for d in data] == files
+    assert all(d["status"] == "uploaded" and d["reason"] is None for d in data)
+    assert data[0]["key"].startswith("products/") and data[0]["key"].endswith(".png")
+    assert data[1]["key"].endswith(".webp")
+
+
+def test_upload_json_reports_rejections_and_missing_files(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "nope.jpg"
+    code, out, _ = run(["upload", str(missing), "--json"], environ_for(s3.meta.endpoint_url))
+    assert code == 1
+    (entry,) = json.loads(out)
+    assert entry["status"] == "rejected" and entry["key"] is None and "cannot be read" in entry["reason"]
+
+
+def test_upload_usage_errors_exit_2(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "a.png"
+    path.write_bytes(corpus.plain("PNG"))
+    code, _, err = run(["upload", str(path), "--folder", "elsewhere"], environ_for(s3.meta.endpoint_url))
+    assert code == 2 and "may not go to the folder" in err
+    code, _, err = run(["upload", str(path)], {})
+    assert code == 2 and "No R2 credentials" in err
+    code, _, _ = run(["upload"], environ_for(s3.meta.endpoint_url))
+    assert code == 2
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount", 0) == 0
