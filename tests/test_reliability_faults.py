@@ -23,6 +23,7 @@ from r2 import cors, cors_store
 from r2.cli import Context, main
 from r2.client import MAX_ATTEMPTS, S3Client, make_client
 from r2.settings import Settings
+from tests import upload_corpus as corpus
 from tests.conftest import ROOT, settings_for
 from tests.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
 from tests.test_app_frame import configure, rendered_text
@@ -284,3 +285,96 @@ def test_client_retries_reads_within_its_attempts(settings: Settings, proxy: Fau
     proxy.inject(Fault("status", 500, "InternalError", times=MAX_ATTEMPTS - 1))
     assert client.list_objects_v2(Bucket="test-bucket")["KeyCount"] == 0
     assert proxy.count("GET") == MAX_ATTEMPTS
+
+
+# ------------------------------------------------------------------------------------------ Upload
+
+
+def original_put(method: str, path: str) -> bool:
+    return method == "PUT" and "/uploads/" in path and "/.thumbs/" not in path
+
+
+def stored(s3: S3Client) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="test-bucket").get("Contents", []))
+
+
+def originals(s3: S3Client) -> list[str]:
+    return [k for k in stored(s3) if k.startswith("uploads/")]
+
+
+def thumbs(s3: S3Client) -> list[str]:
+    return [k for k in stored(s3) if k.startswith(".thumbs/")]
+
+
+def upload_through_page(monkeypatch: pytest.MonkeyPatch, endpoint: str, *files: tuple[str, bytes]) -> AppTest:
+    at = open_page(monkeypatch, endpoint, "upload", role="member")
+    at.file_uploader[0].set_value([(name, data, "image/png") for name, data in files]).run(timeout=60)
+    at.button[0].click().run(timeout=120)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_upload_cut_mid_upload_stores_nothing(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client) -> None:
+    proxy.inject(Fault("close", match=original_put))
+    at = upload_through_page(monkeypatch, proxy.url, ("a.png", corpus.plain("PNG")))
+    assert "rejected" in errors(at) and "Not stored" in at.dataframe[0].value["Reason"][0]
+    assert originals(s3) == [] and thumbs(s3) == []  # the new thumbnail was removed again
+    # A conditional PUT that never arrived is safe to resend: retried, bounded.
+    assert proxy.count("PUT", path_contains="/uploads/") - proxy.count("PUT", path_contains="/.thumbs/") == MAX_ATTEMPTS
+
+
+def test_upload_hang_is_bounded_and_stores_nothing(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client, short_timeouts: None
+) -> None:
+    proxy.inject(Fault("hang", match=original_put))
+    at = upload_through_page(monkeypatch, proxy.url, ("a.png", corpus.plain("PNG")))
+    assert "did not answer in time" in at.dataframe[0].value["Reason"][0]
+    assert originals(s3) == [] and thumbs(s3) == []
+
+
+def test_upload_rides_out_a_slowdown_burst(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client) -> None:
+    proxy.inject(Fault("status", 503, "SlowDown", times=2, match=lambda m, p: m == "PUT"))
+    at = upload_through_page(monkeypatch, proxy.url, ("a.png", corpus.plain("PNG")), ("b.png", corpus.plain("PNG")))
+    assert not at.error
+    assert len(originals(s3)) == 2 and len(thumbs(s3)) == 2
+
+
+def test_upload_whose_answer_is_lost_is_stored_once_and_reported_stored(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    """The server stored the original but the answer was lost; the client resends the conditional PUT,
+    which the server refuses (412: it exists, because of the first attempt). The upload is ours and
+    must be reported stored, with its thumbnail, exactly once."""
+    proxy.inject(Fault("drop", times=1, match=original_put))
+    at = upload_through_page(monkeypatch, proxy.url, ("a.png", corpus.plain("PNG")))
+    assert not at.error, errors(at)
+    assert list(at.dataframe[0].value["Status"]) == ["uploaded"]
+    (key,) = originals(s3)
+    assert thumbs(s3) == [f".thumbs/{key}.webp"]
+
+
+def test_cli_upload_endpoint_refused(tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(corpus.plain("PNG"))
+    code, out, err = cli(["upload", str(image)], closed_endpoint())
+    assert code == 1 and "cannot be reached" in out + err
+
+
+def test_upload_whose_thumbnail_answer_is_lost_keeps_both(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    proxy.inject(Fault("drop", times=1, match=lambda m, p: m == "PUT" and "/.thumbs/" in p))
+    at = upload_through_page(monkeypatch, proxy.url, ("a.png", corpus.plain("PNG")))
+    assert not at.error, errors(at)
+    (key,) = originals(s3)
+    assert thumbs(s3) == [f".thumbs/{key}.webp"]
+
+
+def test_an_upload_onto_a_taken_key_is_still_refused(s3: S3Client, settings: Settings) -> None:
+    """The lost-answer check compares bytes: someone else's object under the key is never claimed."""
+    from r2.uploads import upload_file
+
+    s3.put_object(Bucket="test-bucket", Key="uploads/taken.png", Body=b"someone else's")
+    result = upload_file(s3, settings, "a.png", corpus.plain("PNG"), actor="t", key="uploads/taken.png")
+    assert result.status == "rejected" and "already" in result.reason
+    assert s3.get_object(Bucket="test-bucket", Key="uploads/taken.png")["Body"].read() == b"someone else's"
