@@ -378,3 +378,29 @@ def test_an_upload_onto_a_taken_key_is_still_refused(s3: S3Client, settings: Set
     result = upload_file(s3, settings, "a.png", corpus.plain("PNG"), actor="t", key="uploads/taken.png")
     assert result.status == "rejected" and "already" in result.reason
     assert s3.get_object(Bucket="test-bucket", Key="uploads/taken.png")["Body"].read() == b"someone else's"
+
+
+# ------------------------------------------------------------------------------------------ Audit
+
+
+def test_audit_page_endpoint_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, closed_endpoint(), "audit", role="admin")
+    assert "cannot be reached" in errors(at)
+
+
+def test_audit_page_cut_listing_is_retried(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client) -> None:
+    from r2.audit import AuditEvent, record
+
+    for n in range(3):
+        record(s3, "test-bucket", AuditEvent(f"user{n}", "upload", f"uploads/{n}.png"))
+    proxy.inject(Fault("cut", times=1, match=listing))
+    at = open_page(monkeypatch, proxy.url, "audit", role="admin")
+    assert not at.error
+    assert all(f"user{n}" in str(at.dataframe[0].value.to_dict()) for n in range(3))
+
+
+def test_cli_audit_persistent_errors(proxy: FaultProxy) -> None:
+    proxy.inject(Fault("status", 500, "InternalError"))
+    code, _, err = cli(["audit"], proxy.url)
+    assert code == 1 and "internal error" in err
+    assert proxy.count("GET") == MAX_ATTEMPTS  # one listing, retried, then given up
