@@ -92,6 +92,18 @@ def s3_calls(s3: S3Client) -> Iterator[CallCounter]:
     counter.close()
 
 
+def give_bucket_the_app_cors(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch, origin: str = "http://localhost:8501"
+) -> None:
+    """Health runs its checks on open, and a bucket WITHOUT a CORS policy for the app is a real failure
+    there (direct uploads would be blocked). Tests that only need the page to render healthy give the
+    bucket the app's policy, as the demo bucket has."""
+    from r2.local import demo_cors_rules
+
+    monkeypatch.setenv("R2_APP_ORIGIN", origin)
+    s3.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(origin)})
+
+
 def require_tool(message: str) -> None:
     """Skip a test whose external tool is missing, but fail in CI (CI=true or R2_REQUIRE_BROWSER=1)."""
     if os.environ.get("CI") == "true" or os.environ.get("R2_REQUIRE_BROWSER") == "1":

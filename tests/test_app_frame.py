@@ -10,7 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, TEST_BUCKET
+from tests.conftest import ROOT, TEST_BUCKET, give_bucket_the_app_cors
 
 PAGES = {
     "browse": "member",
@@ -94,14 +94,7 @@ def test_page_run_directly_refuses_a_weaker_role_without_any_s3_call(
 def test_page_renders_for_its_role(page: str, role: str, monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
     configure(monkeypatch, s3.meta.endpoint_url, role)
     if page == "health":
-        # Health runs its checks on open, and an empty bucket WITHOUT a CORS policy is a real failure
-        # there (direct uploads would be blocked; tests/test_health_page.py asserts that error). Give
-        # the bucket the app's policy, as the demo bucket has, so "renders without error" holds.
-        from r2.local import demo_cors_rules
-
-        monkeypatch.setenv("R2_APP_ORIGIN", "http://localhost:8501")
-        rules = demo_cors_rules("http://localhost:8501")
-        s3.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": rules})
+        give_bucket_the_app_cors(s3, monkeypatch)
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py")).run(timeout=30)
     assert not at.exception
     assert not at.error

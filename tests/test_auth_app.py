@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import ui.auth
-from tests.conftest import ROOT
+from tests.conftest import ROOT, give_bucket_the_app_cors
 from tests.test_app_frame import PAGES, CountingServer, configure, rendered_text
 
 AUTH = {
@@ -130,6 +130,8 @@ def test_each_page_asks_an_anonymous_visitor_to_sign_in(
 @pytest.mark.parametrize(("page", "role"), PAGES.items())
 def test_each_page_opens_for_its_signed_in_role(page: str, role: str, monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
     configure(monkeypatch, s3.meta.endpoint_url, "none")
+    if page == "health":
+        give_bucket_the_app_cors(s3, monkeypatch)
     at = app(f"pages/{page}.py", USERS[role])
     assert not at.exception and not at.error
     assert at.title

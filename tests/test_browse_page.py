@@ -1,0 +1,268 @@
+"""The Browse page through AppTest, against the real local S3 server: costs, deep links, literal keys, delete."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import r2.browse
+import r2.objects
+import ui.state
+from r2.audit import recent
+from r2.client import CallCounter
+from r2.errors import AccessDenied, Unavailable
+from r2.naming import thumbnail_key
+from tests.conftest import ROOT, TEST_BUCKET
+from tests.test_app_frame import configure
+
+PAGE = str(ROOT / "pages" / "browse.py")
+HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCounter]:
+    """Counts the S3 calls of the client the page itself creates (ui.state's cached client)."""
+    counters: list[CallCounter] = []
+    real = ui.state.make_client
+
+    def counting(settings, **config):  # type: ignore[no-untyped-def]
+        client = real(settings, **config)
+        counters.append(CallCounter(client))
+        return client
+
+    monkeypatch.setattr(ui.state, "make_client", counting)
+
+    class Lazy(CallCounter):
+        def __init__(self) -> None:
+            pass
+
+        @property
+        def calls(self):  # type: ignore[no-untyped-def, override]
+            assert len(counters) == 1, "the page should create exactly one client"
+            return counters[0].calls
+
+        def reset(self) -> None:
+            if counters:
+                counters[0].reset()
+
+    yield Lazy()
+    for counter in counters:
+        counter.close()
+
+
+def put(s3, key: str, body: bytes = b"x", **extra) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=body, **extra)
+
+
+def keys_in(s3) -> set[str]:  # type: ignore[no-untyped-def]
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])}
+
+
+def grid(at: AppTest) -> str:
+    (element,) = at.get("html")
+    return str(element.proto.body)
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, s3, role: str = "member", **query: str) -> AppTest:  # type: ignore[no-untyped-def]
+    configure(monkeypatch, s3.meta.endpoint_url, role)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run(timeout=30)
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(str(e.value) for e in getattr(at, kind))
+
+
+def test_a_page_view_is_one_list_and_no_head(monkeypatch: pytest.MonkeyPatch, s3, page_calls) -> None:  # type: ignore[no-untyped-def]
+    for i in range(70):
+        put(s3, f"img-{i:03d}.jpg", b"x" * 1000)
+    put(s3, "folder/inner.jpg")
+    put(s3, thumbnail_key("img-000.jpg"))
+    at = open_page(monkeypatch, s3)
+    assert not at.exception
+    assert dict(page_calls.calls) == {"ListObjectsV2": 1}
+    assert grid(at).count("<figure") == 58  # 60 per LIST: .thumbs/ (hidden, not refilled), folder/, 58 objects
+    assert ".thumbs" not in texts(at, "button") and "1 reserved entry hidden" in texts(at, "caption")
+
+    page_calls.reset()
+    button(at, "Next →").click().run()
+    assert not at.exception
+    assert dict(page_calls.calls) == {"ListObjectsV2": 1}
+    assert at.query_params["page"] == "2" and grid(at).count("<figure") == 12
+
+    page_calls.reset()
+    button(at, "← Previous").click().run()
+    assert dict(page_calls.calls) == {}, "page 1 is still cached: no request at all"
+    assert "page" not in at.query_params
+
+    page_calls.reset()
+    at.selectbox[-1].set_value("img-005.jpg").run()
+    assert not at.exception
+    assert dict(page_calls.calls) == {"HeadObject": 1}, "details cost one HEAD; the listing stays cached"
+
+
+def test_deep_link_restores_folder_page_and_object(monkeypatch: pytest.MonkeyPatch, s3, page_calls) -> None:  # type: ignore[no-untyped-def]
+    for i in range(40):
+        put(s3, f"team/{i:02d}.jpg", b"x", Metadata={"original-name": f"holiday-{i}.jpg"})
+    at = open_page(monkeypatch, s3, folder="team/", page="2", size="30", after="team/29.jpg", object="team/33.jpg")
+    assert not at.exception and not at.error
+    body = grid(at)
+    assert body.count("<figure") == 10 and 'data-key="team/30.jpg"' in body
+    assert "team/33.jpg" in texts(at, "code")
+    details = at.dataframe[0].value
+    assert "holiday-33.jpg" in details["value"].tolist()
+    assert dict(page_calls.calls) == {"ListObjectsV2": 1, "HeadObject": 1}
+    assert [b.label for b in at.button][:2] == ["bucket root", "team/"]
+
+
+def test_folder_navigation_and_breadcrumb(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "a/b/c.jpg")
+    put(s3, "top.jpg")
+    at = open_page(monkeypatch, s3)
+    button(at, "a/").click().run()
+    assert at.query_params["folder"] == "a/"
+    button(at, "b/").click().run()
+    assert at.query_params["folder"] == "a/b/" and 'data-key="a/b/c.jpg"' in grid(at)
+    button(at, "bucket root").click().run()
+    assert "folder" not in at.query_params and 'data-key="top.jpg"' in grid(at)
+
+
+def test_hostile_keys_render_literally_in_grid_list_and_details(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    for key in HOSTILE:
+        put(s3, key, b"tiny")
+    put(s3, "**dir**/x.png")
+    at = open_page(monkeypatch, s3, object=HOSTILE[0])
+    assert not at.exception
+    body = grid(at)
+    assert "<img src=x" not in body and "&lt;img src=x onerror=alert(1)&gt;.png" in body
+    assert 'data-key="&lt;img src=x onerror=alert(1)&gt;.png"' in body
+    assert HOSTILE[0] in texts(at, "code")
+    assert any(b.label == "\\*\\*dir\\*\\*/" for b in at.button), "folder names are Markdown-escaped"
+    for kind in ("markdown", "caption", "info", "subheader"):
+        assert "<img src=x" not in texts(at, kind)
+    at.query_params["view"] = "list"
+    at.run()
+    keys = at.dataframe[0].value["key"].tolist()
+    assert HOSTILE[0] in keys and HOSTILE[1] in keys
+
+
+def test_delete_needs_admin(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "d/1.jpg")
+    at = open_page(monkeypatch, s3, "member", folder="d/", object="d/1.jpg")
+    labels = [b.label for b in at.button]
+    assert "Delete selected…" not in labels and "Delete this object…" not in labels
+    at.session_state["browse_confirm"] = ["d/1.jpg"]  # even a forged confirmation does nothing
+    at.run()
+    assert not any(b.label == "Delete permanently" for b in at.button)
+    assert "d/1.jpg" in keys_in(s3)
+
+
+def test_admin_deletes_after_confirmation_with_audit(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    for key in ("d/1.jpg", thumbnail_key("d/1.jpg"), "d/2.jpg", "d/keep.jpg"):
+        put(s3, key)
+    at = open_page(monkeypatch, s3, "admin", folder="d/")
+    at.multiselect[-1].set_value(["d/1.jpg", "d/2.jpg"]).run()
+    button(at, "Delete selected…").click().run()
+    assert not at.exception
+    assert "no versioning" in texts(at, "warning")
+    assert "d/1.jpg\nd/2.jpg" in texts(at, "code")
+    assert keys_in(s3) >= {"d/1.jpg", "d/2.jpg"}, "nothing is deleted before confirming"
+    button(at, "Delete permanently").click().run()
+    assert not at.exception
+    assert keys_in(s3) - {k for k in keys_in(s3) if k.startswith(".dashboard/")} == {"d/keep.jpg"}
+    assert "Deleted 2 object(s)" in texts(at, "success")
+    assert 'data-key="d/1.jpg"' not in grid(at), "the listing is fresh after the app's own delete"
+    (event,) = recent(s3, TEST_BUCKET)
+    assert event.action == "delete" and event.actor == "Visitor"
+    assert json.loads(event.detail)["deleted"] == ["d/1.jpg", "d/2.jpg"]
+
+
+def test_failed_audit_write_is_told(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "e/1.jpg")
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise Unavailable("Could not write the audit event: the endpoint cannot be reached.")
+
+    monkeypatch.setattr(r2.objects, "record", broken)
+    at = open_page(monkeypatch, s3, "admin", folder="e/", object="e/1.jpg")
+    button(at, "Delete this object…").click().run()
+    button(at, "Delete permanently").click().run()
+    assert not at.exception
+    assert "e/1.jpg" not in keys_in(s3)
+    assert "not recorded in the audit log" in texts(at, "warning")
+
+
+def test_empty_states(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    at = open_page(monkeypatch, s3)
+    assert not at.exception and not at.error and "bucket is empty" in texts(at, "info")
+    at = open_page(monkeypatch, s3, folder="nothing/")
+    assert not at.error and "folder is empty" in texts(at, "info")
+    put(s3, "f/a.jpg")
+    at = open_page(monkeypatch, s3, q="zzz")
+    assert not at.error and "starts with that text" in texts(at, "info")
+
+
+def test_no_permission_to_list_is_a_state_not_a_crash(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    def denied(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AccessDenied("Could not list the bucket: access denied.", "The API token lacks the permission.")
+
+    monkeypatch.setattr(r2.browse, "list_page", denied)
+    at = open_page(monkeypatch, s3)
+    assert not at.exception and not at.error
+    assert "cannot list this bucket" in texts(at, "warning")
+
+
+def test_share_link_lifetimes(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "s/p.jpg", b"x", ContentType="image/jpeg")
+    at = open_page(monkeypatch, s3, object="s/p.jpg")
+    lifetime = next(s for s in at.selectbox if s.label == "Lifetime")
+    lifetime.set_value("1 day").run()
+    button(at, "Create share link").click().run()
+    assert any("X-Amz-Expires=86400" in c.value for c in at.code)
+    next(s for s in at.selectbox if s.label == "Lifetime").set_value("Custom…").run()
+    at.number_input[0].set_value(604801).run()
+    button(at, "Create share link").click().run()
+    assert not at.exception
+    assert "7 days" in texts(at, "error") and not any("X-Amz-Expires=604801" in c.value for c in at.code)
+
+
+def test_refresh_shows_changes_made_by_other_tools(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    put(s3, "r/1.jpg")
+    at = open_page(monkeypatch, s3, folder="r/")
+    put(s3, "r/2.jpg")  # written by another tool: this app's bucket version did not change
+    at.run()
+    assert 'data-key="r/2.jpg"' not in grid(at), "cached listing (within its 30 s)"
+    next(b for b in at.button if b.help and "List again" in b.help).click().run()
+    assert 'data-key="r/2.jpg"' in grid(at)
+
+
+def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    from r2.local import sample_image
+
+    big = sample_image(3, size=(1600, 1200)) + b"\0" * (300 * 1024)  # above the small-original limit
+    put(s3, "g/big.jpg", big, ContentType="image/jpeg")
+    put(s3, "g/other.jpg", big, ContentType="image/jpeg")
+    put(s3, thumbnail_key("g/other.jpg"), b"already there")
+    at = open_page(monkeypatch, s3, folder="g/")
+    assert 'data-source="thumbnail"' in grid(at)
+    button(at, "Make thumbnails").click().run(timeout=60)
+    assert not at.exception
+    assert "Made 1 thumbnail(s)." in texts(at, "success")
+    assert thumbnail_key("g/big.jpg") in keys_in(s3)
+    assert s3.get_object(Bucket=TEST_BUCKET, Key=thumbnail_key("g/other.jpg"))["Body"].read() == b"already there"
