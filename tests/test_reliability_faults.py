@@ -404,3 +404,86 @@ def test_cli_audit_persistent_errors(proxy: FaultProxy) -> None:
     code, _, err = cli(["audit"], proxy.url)
     assert code == 1 and "internal error" in err
     assert proxy.count("GET") == MAX_ATTEMPTS  # one listing, retried, then given up
+
+
+# ------------------------------------------------------------------------------------------ Browse
+
+
+def seed(s3: S3Client, *keys: str) -> None:
+    for key in keys:
+        s3.put_object(Bucket="test-bucket", Key=key, Body=b"x")
+
+
+def grid(at: AppTest) -> str:
+    return "".join(str(e.proto.body) for e in at.get("html"))
+
+
+def test_browse_endpoint_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, closed_endpoint(), "browse", role="member")
+    assert "cannot be reached" in errors(at)
+
+
+def test_browse_rides_out_a_slowdown_burst_and_a_cut_listing(
+    monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, s3: S3Client
+) -> None:
+    seed(s3, "a.jpg", "b.jpg")
+    proxy.inject(Fault("status", 503, "SlowDown", times=1, match=listing))
+    proxy.inject(Fault("cut", times=1, match=listing))
+    at = open_page(monkeypatch, proxy.url, "browse", role="member")
+    assert not at.error
+    assert 'data-key="a.jpg"' in grid(at) and 'data-key="b.jpg"' in grid(at)
+    assert proxy.count("GET", "list-type") == 3  # one LIST: refused, cut, then whole
+
+
+def test_browse_hang_is_bounded(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy, short_timeouts: None) -> None:
+    proxy.inject(Fault("hang"))
+    at = open_page(monkeypatch, proxy.url, "browse", role="member")
+    assert "did not answer in time" in errors(at)
+    assert proxy.count("GET", "list-type") == MAX_ATTEMPTS
+
+
+def test_browse_persistent_throttling_is_explained(monkeypatch: pytest.MonkeyPatch, proxy: FaultProxy) -> None:
+    proxy.inject(Fault("status", 429, "TooManyRequests", match=listing))
+    at = open_page(monkeypatch, proxy.url, "browse", role="member")
+    assert "too many requests" in errors(at)
+    assert proxy.count("GET", "list-type") == MAX_ATTEMPTS
+
+
+def test_delete_whose_answer_is_lost_deletes_original_and_thumbnail(s3: S3Client, proxy: FaultProxy) -> None:
+    from r2.naming import thumbnail_key
+    from r2.objects import delete
+
+    seed(s3, "d/1.jpg", thumbnail_key("d/1.jpg"))
+    proxy.inject(Fault("drop", times=1, match=call("POST", "delete")))
+    result = delete(make_client(settings_for(proxy.url)), "test-bucket", ["d/1.jpg"])
+    assert result.ok and result.deleted == ("d/1.jpg",)
+    assert stored(s3) == []  # DeleteObjects is idempotent: the resend was safe
+    assert proxy.count("POST", "delete") == 2
+
+
+def test_delete_refused_leaves_original_and_thumbnail_together(s3: S3Client, proxy: FaultProxy) -> None:
+    from r2.naming import thumbnail_key
+    from r2.objects import delete
+
+    seed(s3, "d/1.jpg", thumbnail_key("d/1.jpg"))
+    proxy.inject(Fault("close", match=call("POST", "delete")))
+    result = delete(make_client(settings_for(proxy.url)), "test-bucket", ["d/1.jpg"])
+    assert (not result.ok and "cannot be reached" not in result.failed[0][1]) or result.failed
+    assert stored(s3) == sorted(["d/1.jpg", thumbnail_key("d/1.jpg")])  # both, never one without the other
+    assert proxy.count("POST", "delete") == MAX_ATTEMPTS
+
+
+def test_cli_ls_cut_listing(proxy: FaultProxy, s3: S3Client) -> None:
+    seed(s3, "a.jpg")
+    proxy.inject(Fault("cut", match=listing))
+    code, _, err = cli(["ls"], proxy.url)
+    assert code == 1 and "Could not" in err
+    assert proxy.count("GET", "list-type") == MAX_ATTEMPTS
+    proxy.clear()
+    code, out, _ = cli(["ls"], proxy.url)
+    assert code == 0 and "a.jpg" in out
+
+
+def test_cli_sign_needs_no_network() -> None:
+    code, out, _ = cli(["sign", "a.jpg"], closed_endpoint())
+    assert code == 0 and "X-Amz-Signature=" in out
