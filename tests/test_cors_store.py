@@ -46,7 +46,8 @@ def test_no_policy_is_a_normal_state(s3: S3Client, settings: Settings) -> None:
 
 def test_apply_snapshots_writes_reads_back_and_audits(s3: S3Client, s3_calls: CallCounter, settings: Settings) -> None:
     result = cors_store.apply(s3, settings.bucket, A, actor="ana@example.com", reason="uploads", expected=None)
-    assert s3_calls.calls == {"GetBucketCors": 2, "PutObject": 2, "PutBucketCors": 1}  # snapshot + audit
+    # lease (read, take, release) + snapshot + audit
+    assert s3_calls.calls == {"GetObject": 1, "GetBucketCors": 2, "PutObject": 4, "PutBucketCors": 1}
     assert live(s3, settings) == A
     assert result.before is None and result.after == A and result.audit_error == ""
     (entry,) = cors_store.history(s3, settings.bucket)
