@@ -14,7 +14,7 @@ from bench.common import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "bench"
-NOT_BENCHMARKS = {"common"}
+NOT_BENCHMARKS = {"common", "latency_proxy", "list_server", "moto_seed"}  # helpers, not topics
 
 
 def topics() -> list[str]:

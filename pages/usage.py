@@ -1,8 +1,155 @@
+"""Usage: what the bucket holds, how it grows and what it costs.
+
+Opens on the latest saved snapshot (one LIST of the snapshot prefix + one GET). "Scan now" runs the
+scan inside this script run with a progress bar; the Stop button's click reruns the page, which
+interrupts the run: the scan object in session state keeps what was counted, and "Resume" continues it.
+"""
+
 import streamlit as st
 
+from r2.audit import AuditEvent, record
+from r2.client import S3Client
+from r2.errors import R2Error
+from r2.settings import Settings
+from r2.usage import ScanStopped, UsageReport, UsageScan
+from r2.usage_analytics import AccountUsage, enabled, fetch
+from r2.usage_listing import make_lister
+from r2.usage_snapshots import SnapshotInfo, latest, save
 from ui.auth import require
+from ui.feedback import show_error
+from ui.freshness import bucket_changed, bucket_version
+from ui.state import connection
+from ui.text import escape_md, human_bytes
+from ui.usage_view import age, progress_text, scan_cost_caption, show_partial, show_report
 
-require("admin")
+visitor = require("admin")
 
 st.title("Usage")
-st.info("Coming soon. What the bucket holds, how it grows and what it costs.", icon=":material/construction:")
+st.caption("What the bucket holds, how it grows and what it costs.")
+settings, client = connection()
+
+ENGINES = {"Fast (obstore)": "obstore", "Detailed (boto3: storage classes, slower)": "boto3"}
+JOB = "usage_job"
+
+
+@st.cache_data(show_spinner=False)
+def latest_snapshot(_client: S3Client, bucket: str, version: int) -> tuple[UsageReport | None, list[SnapshotInfo]]:
+    return latest(_client, bucket)
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def account_usage(_settings: Settings, key: str) -> AccountUsage:
+    return fetch(_settings)
+
+
+def finish(report: UsageReport) -> None:
+    """Save the snapshot and the audit event; say so when either fails (the numbers stay shown)."""
+    st.session_state.pop(JOB, None)
+    st.session_state["usage_report"] = report
+    try:
+        save(client, settings.bucket, report)
+        bucket_changed()
+    except R2Error as err:
+        st.warning("The scan finished but its snapshot could not be saved:", icon=":material/warning:")
+        show_error(err)
+    detail = f"{report.objects} objects, {report.bytes} bytes, {report.list_calls} LIST calls, {report.seconds:.1f} s"
+    try:
+        record(
+            client,
+            settings.bucket,
+            AuditEvent(visitor.email or visitor.name, "usage.scan", settings.bucket, "ok", detail),
+        )
+    except R2Error as err:
+        st.warning("The scan finished but the audit log could not record it:", icon=":material/warning:")
+        show_error(err)
+
+
+def run(job: UsageScan) -> None:
+    bar = st.progress(0.0, text="Listing the folders…")
+    stop = st.empty()
+    stop.button("Stop", key="usage_stop", icon=":material/stop:")  # its click reruns the page: the scan pauses
+    st.session_state[JOB] = job
+
+    def show(p):  # type: ignore[no-untyped-def]
+        bar.progress(p.folders_done / p.folders_total if p.folders_total else 0.0, text=progress_text(p))
+
+    try:
+        report = job.run(progress=show)
+    except ScanStopped:
+        stop.empty()
+        st.info("The scan was stopped. Resume to finish it.")
+        return
+    except R2Error as err:
+        stop.empty()
+        show_error(err)
+        st.caption("What was counted is kept: **Resume scan** continues from the last page listed.")
+        return
+    stop.empty()
+    bar.empty()
+    st.success(
+        f"Scanned {report.objects:,} objects ({human_bytes(report.bytes)}) in {report.seconds:.1f} s "
+        f"with {report.list_calls:,} LIST calls.",
+        icon=":material/check:",
+    )
+    finish(report)
+    global last, history
+    try:
+        last, history = latest_snapshot(client, settings.bucket, bucket_version())
+    except R2Error as err:
+        show_error(err)
+
+
+try:
+    last, history = latest_snapshot(client, settings.bucket, bucket_version())
+except R2Error as err:
+    show_error(err)
+    last, history = None, []
+
+job: UsageScan | None = st.session_state.get(JOB)
+with st.container(border=True):
+    st.caption(scan_cost_caption(settings, last))
+    left, right = st.columns(2)
+    depth = int(left.number_input("Folder depth", min_value=1, max_value=5, value=1, key="usage_depth"))
+    engine = ENGINES[right.selectbox("Lister", list(ENGINES), key="usage_engine")]
+    if job is None:
+        if st.button("Scan now", type="primary", icon=":material/refresh:"):
+            lister = make_lister(engine, settings, client)
+            run(UsageScan(lister, settings.bucket, depth=depth, client=client))
+    else:
+        progress = job.progress()
+        st.info(
+            f"A scan is paused at {progress.objects:,} objects ({human_bytes(progress.bytes)}); "
+            f"{progress.folders_done} of {progress.folders_total} folders done.",
+            icon=":material/pause:",
+        )
+        resume_col, discard_col = st.columns(2)
+        if resume_col.button("Resume scan", type="primary", icon=":material/play_arrow:"):
+            run(job)
+        elif discard_col.button("Discard", icon=":material/delete:"):
+            st.session_state.pop(JOB, None)
+            st.rerun()
+        else:
+            show_partial(job.partial())
+
+fresh: UsageReport | None = st.session_state.get("usage_report")
+if fresh is not None and fresh.bucket == settings.bucket and (last is None or fresh.scanned_at > last.scanned_at):
+    last = fresh  # its snapshot could not be saved: still show it in this session
+
+account = None
+if enabled(settings):
+    try:
+        account = account_usage(settings, f"{settings.account_id}/{settings.bucket}")
+    except R2Error as err:
+        show_error(err)
+
+if last is None:
+    st.info(
+        "No scan yet. **Scan now** lists every object once and saves the result, so this page opens "
+        "instantly next time and shows growth between scans.",
+        icon=":material/bar_chart:",
+    )
+else:
+    st.caption(
+        f"Latest scan {age(last.scanned_at)} ({last.scanned_at:%Y-%m-%d %H:%M} UTC) of bucket {escape_md(last.bucket)}."
+    )
+    show_report(last, history, settings, client, account)

@@ -1,0 +1,64 @@
+"""The Usage page in a real headless Chromium: scan the demo bucket, see the results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.browser import streamlit_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_scan_the_demo_bucket_in_a_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with streamlit_app() as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(base, wait_until="networkidle")  # app.py first: navigation by role, wide layout
+        page.get_by_text("Local demo bucket").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Usage", exact=True).click()
+        page.get_by_text("No scan yet").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Scan now").click()
+        page.get_by_text("Latest scan just now").wait_for(timeout=60_000)
+        page.get_by_text("Objects", exact=True).wait_for()
+        page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # let the chart draw before the screenshot
+        body = page.inner_text("body")
+        assert "12" in body and "Traceback" not in body
+        shot = Path(os.environ.get("USAGE_SCREENSHOT", tmp_path / "usage.png"))
+        page.screenshot(path=str(shot), full_page=True)
+        page.close()
+
+
+def test_stop_pauses_a_running_scan_and_resume_finishes_it(browser, s3, settings) -> None:  # type: ignore[no-untyped-def]
+    """A slow bucket (one big folder, listed page after page behind a latency proxy): Stop, then Resume."""
+    from bench.latency_proxy import LatencyProxy
+    from bench.moto_seed import seed
+    from tests.conftest import TEST_BUCKET
+
+    total = 20_000
+    seed(settings.bucket, [(f"big/{i:06d}.jpg", 10) for i in range(total)])
+    port = int(settings.endpoint.rsplit(":", 1)[1])
+    with LatencyProxy("127.0.0.1", port, delay=0.5) as proxy:
+        env = {
+            "R2_ENDPOINT": proxy.endpoint,
+            "R2_ACCESS_KEY_ID": "test-access-key",
+            "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
+            "R2_BUCKET": TEST_BUCKET,
+            "R2_DEFAULT_ROLE": "admin",
+        }
+        with streamlit_app(env) as base:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base, wait_until="networkidle")
+            page.get_by_role("link", name="Usage", exact=True).click()
+            page.get_by_role("button", name="Scan now").click()
+            page.get_by_text("objects/s").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Stop").click()
+            page.get_by_text("A scan is paused at").wait_for(timeout=60_000)
+            paused = page.inner_text("body")
+            assert "Traceback" not in paused
+            page.get_by_role("button", name="Resume scan").click()
+            page.get_by_text("Latest scan just now").wait_for(timeout=120_000)
+            page.get_by_text(f"{total:,}", exact=True).first.wait_for(timeout=30_000)
+            page.close()

@@ -1,0 +1,138 @@
+"""The Usage page through AppTest against the real local S3 server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bench.moto_seed import seed
+from r2.audit import AUDIT_PREFIX, AuditEvent
+from r2.client import S3Client
+from r2.settings import Settings
+from r2.usage import ScanStopped, UsageScan
+from r2.usage_listing import Boto3Lister
+from r2.usage_snapshots import history
+from tests.conftest import ROOT
+from tests.test_app_frame import configure, rendered_text
+from tests.test_usage_cli_analytics import ACCOUNT, ANSWER, TOKEN, FakeGraphQL, graphql  # noqa: F401
+
+PAGE = str(ROOT / "pages" / "usage.py")
+XSS = "weird/<img src=x onerror=alert(1)>.png"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} in {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_empty_bucket_shows_how_to_start(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    assert not at.exception and not at.error
+    assert "No scan yet" in rendered_text(at)
+    assert "one LIST call (Class A) per 1,000 objects" in rendered_text(at)
+    button(at, "Scan now")
+
+
+def test_scan_now_shows_results_saves_a_snapshot_and_audits(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    seed(settings.bucket, [("photos/a.jpg", 3000), ("photos/b.png", 1000), (XSS, 5), (".thumbs/photos/a.jpg.webp", 7)])
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = button(at, "Scan now").click().run(timeout=60)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert metrics(at)["Objects"] == "4"
+    assert "Latest scan just now" in rendered_text(at)
+    snapshots = history(s3, settings.bucket)
+    assert len(snapshots) == 1 and (snapshots[0].objects, snapshots[0].bytes) == (4, 4012)
+    audit_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket, Prefix=AUDIT_PREFIX)["Contents"]]
+    event = AuditEvent.from_json(s3.get_object(Bucket=settings.bucket, Key=audit_keys[0])["Body"].read())
+    assert (event.action, event.target, event.outcome) == ("usage.scan", settings.bucket, "ok")
+    assert "4 objects" in event.detail
+
+    largest = next(df.value for df in at.dataframe if "open" in df.value.columns)
+    assert list(largest["key"])[:3] == ["photos/a.jpg", "photos/b.png", XSS]  # the key shown literally
+    assert all(str(u).startswith(s3.meta.endpoint_url) for u in largest["open"])
+    assert "<img" not in "\n".join(m.value for m in at.markdown)
+    assert "SHOULD-NOT-RENDER" not in rendered_text(at)
+    downloads = [e for e in at.get("download_button")]
+    assert len(downloads) == 4
+
+    # A new visit opens on the saved snapshot without scanning
+    st.cache_data.clear()
+    again = AppTest.from_file(PAGE).run(timeout=30)
+    assert not again.exception and metrics(again)["Objects"] == "4"
+    assert "Latest scan" in rendered_text(again)
+
+
+def test_a_paused_scan_can_be_resumed(monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings) -> None:
+    seed(settings.bucket, [(f"p{p}/k{i:04d}.jpg", 2) for p in range(3) for i in range(1100)])
+    job = UsageScan(Boto3Lister(s3, settings.bucket), settings.bucket, workers=1, client=s3)
+    with pytest.raises(ScanStopped):
+        job.run(should_stop=lambda: True)
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE)
+    at.session_state["usage_job"] = job
+    at.run(timeout=30)
+    assert not at.exception
+    assert "A scan is paused at" in rendered_text(at)
+    at = button(at, "Resume scan").click().run(timeout=60)
+    assert not at.exception and not at.error
+    assert metrics(at)["Objects"] == "3,300"
+    assert "usage_job" not in at.session_state
+
+
+def test_account_numbers_from_graphql(
+    monkeypatch: pytest.MonkeyPatch,
+    s3: S3Client,
+    settings: Settings,
+    graphql: FakeGraphQL,  # noqa: F811
+) -> None:
+    graphql.answer = ANSWER
+    seed(settings.bucket, [("a/b.jpg", 1)])
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    monkeypatch.setenv("R2_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CLOUDFLARE_API_BASE", graphql.base)
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = button(at, "Scan now").click().run(timeout=60)
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Class A, 31 days"] == "320" and shown["Objects (analytics)"] == "1,234"
+    assert TOKEN not in rendered_text(at)
+    assert json.loads(json.dumps(graphql.requests[0]["body"]["variables"]))["accountTag"] == ACCOUNT
+
+
+def test_a_failed_audit_write_is_told_and_the_results_stay(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    import r2.audit
+    from r2.errors import AccessDenied
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise AccessDenied("Could not write the audit event: access denied.", "Check the token.")
+
+    monkeypatch.setattr(r2.audit, "record", refuse)
+    seed(settings.bucket, [("a/b.jpg", 5)])
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = button(at, "Scan now").click().run(timeout=60)
+    assert not at.exception
+    assert any("audit log could not record it" in w.value for w in at.warning)
+    assert any("audit event" in e.value for e in at.error)
+    assert metrics(at)["Objects"] == "1"
