@@ -488,3 +488,44 @@ def test_cli_ls_cut_listing(proxy: FaultProxy, s3: S3Client) -> None:
 def test_cli_sign_needs_no_network() -> None:
     code, out, _ = cli(["sign", "a.jpg"], closed_endpoint())
     assert code == 0 and "X-Amz-Signature=" in out
+
+
+# ------------------------------------------------------------------------------------------ Usage
+
+
+def test_usage_scan_cut_mid_way_resumes_where_it_stopped(s3: S3Client, proxy: FaultProxy) -> None:
+    from bench.moto_seed import seed as seed_fast
+    from r2.errors import R2Error
+    from r2.usage import UsageScan
+    from r2.usage_listing import Boto3Lister
+
+    seed_fast("test-bucket", ((f"f{f}/k{i:05d}.png", 10) for f in range(3) for i in range(2500)))
+    client = make_client(settings_for(proxy.url))
+    scan = UsageScan(Boto3Lister(client, "test-bucket"), "test-bucket", workers=4)
+
+    def f1_later_page(method: str, path: str) -> bool:  # a continuation page of folder f1 fails
+        return method == "GET" and "prefix=f1" in path and "continuation-token=" in path
+
+    proxy.inject(Fault("status", 500, "InternalError", match=f1_later_page))
+    with pytest.raises(R2Error) as info:
+        scan.run()
+    assert "internal error" in str(info.value)
+    counted = scan.progress().objects
+    assert 1000 <= counted < 7500  # f1's first page (and whatever the others got) is kept
+    lists_before = proxy.count("GET", "list-type")
+    proxy.clear()
+    report = scan.run()  # resume
+    assert (report.objects, report.bytes) == (7500, 75_000)  # every object counted exactly once
+    assert report.by_prefix["f1/"]["objects"] == 2500
+    resumed = proxy.count("GET", "list-type") - lists_before
+    assert resumed <= 9 - (counted // 1000)  # only what was not yet counted is listed again
+
+
+def test_usage_page_endpoint_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page(monkeypatch, closed_endpoint(), "usage", role="admin")
+    assert "cannot be reached" in errors(at) or "cannot be reached" in text(at)
+
+
+def test_cli_usage_endpoint_refused() -> None:
+    code, _, err = cli(["usage"], closed_endpoint())
+    assert code == 1 and "Could not list the bucket" in err and "R2_ENDPOINT" in err and "resumed" in err

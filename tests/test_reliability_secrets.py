@@ -170,6 +170,8 @@ def test_cli_never_prints_secrets_working_or_failing(
         ["ls"],
         ["ls", "uploads/"],
         ["sign", "uploads/a.png"],
+        ["usage"],
+        ["usage", "--json", "--save"],
     ]
     text = ""
     with FaultProxy(settings.endpoint, wrong_secret) as proxy:
