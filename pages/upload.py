@@ -9,6 +9,7 @@ from r2.images import FORMAT_TYPES, ImagePolicy
 from r2.presign import sign_get
 from r2.uploads import Uploaded, upload_files
 from ui.auth import require
+from ui.direct_upload import direct_upload_section
 from ui.feedback import show_error
 from ui.freshness import bucket_changed
 from ui.state import connection
@@ -33,6 +34,11 @@ wanted = st.query_params.get("folder")
 folder = st.selectbox("Folder", folders, index=folders.index(wanted) if wanted in folders else 0)
 if len(folders) > 1:
     st.query_params["folder"] = folder
+
+# --- direct upload (issue 4): browser -> bucket through presigned PUT URLs; the app path below is the fallback
+direct_ok = direct_upload_section(settings, client, visitor.email or visitor.name, folder)
+st.subheader("Or upload through the app" if direct_ok else "Upload through the app", anchor=False)
+# --- end direct upload
 
 extensions = sorted({FORMAT_TYPES[f][0] for f in policy.formats} | ({"jpeg"} if "JPEG" in policy.formats else set()))
 round_ = st.session_state.setdefault("upload_round", 0)

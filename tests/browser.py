@@ -83,12 +83,12 @@ def streamlit_app(
     )
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/_stcore/health", timeout=1).ok:
+                if requests.get(f"{base}/_stcore/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy to answer in time
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("streamlit did not start:\n" + (workdir / "streamlit.log").read_text())

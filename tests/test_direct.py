@@ -1,0 +1,287 @@
+"""Direct upload's library (r2/direct.py) against the real local S3 server: plan, sign, CORS, verify."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from PIL import Image
+
+from r2.client import CallCounter, S3Client
+from r2.direct import (
+    PUT_HEADERS,
+    BrowserReport,
+    Offer,
+    Ticket,
+    classify,
+    cors_check,
+    explain_failure,
+    pipeline_check,
+    plan,
+    verify,
+)
+from r2.errors import InvalidInput
+from r2.images import CleanImage
+from r2.local import demo_cors_rules
+from r2.naming import thumbnail_key
+from r2.settings import Settings
+from tests.conftest import settings_for
+from tests.upload_corpus import HTML, jpeg_gps
+
+ORIGIN = "http://localhost:8599"
+KEY_SHAPE = re.compile(r"^uploads/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.(png|jpg)$")
+
+
+def png(size: tuple[int, int] = (40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "teal").save(out, "PNG")
+    return out.getvalue()
+
+
+def offer(name: str = "a.png", size: int = 100, type_: str = "image/png", id_: str = "b-0") -> Offer:
+    return Offer(id_, name, size, type_)
+
+
+# ---------------------------------------------------------------- plan and sign
+
+
+def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3: S3Client) -> None:
+    calls = CallCounter(s3)
+    limit = settings.max_upload_bytes
+    offers = [
+        offer("ok.png", 100, id_="b-0"),
+        offer("big.png", limit + 1, id_="b-1"),
+        offer("empty.png", 0, id_="b-2"),
+        offer("page.html", 100, "text/html", "b-3"),
+        offer("photo.JPG", 100, "", "b-4"),  # no browser type: the extension decides
+    ]
+    tickets, refusals = plan(s3, settings, offers, "uploads")
+    assert [t.id for t in tickets] == ["b-0", "b-4"]
+    assert {r.id: r.reason for r in refusals}.keys() == {"b-1", "b-2", "b-3"}
+    reasons = {r.id: r.reason for r in refusals}
+    assert "the limit is 10 MiB" in reasons["b-1"] and "Nothing was uploaded" in reasons["b-1"]
+    assert "empty" in reasons["b-2"]
+    assert "text/html" in reasons["b-3"] and "not an accepted image type" in reasons["b-3"]
+    assert all(KEY_SHAPE.match(t.key) for t in tickets)
+    assert tickets[0].content_type == "image/png" and tickets[1].content_type == "image/jpeg"
+    assert tickets[1].key.endswith(".jpg")
+    assert sum(calls.calls.values()) == 0  # signing is local
+    calls.close()
+
+
+def test_plan_refuses_formats_not_allowed_and_foreign_folders(s3_endpoint: str, s3: S3Client) -> None:
+    settings = settings_for(s3_endpoint, R2_IMAGE_FORMATS="JPEG")
+    tickets, refusals = plan(s3, settings, [offer("a.png")], "uploads")
+    assert not tickets and "not an accepted image type" in refusals[0].reason
+    with pytest.raises(InvalidInput, match="may not go to the folder"):
+        plan(s3, settings, [offer()], "../etc")
+
+
+def test_signed_url_signs_length_type_and_if_none_match_and_expires_as_configured(
+    s3_endpoint: str, s3: S3Client
+) -> None:
+    settings = settings_for(s3_endpoint, R2_UPLOAD_URL_TTL_SECONDS="45")
+    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(ticket.url).query).items()}
+    assert query["X-Amz-SignedHeaders"].split(";") == ["content-length", "content-type", "host", "if-none-match"]
+    assert query["X-Amz-Expires"] == "45"
+    assert ticket.headers == {"Content-Type": "image/png", "If-None-Match": "*"}
+    assert ticket.url not in repr(ticket)  # never in logs by accident
+
+
+def test_offer_from_browser_refuses_malformed_input() -> None:
+    assert Offer.from_browser({"id": "x-1", "name": "a.png", "size": 3, "type": "IMAGE/PNG"}).type == "image/png"
+    for raw in ({"id": "../x", "name": "a", "size": 1}, {"id": "x", "name": "a", "size": -1}, {"name": "a"}):
+        with pytest.raises(InvalidInput):
+            Offer.from_browser(raw)
+    with pytest.raises(InvalidInput):
+        Offer.from_browser({"id": "x", "name": "a", "size": True})
+
+
+# ---------------------------------------------------------------- what the browser reports
+
+
+def test_cors_block_is_told_apart_from_signature_and_permission_errors() -> None:
+    blocked = BrowserReport("a", ok=False, status=0)
+    signature = BrowserReport("a", ok=False, status=403, code="SignatureDoesNotMatch", message="The request signature")
+    expired = BrowserReport("a", ok=False, status=403, code="AccessDenied", message="Request has expired")
+    denied = BrowserReport("a", ok=False, status=403, code="AccessDenied", message="Access Denied")
+    exists = BrowserReport("a", ok=False, status=412, code="PreconditionFailed")
+    assert [classify(r) for r in (blocked, signature, expired, denied, exists)] == [
+        "cors",
+        "signature",
+        "expired",
+        "permission",
+        "exists",
+    ]
+    assert "CORS block" in explain_failure(blocked) and "CORS page" in explain_failure(blocked)
+    for report in (signature, denied):
+        text = explain_failure(report)
+        assert "This is not CORS" in text and report.code in text
+    assert "expired" in explain_failure(expired)
+
+
+def test_browser_report_is_validated() -> None:
+    report = BrowserReport.from_browser({"id": "b-1", "ok": False, "status": 403, "code": "X" * 100})
+    assert report.status == 403 and len(report.code) == 64
+    assert BrowserReport.from_browser({"id": "b-1", "ok": True, "status": "200"}).status == 0
+    leaky = BrowserReport.from_browser({"id": "b-1", "ok": False, "message": "bad X-Amz-Signature=abc123&x=1"})
+    assert "abc123" not in leaky.message and "abc123" not in explain_failure(leaky)
+    with pytest.raises(InvalidInput):
+        BrowserReport.from_browser({"id": "<script>", "ok": True})
+
+
+# ---------------------------------------------------------------- the CORS precheck (a real preflight)
+
+
+def _cors(s3: S3Client, settings: Settings, **rule: object) -> None:
+    base = {"AllowedOrigins": [ORIGIN], "AllowedMethods": ["PUT"], "AllowedHeaders": list(PUT_HEADERS)}
+    s3.put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": [{**base, **rule}]})
+
+
+@pytest.fixture
+def origin_settings(s3_endpoint: str) -> Settings:
+    return settings_for(s3_endpoint, R2_APP_ORIGIN=ORIGIN)
+
+
+def test_cors_check_allows_a_matching_rule(origin_settings: Settings, s3: S3Client) -> None:
+    _cors(s3, origin_settings)
+    assert cors_check(origin_settings).allowed
+
+
+@pytest.mark.parametrize(
+    ("rule", "missing"),
+    [
+        (None, "no CORS rule lists the origin http://localhost:8599"),
+        ({"AllowedOrigins": ["https://elsewhere.example"]}, "no CORS rule lists the origin http://localhost:8599"),
+        ({"AllowedMethods": ["GET"]}, "PUT is not in AllowedMethods"),
+        ({"AllowedHeaders": ["content-type"]}, "if-none-match are not in AllowedHeaders"),
+    ],
+    ids=["no-rule", "wrong-origin", "no-put", "no-if-none-match"],
+)
+def test_cors_check_says_which_part_is_missing(
+    origin_settings: Settings, s3: S3Client, rule: dict[str, object] | None, missing: str
+) -> None:
+    if rule is not None:
+        _cors(s3, origin_settings, **rule)
+    check = cors_check(origin_settings)
+    assert not check.allowed
+    assert any(missing in p for p in check.problems), check.problems
+    if rule is None or "AllowedOrigins" in rule:  # the origin is the whole story: no noise about headers
+        assert not any("AllowedHeaders" in p for p in check.problems), check.problems
+    assert ORIGIN in check.fix and "if-none-match" in check.fix
+
+
+def test_demo_policy_allows_direct_upload(origin_settings: Settings, s3: S3Client) -> None:
+    s3.put_bucket_cors(Bucket=origin_settings.bucket, CORSConfiguration={"CORSRules": demo_cors_rules(ORIGIN)})
+    assert cors_check(origin_settings).allowed
+
+
+# ---------------------------------------------------------------- verification (the real pipeline)
+
+
+def _stored(s3: S3Client, settings: Settings, body: bytes, name: str = "pic.png", type_: str = "image/png") -> Ticket:
+    """What a browser's PUT leaves behind: the bytes under the ticket's key, with the signed type."""
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads")
+    s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=body, ContentType=ticket.content_type)
+    return ticket
+
+
+def _keys(s3: S3Client, settings: Settings) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])}
+
+
+def test_verify_streams_to_a_file_and_stores_metadata_and_thumbnail(settings: Settings, s3: S3Client) -> None:
+    body = png()
+    ticket = _stored(s3, settings, body, "Überweisung (1).png")
+    seen: list[bytes] = []
+
+    def spy(path: Path, s: Settings) -> CleanImage:
+        assert path.is_file()  # a temporary file on disk, not bytes in memory
+        seen.append(path.read_bytes())
+        return pipeline_check(path, s)
+
+    calls = CallCounter(s3)
+    outcome = verify(s3, settings, ticket, spy, actor="ana@example.com")
+    assert seen == [body]
+    assert outcome.status == "stored" and outcome.thumbnail_key == thumbnail_key(ticket.key)
+    assert (outcome.width, outcome.height, outcome.format) == (40, 30, "PNG")
+    # HEAD, one GET, then the pipeline's store (thumbnail, original with If-Match) and the audit event
+    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 3}
+    calls.close()
+    head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
+    assert head["ContentType"] == "image/png"
+    assert head["Metadata"]["original-name"] == "%C3%9Cberweisung%20(1).png"
+    assert head["Metadata"]["thumbnail"] == "yes" and head["Metadata"]["width"] == "40"
+    thumb = s3.head_object(Bucket=settings.bucket, Key=thumbnail_key(ticket.key))
+    assert thumb["ContentType"] == "image/webp"
+
+
+def test_verify_removes_gps_keeping_orientation(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
+    outcome = verify(s3, settings, ticket, actor="a")
+    assert outcome.status == "stored" and "GPS location" in outcome.removed
+    stored = s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read()
+    with Image.open(io.BytesIO(stored)) as image:
+        exif = image.getexif()
+        assert exif.get(0x0112) == 6  # orientation kept
+        assert not exif.get_ifd(0x8825)  # no GPS IFD
+
+
+def test_verify_does_not_overwrite_an_object_changed_meanwhile(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
+    other = png((7, 7))
+
+    def check_while_someone_writes(path: Path, s: Settings) -> CleanImage:
+        clean = pipeline_check(path, s)
+        s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/jpeg")
+        return clean
+
+    outcome = verify(s3, settings, ticket, check_while_someone_writes, actor="a")
+    assert outcome.status == "failed" and "changed after it was checked" in outcome.message
+    assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == other
+    assert thumbnail_key(ticket.key) not in _keys(s3, settings)  # nothing half-done
+
+
+def test_verify_removes_a_renamed_html_file_and_says_why(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, HTML, "cat.png")
+    outcome = verify(s3, settings, ticket, actor="a")
+    assert outcome.status == "removed"
+    assert "HTML" in outcome.message and "removed from the bucket" in outcome.message
+    assert not _keys(s3, settings) - {k for k in _keys(s3, settings) if k.startswith(".dashboard/")}
+
+
+def test_verify_removes_content_of_another_format(settings: Settings, s3: S3Client) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "JPEG")
+    ticket = _stored(s3, settings, out.getvalue(), "really-a-jpeg.png")
+    outcome = verify(s3, settings, ticket, actor="a")
+    assert outcome.status == "removed" and "content is JPEG" in outcome.message and ".jpg" in outcome.message
+    assert ticket.key not in _keys(s3, settings)
+
+
+def test_verify_removes_an_object_that_is_not_what_was_signed(settings: Settings, s3: S3Client) -> None:
+    # moto does not enforce the signed length (R2 does): the check on the server side catches it anyway
+    (ticket,), _ = plan(s3, settings, [offer(size=10)], "uploads")
+    s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=b"x" * 11, ContentType="image/png")
+    outcome = verify(s3, settings, ticket, lambda p, s: pytest.fail("must not be checked"), actor="a")
+    assert outcome.status == "removed" and "not the 10 bytes" in outcome.message
+    assert ticket.key not in _keys(s3, settings)
+
+
+def test_verify_reports_a_missing_object(settings: Settings, s3: S3Client) -> None:
+    (ticket,), _ = plan(s3, settings, [offer()], "uploads")
+    outcome = verify(s3, settings, ticket, lambda p, s: pytest.fail("must not be checked"), actor="a")
+    assert outcome.status == "failed" and "does not exist" in outcome.message
+
+
+def test_verify_is_audited(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, png())
+    verify(s3, settings, ticket, actor="ana")
+    audit = [k for k in _keys(s3, settings) if k.startswith(".dashboard/audit/")]
+    assert len(audit) == 1
+    text = s3.get_object(Bucket=settings.bucket, Key=audit[0])["Body"].read().decode()
+    assert '"action": "upload.direct"' in text and ticket.key in text and "X-Amz" not in text

@@ -1,0 +1,165 @@
+"""Direct upload in a real browser: Chromium PUTs to the local S3 server on another port (another origin).
+
+No request routing anywhere (Playwright would then answer CORS preflights itself).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from r2.client import S3Client
+from r2.naming import thumbnail_key
+from r2.settings import Settings
+from tests.browser import streamlit_app
+
+pytestmark = pytest.mark.browser
+
+INPUT = '[data-testid="r2-direct-input"]'
+ROWS = '[data-testid="r2-direct-files"] li'
+
+
+def png(size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+def app_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        "R2_ENDPOINT": settings.endpoint,
+        "R2_ACCESS_KEY_ID": settings.access_key_id,
+        "R2_SECRET_ACCESS_KEY": settings.secret_access_key,
+        "R2_BUCKET": settings.bucket,
+        **extra,
+    }
+
+
+def allow(
+    s3: S3Client, settings: Settings, origin: str, headers: tuple[str, ...] = ("content-type", "if-none-match")
+) -> None:
+    rule = {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT", "HEAD"], "AllowedHeaders": list(headers)}
+    s3.put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": [{**rule, "ExposeHeaders": ["ETag"]}]})
+
+
+@contextmanager
+def upload_page(
+    chromium: Any, settings: Settings, s3: S3Client, cors: str | None = "app", **extra: str
+) -> Iterator[tuple[Page, list[str]]]:
+    """The Upload page with the bucket's CORS set first; yields the page and the PUTs it sent."""
+    with streamlit_app(app_env(settings, **extra)) as url:
+        if cors == "app":
+            allow(s3, settings, url)
+        elif cors is not None:
+            allow(s3, settings, cors)
+        page = chromium.new_page()
+        puts: list[str] = []
+        page.on("request", lambda r: puts.append(r.url.split("?")[0]) if r.method == "PUT" else None)  # observe only
+        page.goto(f"{url}/upload")
+        expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible(timeout=30_000)
+        try:
+            yield page, puts
+        finally:
+            page.close()
+
+
+def uploads(s3: S3Client, settings: Settings) -> list[str]:
+    listing = s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/")
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def pick(page: Page, name: str, mime: str, data: bytes) -> None:
+    page.locator(INPUT).wait_for(state="attached", timeout=30_000)
+    page.set_input_files(INPUT, files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    with upload_page(browser, settings, s3) as (page, puts):
+        pick(page, "holiday <img src=x onerror=alert(1)>.png", "image/png", png())
+        expect(page.locator(ROWS).first).to_contain_text("Stored and checked.", timeout=30_000)
+        name = "holiday <img src=x onerror=alert(1)>.png"
+        expect(page.locator(ROWS).first).to_contain_text(name)  # literal, not HTML
+        (key,) = uploads(s3, settings)
+        assert puts == [f"{settings.endpoint}/{settings.bucket}/{key}"]  # the bytes went to the bucket
+        head = s3.head_object(Bucket=settings.bucket, Key=key)
+        assert head["ContentType"] == "image/png"
+        assert unquote(head["Metadata"]["original-name"]) == name
+        thumb = s3.head_object(Bucket=settings.bucket, Key=thumbnail_key(key))
+        assert thumb["ContentType"] == "image/webp"
+        expect(page.get_by_text("1 of 1 file(s) stored.")).to_be_visible()
+        rendered = page.content() + page.locator(ROWS).first.inner_text()
+        assert "X-Amz-Signature" not in rendered and "X-Amz-Credential" not in rendered  # no signed URL shown
+
+
+@pytest.mark.parametrize("cors", [None, "http://elsewhere.example"], ids=["no-rule", "wrong-origin"])
+def test_without_a_matching_rule_the_page_explains_and_the_app_path_uploads(  # type: ignore[no-untyped-def]
+    browser,
+    settings: Settings,
+    s3: S3Client,
+    cors: str | None,
+) -> None:
+    with upload_page(browser, settings, s3, cors=cors) as (page, _):
+        expect(page.get_by_text("Direct upload is not available")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("no CORS rule lists the origin http://localhost:")).to_be_visible()
+        expect(page.get_by_role("link", name="Open the CORS page")).to_be_visible()
+        assert page.locator(INPUT).count() == 0
+        # the fallback: the upload through the app (st.file_uploader) still works
+        page.set_input_files(
+            '[data-testid="stFileUploaderDropzoneInput"]',
+            files=[{"name": "fallback.png", "mimeType": "image/png", "buffer": png()}],
+        )
+        page.get_by_role("button", name="Upload 1 file").click()
+        expect(page.get_by_text("1 of 1 uploaded.")).to_be_visible()
+        (key,) = uploads(s3, settings)
+        assert s3.head_object(Bucket=settings.bucket, Key=key)["ContentType"] == "image/png"
+
+
+def test_a_file_over_the_limit_is_refused_before_any_put(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    with upload_page(browser, settings, s3, R2_MAX_UPLOAD_MB="0.01") as (page, puts):
+        big = png((300, 300)) + b"\0" * 20_000
+        pick(page, "big.png", "image/png", big)
+        expect(page.locator(ROWS).first).to_contain_text("the limit is 0.0", timeout=30_000)
+        expect(page.locator(ROWS).first).to_contain_text("Nothing was uploaded.")
+        expect(page.get_by_text("Refused before upload: The file is")).to_be_visible()
+        assert puts == [] and uploads(s3, settings) == []
+
+
+def test_a_renamed_non_image_is_removed_after_verification(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    html = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
+    with upload_page(browser, settings, s3) as (page, puts):
+        pick(page, "cat.png", "image/png", html)
+        row = page.locator(ROWS).first
+        expect(row).to_contain_text("Removed after the check: The file is an HTML page", timeout=30_000)
+        assert len(puts) == 1  # it did reach the bucket...
+        assert uploads(s3, settings) == []  # ...and is gone
+        expect(page.get_by_text("cat.png: Removed after the check")).to_be_visible()
+
+
+def test_a_cors_block_in_the_browser_is_named_as_such(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    # The server-side check passes (it is cached for 30 s); then the rule loses if-none-match, so the
+    # browser's own preflight fails: the PUT ends with a network error and no status.
+    with upload_page(browser, settings, s3) as (page, _):
+        page.locator(INPUT).wait_for(state="attached", timeout=30_000)
+        origin = page.url.split("/upload")[0]
+        allow(s3, settings, origin, headers=("content-type",))
+        pick(page, "a.png", "image/png", png())
+        expect(page.locator(ROWS).first).to_contain_text("That is a CORS block", timeout=30_000)
+        expect(page.get_by_text("a.png: Failed: The browser blocked the upload")).to_be_visible()
+        assert uploads(s3, settings) == []
+
+
+def test_more_files_than_run_at_once_are_all_uploaded(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    # 3 PUTs run in parallel; the others wait in the component's queue (a regression: they once never started)
+    files = [{"name": f"p{i}.png", "mimeType": "image/png", "buffer": png((20 + i, 20))} for i in range(5)]
+    with upload_page(browser, settings, s3) as (page, puts):
+        page.locator(INPUT).wait_for(state="attached", timeout=30_000)
+        page.set_input_files(INPUT, files=files)
+        expect(page.get_by_text("5 of 5 file(s) stored.")).to_be_visible()
+        assert len(puts) == 5 and len(uploads(s3, settings)) == 5
