@@ -209,10 +209,13 @@ class _ProxyHandler(_Quiet):
             self._drop()  # the upstream did the work; the client never hears of it
             return
         self.send_response(status)
+        head = self.command == "HEAD"  # a HEAD answer has no body but the object's Content-Length
         for key, value in response_headers:
-            if key.lower() not in _HOP_BY_HOP and key.lower() not in ("content-length", "date", "server"):
+            skip = ("date", "server") if head else ("content-length", "date", "server")
+            if key.lower() not in _HOP_BY_HOP and key.lower() not in skip:
                 self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        if not head:
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command == "HEAD":
             return
