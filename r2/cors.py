@@ -193,6 +193,20 @@ def parse(source: str | bytes | object) -> CorsPolicy:
                     )
                 ]
             ) from exc
+        except (UnicodeDecodeError, RecursionError) as exc:  # bytes not UTF-8; nesting deeper than Python's stack
+            raise InvalidPolicy(
+                [
+                    Problem(
+                        "This is not a CORS policy: "
+                        + (
+                            "it is not UTF-8 text."
+                            if isinstance(exc, UnicodeDecodeError)
+                            else "it is nested too deeply."
+                        ),
+                        'Paste the policy as JSON: an array of rules, or {"CORSRules": [...]}.',
+                    )
+                ]
+            ) from exc
     if isinstance(data, Mapping):
         if "CORSRules" in data:
             extra = sorted(k for k in data if k != "CORSRules")

@@ -12,6 +12,7 @@ explained in those words.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -23,10 +24,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.cors import CorsPolicy, diff, from_s3_response, require_valid, same_policy
-from r2.errors import AccessDenied, Conflict, NotFound, R2Error, translate
+from r2.errors import AccessDenied, AlreadyExists, Conflict, NotFound, R2Error, translate
 from r2.settings import RESERVED_PREFIX
 
 HISTORY_PREFIX = f"{RESERVED_PREFIX}cors/history/"
+# One change at a time: a change first takes this lease with a conditional PUT (compare-and-swap on
+# its ETag). PutBucketCors has no condition of its own, so without it two editors who loaded the same
+# policy both passed the stale check and the later write (or its "restore") silently undid the other.
+LEASE_KEY = f"{RESERVED_PREFIX}cors/lease.json"
+LEASE_SECONDS = 120  # a lease left "pending" longer than this (a crashed writer) may be taken over
 ADMIN_FIX = (
     "CORS needs an Admin token: Object Read & Write tokens (the kind the guide creates) cannot read or "
     "change a bucket's CORS policy. Use an R2 API token with Admin Read (to view) or Admin Read & Write "
@@ -175,25 +181,107 @@ def change(
     """
     if new is not None:
         require_valid(new)
-    live = read_policy(client, bucket)
-    if not isinstance(expected, _Unchecked) and not same_policy(expected, live):
-        _audit(client, bucket, actor, action, "refused", "the live policy changed since it was loaded")
-        raise StaleEdit(expected, live)
     at = datetime.now(UTC)
-    entry = HistoryEntry(new_version(at), at, actor, action, reason, before=live, after=new)
-    _snapshot(client, bucket, entry)
+    version = new_version(at)
+    lease = _take_lease(client, bucket, version, new, expected, actor, action)
     try:
-        _write(client, bucket, new)
-        back = read_policy(client, bucket)
-    except R2Error as err:
-        raise _restore(client, bucket, entry, actor, action, err.message, err) from err
-    if not same_policy(back, new):
-        shown = diff(new, back, old_name="sent", new_name="read back")
-        raise _restore(
-            client, bucket, entry, actor, action, "the policy read back differs from the one sent:\n" + shown
-        )
+        live = read_policy(client, bucket)
+        if not isinstance(expected, _Unchecked) and not same_policy(expected, live):
+            _audit(client, bucket, actor, action, "refused", "the live policy changed since it was loaded")
+            raise StaleEdit(expected, live)
+        entry = HistoryEntry(version, at, actor, action, reason, before=live, after=new)
+        _snapshot(client, bucket, entry)
+        try:
+            _write(client, bucket, new)
+            back = read_policy(client, bucket)
+        except R2Error as err:
+            raise _restore(client, bucket, entry, actor, action, err.message, err) from err
+        if not same_policy(back, new):
+            shown = diff(new, back, old_name="sent", new_name="read back")
+            raise _restore(
+                client, bucket, entry, actor, action, "the policy read back differs from the one sent:\n" + shown
+            )
+    finally:
+        _release_lease(client, bucket, lease)
     audit_error = _audit(client, bucket, actor, action, "ok", f"version {entry.version}; {reason}".strip("; "))
     return ChangeResult(entry.version, live, new, audit_error=audit_error)
+
+
+def _read_lease(client: S3Client, bucket: str) -> tuple[str | None, dict[str, Any]]:
+    try:
+        response = client.get_object(Bucket=bucket, Key=LEASE_KEY)
+        return str(response["ETag"]), json.loads(response["Body"].read())
+    except (ClientError, BotoCoreError) as exc:
+        err = translate(exc, action="read the CORS change lease", target="the CORS change lease")
+        if isinstance(err, NotFound):
+            return None, {}
+        raise err from exc
+    except ValueError:  # unreadable: treat as free, the conditional write still arbitrates
+        return None, {}
+
+
+def _lease_policy(data: dict[str, Any]) -> CorsPolicy | None:
+    after = data.get("after")
+    return None if after is None else from_s3_response(after["CORSRules"])
+
+
+def _take_lease(
+    client: S3Client,
+    bucket: str,
+    version: str,
+    new: CorsPolicy | None,
+    expected: Expected,
+    actor: str,
+    action: str,
+) -> str:
+    """Claim the right to change the policy; returns the lease's ETag. Another change in progress (or
+    one that claimed the lease between our read and our write) refuses this one: StaleEdit showing
+    the policy that change is setting, or Conflict when the caller did not say what it loaded."""
+    etag, data = _read_lease(client, bucket)
+    busy = data.get("state") == "pending" and _age(data) < LEASE_SECONDS
+    body = json.dumps(
+        {
+            "state": "pending",
+            "version": version,
+            "actor": actor,
+            "at": datetime.now(UTC).isoformat(),
+            "after": None if new is None else new.to_s3(),
+        }
+    ).encode("utf-8")
+    if not busy:
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            response = client.put_object(
+                Bucket=bucket, Key=LEASE_KEY, Body=body, ContentType="application/json", **condition
+            )
+            return str(response["ETag"])
+        except (ClientError, BotoCoreError) as exc:
+            err = translate(exc, action="start the CORS change", target="the CORS change lease")
+            if not isinstance(err, (AlreadyExists, NotFound)):  # 412 (or a lease removed meanwhile): lost
+                raise err from exc
+        _, data = _read_lease(client, bucket)
+    _audit(client, bucket, actor, action, "refused", "another CORS change was in progress")
+    if isinstance(expected, _Unchecked):
+        raise Conflict(
+            f"Another CORS change is in progress (by {data.get('actor', 'someone')}). Nothing was changed.",
+            "Wait a moment, look at the live policy and try again.",
+            code="Busy",
+        )
+    raise StaleEdit(expected, _lease_policy(data))
+
+
+def _age(data: dict[str, Any]) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(str(data["at"]))).total_seconds()
+    except (KeyError, ValueError, TypeError):
+        return float("inf")
+
+
+def _release_lease(client: S3Client, bucket: str, etag: str) -> None:
+    """Mark our lease done (only if it is still ours); a failure leaves it to expire."""
+    body = json.dumps({"state": "done", "at": datetime.now(UTC).isoformat()}).encode("utf-8")
+    with contextlib.suppress(ClientError, BotoCoreError):
+        client.put_object(Bucket=bucket, Key=LEASE_KEY, Body=body, ContentType="application/json", IfMatch=etag)
 
 
 def _restore(
@@ -207,7 +295,10 @@ def _restore(
 ) -> R2Error:
     """Put the snapshot back after a failed change; returns the error to raise (it says what happened)."""
     try:
-        _write(client, bucket, entry.before)
+        # When the write never landed (the server kept refusing it), the previous policy is still live:
+        # say so instead of failing to write it again and asking for a manual rollback.
+        if not same_policy(read_policy(client, bucket), entry.before):
+            _write(client, bucket, entry.before)
         restored = same_policy(read_policy(client, bucket), entry.before)
     except R2Error:
         restored = False

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ from r2.naming import (
     META_UPLOADED_BY,
     META_WIDTH,
     check_key,
+    thumbnail_key,
 )
 from r2.settings import Settings
 from r2.thumbnails import THUMB_SIZE, store_thumbnail, thumbnail_of
@@ -222,7 +224,24 @@ def put_new(
             **condition,
         )
     except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="store the image", target=key) from exc
+        err = translate(exc, action="store the image", target=key)
+        if isinstance(err, AlreadyExists) and if_match is None and is_own_write(client, bucket, key, body):
+            return
+        raise err from exc
+
+
+def is_own_write(client: S3Client, bucket: str, key: str, body: bytes) -> bool:
+    """After a refused If-None-Match PUT: is the object there the one we just sent?
+
+    The client resends a PUT whose answer was lost (a dropped connection after the server stored it);
+    the resend is then refused as "exists" although the first attempt stored exactly these bytes.
+    Keys are fresh uuids, so an object with our bytes' MD5 (the ETag of a single PUT) is our own.
+    """
+    try:
+        etag = str(client.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
+    except (ClientError, BotoCoreError):
+        return False
+    return etag == hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
 def store(
@@ -247,10 +266,13 @@ def store(
         try:
             thumb_key = store_thumbnail(client, bucket, key, clean.thumbnail, if_new=True)
         except AlreadyExists as exc:
-            raise AlreadyExists(
-                f"Could not store the image: {key} already has a thumbnail, so the key is taken.",
-                "Nothing was overwritten. Try again; keys are generated anew each time.",
-            ) from exc
+            if is_own_write(client, bucket, thumbnail_key(key), clean.thumbnail):
+                thumb_key = thumbnail_key(key)  # our own first attempt, whose answer was lost
+            else:
+                raise AlreadyExists(
+                    f"Could not store the image: {key} already has a thumbnail, so the key is taken.",
+                    "Nothing was overwritten. Try again; keys are generated anew each time.",
+                ) from exc
         except R2Error as exc:
             problems.append(f"The thumbnail was not stored ({exc.message}); regenerate it from Browse.")
     elif clean.thumbnail_error:

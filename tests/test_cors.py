@@ -274,3 +274,11 @@ def test_diff_shows_the_change() -> None:
     assert '+        "PUT",' in text and text.startswith("--- live")
     assert cors.diff(after, after) == ""
     assert "(no CORS policy)" in cors.diff(None, after)
+
+
+@pytest.mark.parametrize("source", [b"\x80", b"\x00\x00\x00\x00\x00", "[" * 100_000])
+def test_input_that_is_not_json_text_is_an_invalid_policy(source: str | bytes) -> None:
+    """Found by fuzzing (tests/test_reliability_fuzz.py): non-UTF-8 bytes and very deep nesting raised
+    UnicodeDecodeError/RecursionError instead of InvalidPolicy."""
+    with pytest.raises(cors.InvalidPolicy):
+        cors.parse(source)

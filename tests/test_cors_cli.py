@@ -148,3 +148,11 @@ def test_history_rollback_and_delete(s3: S3Client, settings: Settings, preset_fi
     assert out.count("cors.") == 3 and "why: first" in out
     code, _, err = run(["cors", "rollback", "nope", "--yes"], settings)
     assert code == 1 and "no CORS history version" in err
+
+
+def test_cli_refuses_a_policy_file_that_is_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b"\xff\xfe\x80binary")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["cors", "lint", str(path)], Context(out=out, err=err, environ={}))
+    assert code == 2 and "not UTF-8 text" in err.getvalue()

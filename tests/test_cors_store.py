@@ -46,7 +46,8 @@ def test_no_policy_is_a_normal_state(s3: S3Client, settings: Settings) -> None:
 
 def test_apply_snapshots_writes_reads_back_and_audits(s3: S3Client, s3_calls: CallCounter, settings: Settings) -> None:
     result = cors_store.apply(s3, settings.bucket, A, actor="ana@example.com", reason="uploads", expected=None)
-    assert s3_calls.calls == {"GetBucketCors": 2, "PutObject": 2, "PutBucketCors": 1}  # snapshot + audit
+    # lease (read, take, release) + snapshot + audit
+    assert s3_calls.calls == {"GetObject": 1, "GetBucketCors": 2, "PutObject": 4, "PutBucketCors": 1}
     assert live(s3, settings) == A
     assert result.before is None and result.after == A and result.audit_error == ""
     (entry,) = cors_store.history(s3, settings.bucket)
@@ -169,3 +170,21 @@ def test_access_denied_explains_the_admin_token(settings: Settings) -> None:
         with pytest.raises(AccessDenied) as info:
             cors_store.read_policy(client, settings.bucket)
     assert "Admin" in info.value.fix and "Object Read & Write" in info.value.fix
+
+
+def test_a_write_the_server_keeps_refusing_leaves_the_previous_policy_and_says_so(
+    s3: S3Client, settings: Settings
+) -> None:
+    """Every PutBucketCors attempt fails (an outage of writes): the old policy never left, so the
+    message must say it is in place, not ask for a manual rollback."""
+    from r2.client import make_client
+    from tests.conftest import settings_for
+    from tests.fault_proxy import Fault, FaultProxy, call
+
+    cors_store.apply(s3, settings.bucket, A, actor="ana")
+    with FaultProxy(settings.endpoint) as proxy:
+        proxy.inject(Fault("status", 503, "SlowDown", match=call("PUT", "cors")))
+        with pytest.raises(R2Error) as info:
+            cors_store.apply(make_client(settings_for(proxy.url)), settings.bucket, C, actor="ana")
+    assert "previous policy was restored" in str(info.value) and "NOT" not in str(info.value)
+    assert live(s3, settings) == A

@@ -8,7 +8,7 @@ from r2.client import make_client
 from r2.errors import Unavailable, translate
 from r2.settings import Settings
 from tests.conftest import settings_for
-from tests.fault_proxy import Fault, SilentServer, fault_proxy
+from tests.fault_proxy import Fault, HangingServer, fault_proxy
 
 
 def test_passes_requests_through_and_counts_them(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +38,7 @@ def test_persistent_errors_become_unavailable(settings: Settings, s3) -> None:  
 
 
 def test_hang_ends_with_a_timeout() -> None:
-    silent = SilentServer()
+    silent = HangingServer()
     try:
         client = make_client(settings_for(silent.endpoint), read_timeout=0.5, max_attempts=1)
         with pytest.raises(ReadTimeoutError):

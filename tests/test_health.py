@@ -19,7 +19,7 @@ from r2.health import CHECK_NAMES, Check, Deps, health_client, overall, report, 
 from r2.local import demo_cors_rules
 from r2.settings import RESERVED_PREFIX, Settings
 from tests.conftest import settings_for
-from tests.fakes import (
+from tests.fault_proxy import (
     FakeCloudflareAPI,
     FaultProxy,
     HangingServer,

@@ -93,6 +93,8 @@ def read_file(name: str) -> str:
         return Path(name).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {name}: it is not UTF-8 text (a CORS policy is JSON).") from exc
 
 
 def show_rules(ctx: Context, policy: cors.CorsPolicy) -> None:
