@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import OpsCount, cost_line, measure
+from bench.moto_seed import seed as seed_fast
 from r2.browse import UrlSigner, list_page, tiles
 from r2.client import CallCounter, make_client
 from r2.local import LocalServer
@@ -25,15 +26,8 @@ FOLDERS = 100  # objects spread over 100 folders of the bucket, as a team's buck
 
 
 def seed(count: int) -> None:
-    """Put `count` keys through moto's in-process backend (~20,000/s; over HTTP ~200/s)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
     per_folder = count // FOLDERS
-    for f in range(FOLDERS):
-        for i in range(per_folder):
-            backend.put_object(BUCKET, f"photos/f{f:03d}/{i:06d}.jpg", b"x")
+    seed_fast(BUCKET, ((f"photos/f{f:03d}/{i:06d}.jpg", 1) for f in range(FOLDERS) for i in range(per_folder)))
 
 
 def camera_jpeg(seed_value: int, size: tuple[int, int] = (4000, 3000)) -> bytes:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-MOTO_ACCOUNT = "123456789012"  # moto's default account id
-
 
 def backend():  # type: ignore[no-untyped-def]
+    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
-    return s3_backends[MOTO_ACCOUNT]["aws"]
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
 
 
 def seed(

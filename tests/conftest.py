@@ -11,8 +11,11 @@ for _name in list(os.environ):  # tests must never pick up a developer's real cr
         del os.environ[_name]
 
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -22,6 +25,9 @@ from hypothesis import settings as hypothesis_settings
 from r2.client import CallCounter, S3Client, make_client
 from r2.local import LocalServer
 from r2.settings import Settings, parse_settings
+
+if TYPE_CHECKING:
+    from tests.fault_proxy import HangingServer
 
 # These machines are noisy (2 cores shared with browsers and servers): judge properties, not speed.
 hypothesis_settings.register_profile(
@@ -109,6 +115,29 @@ def require_tool(message: str) -> None:
     if os.environ.get("CI") == "true" or os.environ.get("R2_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " (required here: CI=true or R2_REQUIRE_BROWSER=1)")
     pytest.skip(message)
+
+
+@pytest.fixture
+def counting_server() -> Iterator[HangingServer]:
+    """A listener that only counts connections (and closes each at once): proves no S3 call was made."""
+    from tests.fault_proxy import HangingServer
+
+    with HangingServer(close_at_once=True) as server:
+        yield server
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, *, what: str, timeout: float = 60) -> None:
+    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=5).ok:
+                return
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.1)
 
 
 def free_port() -> int:

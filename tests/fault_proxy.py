@@ -317,13 +317,17 @@ def fault_proxy(upstream: str, delay: float = 0.0, rule: Rule | None = None) -> 
 
 
 class HangingServer:
-    """Accepts TCP connections and never sends a byte: a stuck endpoint. Counts connections."""
+    """Accepts TCP connections and never sends a byte: a stuck endpoint. Counts connections.
 
-    def __init__(self) -> None:
+    `close_at_once` closes each connection instead of holding it: a client then fails fast, which suits
+    tests that only prove no connection was made at all (`connections == 0`)."""
+
+    def __init__(self, *, close_at_once: bool = False) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.connections = 0
+        self.close_at_once = close_at_once
         self._held: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -334,7 +338,10 @@ class HangingServer:
             except OSError:
                 return
             self.connections += 1
-            self._held.append(conn)  # keep it open, say nothing
+            if self.close_at_once:
+                conn.close()
+            else:
+                self._held.append(conn)  # keep it open, say nothing
 
     @property
     def url(self) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
-
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, TEST_BUCKET, give_bucket_the_app_cors
+from tests.fault_proxy import HangingServer
 
 PAGES = {
     "browse": "member",
@@ -27,37 +24,6 @@ WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 def _fresh_caches() -> None:
     st.cache_resource.clear()
     st.cache_data.clear()
-
-
-class CountingServer:
-    """A TCP listener that only counts connections: proves a page made no S3 call at all."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-
-@pytest.fixture
-def counting_server() -> Iterator[CountingServer]:
-    server = CountingServer()
-    yield server
-    server.sock.close()
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, endpoint: str, role: str) -> None:
@@ -80,7 +46,7 @@ def rendered_text(at: AppTest) -> str:
 
 @pytest.mark.parametrize(("page", "role"), PAGES.items())
 def test_page_run_directly_refuses_a_weaker_role_without_any_s3_call(
-    page: str, role: str, monkeypatch: pytest.MonkeyPatch, counting_server: CountingServer
+    page: str, role: str, monkeypatch: pytest.MonkeyPatch, counting_server: HangingServer
 ) -> None:
     configure(monkeypatch, counting_server.endpoint, WEAKER[role])
     at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py")).run(timeout=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui.auth
 from tests.conftest import ROOT, give_bucket_the_app_cors
-from tests.test_app_frame import PAGES, CountingServer, configure, rendered_text
+from tests.fault_proxy import HangingServer
+from tests.test_app_frame import PAGES, configure, rendered_text
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -48,13 +48,6 @@ HEADER = "Cf-Access-Authenticated-User-Email"
 def _fresh_caches() -> None:
     st.cache_resource.clear()
     st.cache_data.clear()
-
-
-@pytest.fixture
-def counting_server() -> Iterator[CountingServer]:
-    server = CountingServer()
-    yield server
-    server.sock.close()
 
 
 @pytest.fixture
@@ -103,7 +96,7 @@ def test_navigation_offers_the_pages_of_the_signed_in_role(
 
 @pytest.mark.parametrize(("page", "role"), PAGES.items())
 def test_each_page_refuses_a_weaker_signed_in_role_without_any_s3_call(
-    page: str, role: str, monkeypatch: pytest.MonkeyPatch, counting_server: CountingServer
+    page: str, role: str, monkeypatch: pytest.MonkeyPatch, counting_server: HangingServer
 ) -> None:
     configure(monkeypatch, counting_server.endpoint, "admin")
     at = app(f"pages/{page}.py", USERS[WEAKER[role]])
@@ -116,7 +109,7 @@ def test_each_page_refuses_a_weaker_signed_in_role_without_any_s3_call(
 
 @pytest.mark.parametrize("page", PAGES)
 def test_each_page_asks_an_anonymous_visitor_to_sign_in(
-    page: str, monkeypatch: pytest.MonkeyPatch, counting_server: CountingServer
+    page: str, monkeypatch: pytest.MonkeyPatch, counting_server: HangingServer
 ) -> None:
     configure(monkeypatch, counting_server.endpoint, "admin")
     at = app(f"pages/{page}.py", USERS["anonymous"])

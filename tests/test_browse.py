@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bench.moto_seed import seed as seed_fast
 from r2.audit import recent
 from r2.browse import (
     Entry,
@@ -29,17 +30,6 @@ from r2.settings import Settings
 from tests.conftest import settings_for
 
 HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
-
-
-def seed_fast(bucket: str, keys: list[str], body: bytes = b"x") -> None:
-    """Put keys through moto's in-process backend (~20,000/s; HTTP manages ~200/s). The session's
-    server runs in this process, so it serves them."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    for key in keys:
-        backend.put_object(bucket, key, body)
 
 
 def put(s3, settings: Settings, key: str, body: bytes = b"x", **extra) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +92,7 @@ def test_hidden_entries_make_a_short_page_without_refilling(settings: Settings, 
 
 def test_paging_forward_and_back_over_thousands_of_keys(settings: Settings, s3, s3_calls) -> None:  # type: ignore[no-untyped-def]
     keys = [f"many/{i:05d}.jpg" for i in range(2500)] + [f"many/sub{i}/x.jpg" for i in range(3)]
-    seed_fast(settings.bucket, keys)
+    seed_fast(settings.bucket, ((key, 1) for key in keys))
     expected = sorted([k for k in keys if "/sub" not in k] + [f"many/sub{i}/" for i in range(3)])
     s3_calls.reset()
     tokens: list[str | None] = [None]
@@ -256,7 +246,7 @@ def test_cli_sign_limits_lifetime_to_seven_days(settings: Settings, s3) -> None:
 
 
 def test_list_level_pages_through_a_whole_level(settings: Settings, s3, s3_calls) -> None:  # type: ignore[no-untyped-def]
-    seed_fast(settings.bucket, [f"L/{i:04d}.jpg" for i in range(2100)])
+    seed_fast(settings.bucket, ((f"L/{i:04d}.jpg", 1) for i in range(2100)))
     s3_calls.reset()
     level = list_level(s3, settings.bucket, "L/")
     assert len(level.objects) == 2100 and s3_calls.calls["ListObjectsV2"] == 3
