@@ -88,14 +88,25 @@ class Ticket:
     content_type: str
     expires_at: float
     url: str = field(repr=False)
+    signing: int = 0  # 0 when planned, +1 for each renewal: the browser takes the newest
 
     @property
     def headers(self) -> dict[str, str]:
         """Exactly what the browser must send (it adds Content-Length itself, from the file)."""
         return {"Content-Type": self.content_type, "If-None-Match": "*"}
 
-    def for_browser(self) -> dict[str, Any]:
-        return {"id": self.id, "key": self.key, "url": self.url, "headers": self.headers, "size": self.size}
+    def for_browser(self, now: float) -> dict[str, Any]:
+        """What the component needs; `ttl` is the link's remaining life in seconds (the browser's clock
+        may be off, so it counts from when it receives the ticket)."""
+        return {
+            "id": self.id,
+            "key": self.key,
+            "url": self.url,
+            "headers": self.headers,
+            "size": self.size,
+            "signing": self.signing,
+            "ttl": max(0.0, round(self.expires_at - now, 1)),
+        }
 
 
 @dataclass(frozen=True)
@@ -122,34 +133,42 @@ def plan(
         raise InvalidInput(f"At most {MAX_FILES} files at once.", "Upload them in several batches.")
     tickets: list[Ticket] = []
     refusals: list[Refusal] = []
-    ttl = settings.upload_url_ttl_seconds
     for offer in offers:
         try:
             planned = plan_upload(settings, offer.name, offer.size, offer.type, target)
         except InvalidInput as exc:
             refusals.append(Refusal(offer.id, offer.name, f"{exc} Nothing was uploaded."))
             continue
-        url = sign_put(
-            client,
-            settings.bucket,
-            planned.key,
-            ttl,
-            content_type=planned.content_type,
-            content_length=planned.size,
-            if_none_match=True,
+        unsigned = Ticket(
+            offer.id, planned.original_name, planned.key, planned.size, planned.format, planned.content_type, 0.0, ""
         )
-        ticket = Ticket(
-            offer.id,
-            planned.original_name,
-            planned.key,
-            planned.size,
-            planned.format,
-            planned.content_type,
-            now() + ttl,
-            url,
-        )
-        tickets.append(ticket)
+        tickets.append(renew(client, settings, unsigned, now=now))
     return tickets, refusals
+
+
+def renew_margin(settings: Settings) -> float:
+    """Seconds of life below which the browser asks for a fresh link before starting a PUT."""
+    return min(10.0, settings.upload_url_ttl_seconds / 3)
+
+
+def renew(client: S3Client, settings: Settings, ticket: Ticket, *, now: Callable[[], float] = time.time) -> Ticket:
+    """The same PUT (key, exact size, type, If-None-Match) signed afresh for the configured lifetime.
+
+    A link only has to be *started* before it expires; in a long queue of large files the later ones
+    would start too late, so the browser asks for a fresh link just before it starts such a file.
+    """
+    ttl = settings.upload_url_ttl_seconds
+    url = sign_put(
+        client,
+        settings.bucket,
+        ticket.key,
+        ttl,
+        content_type=ticket.content_type,
+        content_length=ticket.size,
+        if_none_match=True,
+    )
+    signing = ticket.signing + 1 if ticket.url else 0
+    return replace(ticket, expires_at=now() + ttl, url=url, signing=signing)
 
 
 # ---------------------------------------------------------------- CORS precheck

@@ -10,7 +10,8 @@ One proxy, one hanging server, used by every reliability and health test:
   - inject `Fault`s: a `status` burst (500/503 SlowDown/429...), a `hang` with no answer, a `cut` of
     the response body half way, a `close` of the connection before anything is forwarded (a cut
     mid-upload: the server never gets the object), a `drop` (forwarded and stored upstream, then the
-    connection closes before the answer: the client cannot know it succeeded). Faults apply to some
+    connection closes before the answer: the client cannot know it succeeded), a `delay` of some
+    requests only (a slow upload). Faults apply to some
     requests (`match`) and to a number of requests (`times`).
   - add latency (`delay`) before each request is forwarded.
   It counts every request by method (`seen`) and keeps each one (`log`: method, path, query, code).
@@ -103,11 +104,12 @@ def unknown_key_id(method: str, path: str, query: str, headers: dict[str, str]) 
 
 @dataclass
 class Fault:
-    kind: str  # "status" | "hang" | "cut" | "close" | "drop"
+    kind: str  # "status" | "hang" | "cut" | "close" | "drop" | "delay"
     status: int = 503
     code: str = "SlowDown"
     times: int | None = None  # how many matching requests; None = all
     match: Match | None = None
+    seconds: float = 0.0  # for "delay": wait this long, then forward as usual (a slow request)
 
     def applies(self, method: str, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -208,6 +210,8 @@ class _ProxyHandler(_Quiet):
             if fault.kind == "status":
                 self._send(*s3_error(fault.code, fault.status))
                 return
+            if fault.kind == "delay":
+                time.sleep(fault.seconds)
         status, response_headers, payload = proxy._forward(self.command, self.path, body, headers)
         if fault is not None and fault.kind == "drop":
             self._drop()  # the upstream did the work; the client never hears of it

@@ -21,6 +21,8 @@ from r2.direct import (
     explain_failure,
     pipeline_check,
     plan,
+    renew,
+    renew_margin,
     verify,
 )
 from r2.errors import InvalidInput
@@ -90,6 +92,27 @@ def test_signed_url_signs_length_type_and_if_none_match_and_expires_as_configure
     assert query["X-Amz-Expires"] == "45"
     assert ticket.headers == {"Content-Type": "image/png", "If-None-Match": "*"}
     assert ticket.url not in repr(ticket)  # never in logs by accident
+
+
+def test_renew_signs_the_same_put_afresh_for_the_configured_lifetime(s3_endpoint: str, s3: S3Client) -> None:
+    settings = settings_for(s3_endpoint, R2_UPLOAD_URL_TTL_SECONDS="30")
+    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads", now=lambda: 1000.0)
+    fresh = renew(s3, settings, ticket, now=lambda: 1100.0)
+    same = ("id", "name", "key", "size", "format", "content_type")
+    assert [getattr(fresh, f) for f in same] == [getattr(ticket, f) for f in same]
+    assert (ticket.expires_at, fresh.expires_at) == (1030.0, 1130.0)
+    assert (ticket.signing, fresh.signing, renew(s3, settings, fresh).signing) == (0, 1, 2)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(fresh.url).query).items()}
+    assert query["X-Amz-SignedHeaders"].split(";") == ["content-length", "content-type", "host", "if-none-match"]
+    assert query["X-Amz-Expires"] == "30"
+    sent = fresh.for_browser(now=1120.0)
+    assert (sent["ttl"], sent["signing"], sent["size"]) == (10.0, 1, 1234)
+    assert ticket.for_browser(now=1100.0)["ttl"] == 0.0  # expired: never negative
+
+
+def test_the_browser_renews_a_link_with_less_than_a_third_of_its_life_left_at_most_10_s(s3_endpoint: str) -> None:
+    assert renew_margin(settings_for(s3_endpoint, R2_UPLOAD_URL_TTL_SECONDS="6")) == 2.0
+    assert renew_margin(settings_for(s3_endpoint)) == 10.0  # the default 60 s
 
 
 def test_offer_from_browser_refuses_malformed_input() -> None:

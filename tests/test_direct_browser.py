@@ -6,10 +6,13 @@ No request routing anywhere (Playwright would then answer CORS preflights itself
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from PIL import Image
@@ -19,6 +22,7 @@ from r2.client import S3Client
 from r2.naming import thumbnail_key
 from r2.settings import Settings
 from tests.browser import streamlit_app
+from tests.fault_proxy import Fault, FaultProxy
 
 pytestmark = pytest.mark.browser
 
@@ -163,3 +167,36 @@ def test_more_files_than_run_at_once_are_all_uploaded(browser, settings: Setting
         page.set_input_files(INPUT, files=files)
         expect(page.get_by_text("5 of 5 file(s) stored.")).to_be_visible()
         assert len(puts) == 5 and len(uploads(s3, settings)) == 5
+
+
+def _signed_put(method: str, path: str) -> bool:
+    return method == "PUT" and "X-Amz-Signature=" in path
+
+
+def _expiry(path: str) -> float:
+    query = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+    signed = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return signed.timestamp() + int(query["X-Amz-Expires"])
+
+
+def test_links_that_would_expire_in_the_queue_are_renewed_before_their_put(  # type: ignore[no-untyped-def]
+    browser, settings: Settings, s3: S3Client
+) -> None:
+    # A long queue of slow uploads: 3 PUTs run at once and each takes 8 s here, but links live 6 s.
+    # The files queued behind them must not start with a dead link: R2 refuses it (moto would not,
+    # so the proxy checks each PUT's signed date and lifetime against its arrival).
+    arrivals: list[tuple[float, str]] = []
+    with FaultProxy(settings.endpoint) as proxy:
+        proxy.on_request = lambda m, path: arrivals.append((time.time(), path)) if _signed_put(m, path) else None
+        proxy.inject(Fault("delay", seconds=8, match=_signed_put))
+        files = [{"name": f"q{i}.png", "mimeType": "image/png", "buffer": png((20 + i, 20))} for i in range(5)]
+        slow = replace(settings, endpoint=proxy.endpoint)
+        with upload_page(browser, slow, s3, R2_UPLOAD_URL_TTL_SECONDS="6") as (page, _):
+            page.locator(INPUT).wait_for(state="attached", timeout=30_000)
+            page.set_input_files(INPUT, files=files)
+            expect(page.get_by_text("5 of 5 file(s) stored.")).to_be_visible(timeout=60_000)
+    assert len(uploads(s3, settings)) == 5
+    assert len(arrivals) == 5  # one PUT per file: none was refused and sent again
+    late = [round(arrived - _expiry(path), 1) for arrived, path in arrivals if arrived > _expiry(path)]
+    assert late == []  # every PUT started while its link was alive
+    assert len({_expiry(path) for _, path in arrivals}) >= 2  # the queued ones were signed afresh

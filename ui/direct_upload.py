@@ -5,6 +5,9 @@ A Components v2 component (inline HTML/JS/CSS, no build step). Protocol, one rer
 - `offer` (state): {batch, files: [{id, name, size, type}]} when the user picks or drops files.
   The callback plans them (`r2.direct.plan`): refusals and signed tickets go back in `data`.
 - The browser PUTs each ticket with XHR (upload progress per file) with exactly the signed headers.
+- `renew` (state): {batch, ids, seq} when a queued file is about to start with a link that has less
+  than `renew_before` seconds left (a long queue of large files): the callback signs those PUTs afresh
+  (`r2.direct.renew`) and the new links come back in `data`.
 - `report` (state): {batch, items: [{id, ok, status, code, message, seconds}]} once every PUT of the
   batch has finished. The page then verifies each stored object (`r2.direct.verify`).
 
@@ -13,6 +16,7 @@ Presigned URLs travel only in `data` to this browser session; they are never log
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +36,8 @@ from r2.direct import (
     explain_failure,
     pipeline_check,
     plan,
+    renew,
+    renew_margin,
     verify,
 )
 from r2.errors import R2Error
@@ -106,6 +112,10 @@ function setup(root, state) {
     state.started = new Set();
     state.results = new Map();
     state.queue = [];
+    state.inflight = new Set();
+    state.renewing = new Set();
+    state.signings = new Map();
+    state.deadlines = new Map();
     const list = root.querySelector(".files");
     list.replaceChildren();
     const offers = files.map((file, i) => {
@@ -143,6 +153,7 @@ function setup(root, state) {
 
 function finish(state, batch, id, result) {
   if (state.batch !== batch) return;  // a newer pick replaced this batch
+  state.inflight.delete(id);
   state.results.set(id, { id, ...result });
   const row = state.rows.get(id);
   if (row) {
@@ -188,17 +199,34 @@ function put(state, ticket) {
   };
   xhr.onerror = () => finish(state, batch, ticket.id, { ok: false, status: 0, code: "", message: "", seconds: seconds(),
     text: "Blocked: no answer the page may read (CORS or network)." });
+  state.inflight.add(ticket.id);
   xhr.send(file);
   if (row) row.status.textContent = "Uploading straight to the bucket…";
 }
 
+function accept(state, ticket) {
+  // A link must be *started* before it expires; count its life from now (the clocks may differ).
+  state.signings.set(ticket.id, ticket.signing);
+  state.deadlines.set(ticket.id, performance.now() + 1000 * (ticket.ttl || 0));
+  state.queue.push(ticket);
+}
+
 function pump(state) {
-  // in flight: started (queued or sent) and not finished, minus those still waiting in the queue
-  const queued = new Set(state.queue.map((t) => t.id));
-  let running = [...state.started].filter((x) => !state.results.has(x) && !queued.has(x)).length;
-  while (running < PARALLEL && state.queue.length) {
-    const ticket = state.queue.shift();
-    running++;
+  while (state.inflight.size < PARALLEL && state.queue.length) {
+    const ticket = state.queue[0];
+    if (state.deadlines.get(ticket.id) - performance.now() < 1000 * state.renewBefore) {
+      // The queue waited too long: every queued link is as old as this one, so renew them together.
+      for (const t of state.queue) {
+        state.renewing.add(t.id);
+        const row = state.rows.get(t.id);
+        if (row) row.status.textContent = "Waiting for a fresh upload link…";
+      }
+      state.queue = [];
+      state.renewSeq = (state.renewSeq || 0) + 1;
+      state.setStateValue("renew", { batch: state.batch, ids: [...state.renewing], seq: state.renewSeq });
+      return;
+    }
+    state.queue.shift();
     put(state, ticket);
   }
 }
@@ -210,13 +238,15 @@ export default function (component) {
   let state = root.__r2state;
   if (!state) {
     state = root.__r2state = { batch: null, files: new Map(), rows: new Map(), started: new Set(),
-      results: new Map(), queue: [] };
+      results: new Map(), queue: [], inflight: new Set(), renewing: new Set(), signings: new Map(),
+      deadlines: new Map() };
     setup(root, state);
   }
   state.setStateValue = setStateValue;  // the latest one (it closes over the current widget state)
   const input = root.querySelector("input[type=file]");
   input.accept = (data && data.accept) || "";
   root.querySelector(".limits").textContent = (data && data.limits) || "";
+  state.renewBefore = (data && data.renew_before) || 0;
   if (!data || data.batch !== state.batch) return;
   for (const refusal of data.refusals || []) {
     if (state.results.has(refusal.id)) continue;
@@ -226,9 +256,14 @@ export default function (component) {
     if (row) { row.li.classList.add("failed"); row.status.textContent = refusal.reason; }
   }
   for (const ticket of data.tickets || []) {
-    if (state.started.has(ticket.id) || !state.files.has(ticket.id)) continue;
-    state.started.add(ticket.id);
-    state.queue.push(ticket);
+    if (!state.files.has(ticket.id)) continue;
+    if (!state.started.has(ticket.id)) {
+      state.started.add(ticket.id);
+      accept(state, ticket);
+    } else if (state.renewing.has(ticket.id) && ticket.signing > state.signings.get(ticket.id)) {
+      state.renewing.delete(ticket.id);
+      accept(state, ticket);
+    }
   }
   if (state.queue.length) pump(state);
   for (const [id, final] of Object.entries(data.final || {})) {
@@ -255,6 +290,7 @@ class Batch:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # browser-side failures, explained
     error: str = ""
+    renewals: int = 0  # the browser's last `renew` request handled (its seq)
 
 
 def _state() -> dict[str, Batch]:
@@ -297,6 +333,24 @@ def _planner(settings: Settings, client: S3Client, folder: str) -> Callable[[], 
     return on_offer
 
 
+def _renewer(settings: Settings, client: S3Client) -> Callable[[], None]:
+    def on_renew() -> None:
+        request = _component_value("renew")
+        batch = next(iter(_state().values()), None)
+        if not isinstance(request, dict) or batch is None or request.get("batch") != batch.id:
+            return
+        seq = request.get("seq")
+        if not isinstance(seq, int) or seq <= batch.renewals:
+            return
+        batch.renewals = seq
+        for file_id in request.get("ids") or []:
+            ticket = batch.tickets.get(file_id) if isinstance(file_id, str) else None
+            if ticket is not None and file_id not in batch.outcomes and file_id not in batch.failures:
+                batch.tickets[file_id] = renew(client, settings, ticket)
+
+    return on_renew
+
+
 def direct_upload_section(
     settings: Settings, client: S3Client, actor: str, folder: str, check: ContentCheck = pipeline_check
 ) -> bool:
@@ -330,7 +384,8 @@ def direct_upload_section(
         "accept": ",".join(f"image/{f.lower()}" for f in formats),
         "limits": f"{', '.join(formats)}; up to {settings.max_upload_mb:g} MiB each",
         "batch": batch.id if batch else None,
-        "tickets": [t.for_browser() for t in batch.tickets.values()] if batch else [],
+        "tickets": [t.for_browser(time.time()) for t in batch.tickets.values()] if batch else [],
+        "renew_before": renew_margin(settings),
         "refusals": [{"id": r.id, "reason": r.reason} for r in batch.refusals] if batch else [],
         "final": _final(batch) if batch else {},
     }
@@ -339,6 +394,7 @@ def direct_upload_section(
             key=COMPONENT_KEY,
             data=data,
             on_offer_change=_planner(settings, client, folder),
+            on_renew_change=_renewer(settings, client),
             on_report_change=lambda: None,
         )
     if batch is None:
