@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 LSVENV := .venv-localstack
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: run test lint format bench bench-quick clean
+.PHONY: run test lint format bench bench-quick screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench: $(VENV)/.dev
 
 bench-quick: $(VENV)/.dev
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+screenshots: $(VENV)/.dev
+	$(BIN)/python docs/screenshots.py $(PAGES)
 
 clean:
 	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache
