@@ -73,7 +73,7 @@ def main(names: list[str]) -> int:
             page.wait_for_function(SETTLED, timeout=90_000)
             prepare(page)
             page.wait_for_function(SETTLED, timeout=90_000)
-            page.wait_for_timeout(1500)  # images and charts finish drawing
+            page.wait_for_timeout(4000)  # images, code and charts finish drawing
             target = ROOT / "docs" / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
             print(f"wrote {target.relative_to(ROOT)}")
