@@ -156,7 +156,7 @@ def test_a_signed_put_with_exactly_the_signed_headers_is_stored_once(target: Tar
 def test_a_signed_put_refuses_any_other_request(target: Target, body: bytes, headers: dict[str, str]) -> None:
     key = f"{target.prefix}refused.png"
     response = requests.put(_signed_put(target, key), data=body, headers=headers, timeout=30)
-    assert response.status_code == 403
+    assert response.status_code in (400, 403)  # refused (the exact code for a length mismatch is R2's choice)
     assert _keys(target, key) == []
 
 
@@ -165,7 +165,7 @@ def test_an_expired_signed_put_is_refused(target: Target) -> None:
     key = f"{target.prefix}late.png"
     url = _signed_put(target, key, expires=1)
     time.sleep(2.5)
-    assert requests.put(url, data=BODY, headers=HEADERS, timeout=30).status_code == 403
+    assert requests.put(url, data=BODY, headers=HEADERS, timeout=30).status_code in (400, 403)
     assert _keys(target, key) == []
 
 
