@@ -52,5 +52,8 @@ bench-quick: $(VENV)/.dev
 screenshots: $(VENV)/.dev
 	$(BIN)/python docs/screenshots.py $(PAGES)
 
+test-live: $(VENV)/.dev
+	R2_LIVE_TEST=1 $(BIN)/python -m pytest -v tests/test_live_r2.py
+
 clean:
 	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache

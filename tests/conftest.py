@@ -6,6 +6,8 @@ import os
 
 # Before moto is imported anywhere: enforce bucket CORS as R2 does (else every preflight passes).
 os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+import tests.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values it was started with
+
 for _name in list(os.environ):  # tests must never pick up a developer's real credentials
     if _name.startswith("R2_") or _name == "CLOUDFLARE_API_TOKEN":
         del os.environ[_name]
