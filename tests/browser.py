@@ -7,16 +7,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_until_serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -83,16 +81,7 @@ def streamlit_app(
     )
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/_stcore/health", timeout=5).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or too busy to answer in time
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (workdir / "streamlit.log").read_text())
-            time.sleep(0.1)
+        wait_until_serving(f"{base}/_stcore/health", proc, "streamlit", (workdir / "streamlit.log").read_text)
         yield base
     finally:
         proc.terminate()

@@ -11,7 +11,9 @@ for _name in list(os.environ):  # tests must never pick up a developer's real cr
         del os.environ[_name]
 
 import socket
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,22 @@ def require_tool(message: str) -> None:
     if os.environ.get("CI") == "true" or os.environ.get("R2_REQUIRE_BROWSER") == "1":
         pytest.fail(message + " (required here: CI=true or R2_REQUIRE_BROWSER=1)")
     pytest.skip(message)
+
+
+def wait_until_serving(
+    url: str, proc: subprocess.Popen[bytes], what: str, log: Callable[[], str] = lambda: "", request_timeout: float = 5
+) -> None:
+    """Poll `url` until it answers 2xx (at most 60 s); if `proc` exits first or time runs out, fail with its log."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(url, timeout=request_timeout).ok:
+                return
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{log()}")
+        time.sleep(0.1)
 
 
 def free_port() -> int:

@@ -10,14 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
-from tests.conftest import ROOT, free_port, require_tool
+from tests.conftest import ROOT, free_port, require_tool, wait_until_serving
 
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 
@@ -47,16 +44,13 @@ def running_localstack() -> Iterator[str]:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{endpoint}/_localstack/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("LocalStack did not start:\n" + (workdir / "localstack.log").read_text()[-3000:])
-            time.sleep(0.2)
+        wait_until_serving(
+            f"{endpoint}/_localstack/health",
+            proc,
+            "LocalStack",
+            lambda: (workdir / "localstack.log").read_text()[-3000:],
+            request_timeout=1,
+        )
         yield endpoint
     finally:
         proc.terminate()
