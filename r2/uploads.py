@@ -272,8 +272,10 @@ def keep_in_place(
 
     A server-side copy of the object onto itself with new metadata (`MetadataDirective=REPLACE`),
     guarded by `CopySourceIfMatch`: only the version that was checked is kept (a changed or missing
-    object is refused with 412, like `If-Match`). R2 implements both headers on CopyObject
-    (https://developers.cloudflare.com/r2/api/s3/api/).
+    object is refused with 412, like `If-Match`). R2's S3 compatibility table lists both headers for
+    CopyObject (https://developers.cloudflare.com/r2/api/s3/api/); not tried against live R2 here:
+    the tests prove the guard on LocalStack (moto ignores it). A copy keeps the content, hence the
+    ETag, so a resend after a lost answer succeeds.
     """
     try:
         client.copy_object(

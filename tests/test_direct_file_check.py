@@ -34,6 +34,7 @@ from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
 from tests import upload_corpus as corpus
 from tests.conftest import TEST_BUCKET, free_port, settings_for, wait_until_serving
+from tests.fault_proxy import Fault, FaultProxy
 
 GPS = ExifTags.IFD.GPSInfo
 MIB = 1024 * 1024
@@ -370,3 +371,24 @@ def test_verify_memory_does_not_grow_with_the_file(
     assert peak < 6 * MIB, f"{peak / MIB:.1f} MiB of Python memory for a {head['ContentLength'] / MIB:.0f} MiB file"
     with Image.open(io.BytesIO(client.get_object(Bucket=TEST_BUCKET, Key=ticket.key)["Body"].read())) as image:
         assert GPS not in image.getexif()
+
+
+def test_verify_whose_self_copy_answer_is_lost_is_retried_and_stored(
+    settings: Settings, s3: S3Client, tmp_path: Path
+) -> None:
+    """Unlike the If-Match PUT of a cleaned file, the self-copy is safe to resend: it keeps the content,
+    so the ETag (the content's MD5) still matches and the retry succeeds."""
+    ticket, etag = _stored(s3, settings, corpus.plain("PNG"), "a.png", "image/png")
+    with FaultProxy(settings.endpoint) as proxy:
+        copy = f"/{TEST_BUCKET}/{ticket.key}"  # not the thumbnail's key, which ends with it
+        proxy.inject(Fault("drop", times=1, match=lambda method, path: method == "PUT" and path.endswith(copy)))
+        via_proxy = make_client(settings_for(proxy.url))
+        calls = CallCounter(via_proxy)
+        outcome = verify(via_proxy, settings, ticket, actor="a", tmp_dir=str(tmp_path))
+        calls.close()
+        originals = [p for m, p, _, _ in proxy.log if m == "PUT" and p.endswith(copy)]
+        assert len(originals) == 2  # the copy, and its resend after the lost answer
+    assert outcome.status == "stored", outcome.message
+    assert calls.calls["CopyObject"] == 1 and calls.calls["PutObject"] == 2  # one logical copy
+    head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
+    assert head["ETag"] == etag and head["Metadata"]["original-name"] == "a.png"
