@@ -10,9 +10,11 @@ The app never carries the bytes. The protocol (driven by `ui/direct_upload.py`):
    `explain_failure()` tells a CORS block (network error, no status) from a refused signature or
    permission (403 with an S3 error body).
 4. `verify()` checks the stored object on the server: HEAD for size and type, one streamed read into
-   a temporary file for the same content checks as the upload pipeline, a replace guarded by
-   `If-Match` on the ETag (metadata removed, metadata recorded), the thumbnail. A file that is not
-   what it claimed is deleted and the user told why.
+   a temporary file for the same content checks as the upload pipeline, run on that file
+   (`images.clean_file`: memory holds the decoded pixels, never the file), the thumbnail, then the
+   cleaned file streamed back from disk with `If-Match` on the ETag, or, when nothing had to be
+   removed, no upload at all (a server-side copy onto itself records the metadata). A file that is
+   not what it claimed is deleted and the user told why.
 
 Before offering any of this, `cors_check()` sends the browser's preflight from the server and says
 exactly which part of the bucket's CORS policy is missing, so the page can fall back to the app path.
@@ -34,7 +36,7 @@ from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.errors import AlreadyExists, Conflict, InvalidInput, R2Error, scrub, translate
-from r2.images import FORMAT_TYPES, CleanImage, ImagePolicy
+from r2.images import FORMAT_TYPES, CleanFile, ImagePolicy
 from r2.preflight import PreflightResult, preflight
 from r2.presign import sign_put
 from r2.settings import Settings
@@ -292,13 +294,15 @@ def explain_failure(report: BrowserReport) -> str:
 
 
 # Runs the pipeline's checks on a file on disk; raises InvalidInput (ImageRejected) with the reason.
-ContentCheck = Callable[[Path, Settings], CleanImage]
+ContentCheck = Callable[[Path, Settings], CleanFile]
 
 
-def pipeline_check(path: Path, settings: Settings) -> CleanImage:
-    """The upload pipeline on the downloaded file: identify by content, limits, metadata, thumbnail."""
+def pipeline_check(path: Path, settings: Settings) -> CleanFile:
+    """The upload pipeline on the downloaded file, file to file: identify by content, limits, metadata,
+    thumbnail. A cleaned copy, if any, is written next to it (`<name>.clean`, same temporary folder)."""
     policy = ImagePolicy.from_settings(settings)
-    return images.clean(path, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+    out = path.with_name(path.name + ".clean")
+    return images.clean_file(path, policy, out, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
 
 
 Status = Literal["stored", "removed", "failed"]
@@ -352,8 +356,10 @@ def verify(
     """Check what the browser stored under `ticket.key`; keep it (cleaned, with a thumbnail) or delete it.
 
     HEAD (size and type as signed), one GET streamed into a temporary file, the pipeline's checks on
-    that file, then `r2.uploads.store(..., if_match=ETag)`: the thumbnail, and the original replaced
-    by its cleaned version with the pipeline's metadata, only if it is still the object checked.
+    that file, then `r2.uploads.store(..., if_match=ETag)`: the thumbnail, and, only if the object is
+    still the one checked, the cleaned file streamed over it, or (nothing removed) just the pipeline's
+    metadata by a server-side self-copy: the bytes are not sent again. The temporary folder (download
+    and cleaned copy) is removed whatever happens.
     """
     base = Outcome(ticket.id, ticket.name, ticket.key, "failed", size=ticket.size, format=ticket.format)
     key = ticket.key
@@ -376,21 +382,23 @@ def verify(
             f"{ticket.content_type} that were signed; it was removed."
         )
     try:
-        with tempfile.NamedTemporaryFile(prefix="direct-", dir=tmp_dir) as tmp:
-            download_to(client, settings, key, etag, tmp)
+        with tempfile.TemporaryDirectory(prefix="direct-", dir=tmp_dir) as work:
+            downloaded = Path(work) / "object"
+            with downloaded.open("wb") as tmp:
+                download_to(client, settings, key, etag, tmp)
             try:
-                clean = check(Path(tmp.name), settings)
+                clean = check(downloaded, settings)
             except InvalidInput as exc:
                 return removed(f"{exc} It was removed from the bucket.")
-        if clean.info.format != ticket.format:
-            ext = FORMAT_TYPES[clean.info.format][0]
-            return removed(
-                f"Its content is {clean.info.format}, but it was sent as {ticket.format} (a renamed file?). "
-                f"It was removed: rename it to .{ext} and upload again."
+            if clean.info.format != ticket.format:
+                ext = FORMAT_TYPES[clean.info.format][0]
+                return removed(
+                    f"Its content is {clean.info.format}, but it was sent as {ticket.format} (a renamed file?). "
+                    f"It was removed: rename it to .{ext} and upload again."
+                )
+            thumb_key, problems = store(
+                client, settings.bucket, key, clean, original_name=ticket.name, uploaded_by=actor, if_match=etag
             )
-        thumb_key, problems = store(
-            client, settings.bucket, key, clean, original_name=ticket.name, uploaded_by=actor, if_match=etag
-        )
     except (ClientError, BotoCoreError) as exc:
         return done(replace(base, message=str(translate(exc, action="verify the upload", target=key))))
     except AlreadyExists as exc:  # If-Match refused: someone changed the object after it was checked

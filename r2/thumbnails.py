@@ -36,10 +36,12 @@ def thumbnail_of(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
     """The thumbnail of an image already opened (and, for JPEG, already in draft mode).
 
     The upload pipeline decodes each image once to check it and makes the thumbnail from that decode.
+    The image is reduced in place and then turned upright, so no full-size copy is ever made (a 35 MP
+    decode would double): the caller must not use `image` afterwards, only close it.
     """
     image.seek(0)  # first frame of animations
-    thumb = ImageOps.exif_transpose(image)
-    thumb.thumbnail((size, size))
+    image.thumbnail((size, size))  # replaces the full-size pixels by the small ones
+    thumb = ImageOps.exif_transpose(image)  # a copy, upright: small now
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
     out = io.BytesIO()

@@ -8,8 +8,10 @@
   cannot be written, the new thumbnail is deleted again, so a failed file leaves nothing behind.
   A thumbnail failure does not lose the original: the result says so and Browse can regenerate it.
 - A direct browser upload composes the same parts: `plan_upload` -> signed PUT of the raw bytes ->
-  `images.clean(path_of_the_downloaded_file, plan.policy, ...)` -> `store(..., if_match=etag)`, which
-  swaps in the cleaned version only if the object is still the one checked (or delete it if rejected).
+  `images.clean_file(downloaded_file, plan.policy, ...)` (file to file) -> `store(..., if_match=etag)`,
+  which, only if the object is still the one checked, streams the cleaned file over it, or, when
+  nothing was removed, only replaces its metadata by a server-side copy onto itself (no bytes sent).
+  A rejected file is deleted.
 - `upload_file` / `upload_files` do it all per file and record an `upload` audit event per stored
   file. Each file gets a frozen `Uploaded` or `Rejected` result; one file failing never stops the rest.
 """
@@ -23,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import quote, unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,7 +34,7 @@ from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.errors import AlreadyExists, InvalidInput, R2Error, translate
-from r2.images import FORMAT_TYPES, CleanImage, ImagePolicy, ImageRejected
+from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
 from r2.naming import (
     META_FORMAT,
     META_HEIGHT,
@@ -185,7 +187,10 @@ Result = Uploaded | Rejected
 # ---------------------------------------------------------------- storing
 
 
-def metadata_for(clean: CleanImage, original_name: str, uploaded_by: str, has_thumbnail: bool) -> dict[str, str]:
+Checked = CleanImage | CleanFile
+
+
+def metadata_for(clean: Checked, original_name: str, uploaded_by: str, has_thumbnail: bool) -> dict[str, str]:
     return {
         META_ORIGINAL_NAME: encode_name(original_name),
         META_WIDTH: str(clean.info.width),
@@ -200,19 +205,24 @@ def put_new(
     client: S3Client,
     bucket: str,
     key: str,
-    body: bytes,
+    body: bytes | BinaryIO,
     *,
     content_type: str,
     metadata: dict[str, str],
     if_match: str | None = None,
+    content_length: int | None = None,
 ) -> None:
     """PUT with If-None-Match: * — an existing key is refused (AlreadyExists), never overwritten.
 
     With `if_match=<ETag>` it instead replaces exactly that version (compare-and-swap; a changed or
     missing object is refused): for an original that arrived by another path (a direct browser
     upload) and is replaced by its checked, cleaned version.
+
+    `body` may be an open file (streamed from disk; give `content_length`, its exact size).
     """
-    condition = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
+    condition: dict[str, Any] = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
+    if content_length is not None:
+        condition["ContentLength"] = content_length
     try:
         client.put_object(
             Bucket=bucket,
@@ -230,7 +240,7 @@ def put_new(
         raise err from exc
 
 
-def is_own_write(client: S3Client, bucket: str, key: str, body: bytes) -> bool:
+def is_own_write(client: S3Client, bucket: str, key: str, body: bytes | BinaryIO) -> bool:
     """After a refused If-None-Match PUT: is the object there the one we just sent?
 
     The client resends a PUT whose answer was lost (a dropped connection after the server stored it);
@@ -241,14 +251,52 @@ def is_own_write(client: S3Client, bucket: str, key: str, body: bytes) -> bool:
         etag = str(client.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
     except (ClientError, BotoCoreError):
         return False
-    return etag == hashlib.md5(body, usedforsecurity=False).hexdigest()
+    return etag == _md5(body)
+
+
+def _md5(body: bytes | BinaryIO) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    if isinstance(body, bytes):
+        digest.update(body)
+    else:
+        body.seek(0)
+        for block in iter(lambda: body.read(images.CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_in_place(
+    client: S3Client, bucket: str, key: str, *, content_type: str, metadata: dict[str, str], if_match: str
+) -> None:
+    """Give an object that needs no cleaning its pipeline metadata without sending its bytes again.
+
+    A server-side copy of the object onto itself with new metadata (`MetadataDirective=REPLACE`),
+    guarded by `CopySourceIfMatch`: only the version that was checked is kept (a changed or missing
+    object is refused with 412, like `If-Match`). R2's S3 compatibility table lists both headers for
+    CopyObject (https://developers.cloudflare.com/r2/api/s3/api/); not tried against live R2 here:
+    the tests prove the guard on LocalStack (moto ignores it). A copy keeps the content, hence the
+    ETag, so a resend after a lost answer succeeds.
+    """
+    try:
+        client.copy_object(
+            Bucket=bucket,
+            Key=check_key(key),
+            CopySource={"Bucket": bucket, "Key": key},
+            CopySourceIfMatch=if_match,
+            MetadataDirective="REPLACE",
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+            Metadata=metadata,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="store the image", target=key) from exc
 
 
 def store(
     client: S3Client,
     bucket: str,
     key: str,
-    clean: CleanImage,
+    clean: Checked,
     *,
     original_name: str,
     uploaded_by: str,
@@ -258,6 +306,8 @@ def store(
 
     Raises R2Error (AlreadyExists for a taken key) when the original was not stored; then nothing
     of this file remains in the bucket (the new thumbnail is deleted again). `if_match`: see `put_new`.
+    A `CleanFile` is streamed from disk; with `if_match` and nothing changed, it is not sent at all
+    (`keep_in_place`): the object checked is already the object to keep.
     """
     key = check_key(key)
     thumb_key: str | None = None
@@ -277,16 +327,25 @@ def store(
             problems.append(f"The thumbnail was not stored ({exc.message}); regenerate it from Browse.")
     elif clean.thumbnail_error:
         problems.append(f"{clean.thumbnail_error} Regenerate it from Browse.")
+    metadata = metadata_for(clean, original_name, uploaded_by, thumb_key is not None)
+    content_type = clean.info.content_type
     try:
-        put_new(
-            client,
-            bucket,
-            key,
-            clean.body,
-            content_type=clean.info.content_type,
-            metadata=metadata_for(clean, original_name, uploaded_by, thumb_key is not None),
-            if_match=if_match,
-        )
+        if isinstance(clean, CleanImage):
+            put_new(client, bucket, key, clean.body, content_type=content_type, metadata=metadata, if_match=if_match)
+        elif if_match is not None and not clean.changed:
+            keep_in_place(client, bucket, key, content_type=content_type, metadata=metadata, if_match=if_match)
+        else:
+            with clean.path.open("rb") as body:
+                put_new(
+                    client,
+                    bucket,
+                    key,
+                    body,
+                    content_type=content_type,
+                    metadata=metadata,
+                    if_match=if_match,
+                    content_length=clean.size,
+                )
     except R2Error:
         if thumb_key is not None:
             _delete_quietly(client, bucket, thumb_key)

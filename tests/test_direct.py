@@ -26,7 +26,7 @@ from r2.direct import (
     verify,
 )
 from r2.errors import InvalidInput
-from r2.images import CleanImage
+from r2.images import CleanFile
 from r2.local import demo_cors_rules
 from r2.naming import thumbnail_key
 from r2.settings import Settings
@@ -222,7 +222,7 @@ def test_verify_streams_to_a_file_and_stores_metadata_and_thumbnail(settings: Se
     ticket = _stored(s3, settings, body, "Überweisung (1).png")
     seen: list[bytes] = []
 
-    def spy(path: Path, s: Settings) -> CleanImage:
+    def spy(path: Path, s: Settings) -> CleanFile:
         assert path.is_file()  # a temporary file on disk, not bytes in memory
         seen.append(path.read_bytes())
         return pipeline_check(path, s)
@@ -232,8 +232,9 @@ def test_verify_streams_to_a_file_and_stores_metadata_and_thumbnail(settings: Se
     assert seen == [body]
     assert outcome.status == "stored" and outcome.thumbnail_key == thumbnail_key(ticket.key)
     assert (outcome.width, outcome.height, outcome.format) == (40, 30, "PNG")
-    # HEAD, one GET, then the pipeline's store (thumbnail, original with If-Match) and the audit event
-    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 3}
+    # HEAD, one GET, the thumbnail and the audit event; nothing to remove, so the original is not sent
+    # again: a server-side copy onto itself (CopySourceIfMatch) only records the pipeline's metadata
+    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 2, "CopyObject": 1}
     calls.close()
     head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
     assert head["ContentType"] == "image/png"
@@ -258,7 +259,7 @@ def test_verify_does_not_overwrite_an_object_changed_meanwhile(settings: Setting
     ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
     other = png((7, 7))
 
-    def check_while_someone_writes(path: Path, s: Settings) -> CleanImage:
+    def check_while_someone_writes(path: Path, s: Settings) -> CleanFile:
         clean = pipeline_check(path, s)
         s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/jpeg")
         return clean
