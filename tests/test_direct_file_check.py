@@ -33,7 +33,7 @@ from r2.images import CleanFile, CleanImage, ImagePolicy, ImageRejected, clean, 
 from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
 from tests import upload_corpus as corpus
-from tests.conftest import TEST_BUCKET, free_port, settings_for, wait_until_serving
+from tests.conftest import TEST_BUCKET, free_port, settings_for, wait_until_up
 from tests.fault_proxy import Fault, FaultProxy
 
 GPS = ExifTags.IFD.GPSInfo
@@ -329,7 +329,7 @@ def outside_server() -> Iterator[str]:
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(f"{endpoint}/moto-api/data.json", proc, "moto")
+        wait_until_up(f"{endpoint}/moto-api/data.json", proc, what="moto")
         yield endpoint
     finally:
         proc.terminate()
