@@ -6,7 +6,8 @@ token needs Object Read & Write. Without it the same tests run against the local
 signature or expiry), the test is a strict xfail locally and must pass on R2.
 
 Everything the suite writes lives under one fresh prefix and is deleted again (with DeleteObjects,
-whose checksum handling on R2 is one of the things checked). The bucket's CORS policy is only read.
+whose checksum handling on R2 is one of the things checked, as is the conditional self-copy that
+records a direct upload's metadata). The bucket's CORS policy is only read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PIL import ExifTags, Image
 
 from r2 import cors
 from r2.client import S3Client, make_client
-from r2.errors import AlreadyExists
+from r2.errors import AlreadyExists, R2Error
 from r2.health import Deps, run_all
 from r2.images import ImagePolicy, clean
 from r2.local import demo_cors_rules, sample_image
@@ -34,7 +35,7 @@ from r2.preflight import preflight
 from r2.presign import sign_get, sign_put
 from r2.settings import Settings, load_settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
-from r2.uploads import store
+from r2.uploads import keep_in_place, store
 from r2.usage_listing import make_lister
 from tests.conftest import ROOT
 from tests.live_env import LIVE_ENV, LIVE_TEST
@@ -167,6 +168,28 @@ def test_an_expired_signed_put_is_refused(target: Target) -> None:
     time.sleep(2.5)
     assert requests.put(url, data=BODY, headers=HEADERS, timeout=30).status_code in (400, 403)
     assert _keys(target, key) == []
+
+
+def test_a_checked_direct_upload_gets_its_metadata_by_a_self_copy(target: Target) -> None:
+    t = target
+    key = f"{t.prefix}direct.png"
+    etag = t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"as the browser sent it")["ETag"]
+    keep_in_place(
+        t.client, t.settings.bucket, key, content_type="image/png", metadata={"original-name": "a.png"}, if_match=etag
+    )
+    stored = t.client.get_object(Bucket=t.settings.bucket, Key=key)
+    assert stored["Metadata"] == {"original-name": "a.png"} and stored["Body"].read() == b"as the browser sent it"
+
+
+@pytest.mark.xfail(not LIVE, strict=True, reason="moto ignores CopySourceIfMatch (LocalStack honours it)")
+def test_the_self_copy_refuses_an_object_changed_since_the_check(target: Target) -> None:
+    t = target
+    key = f"{t.prefix}changed.png"
+    checked = t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"checked")["ETag"]
+    t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"swapped meanwhile")
+    with pytest.raises(R2Error):
+        keep_in_place(t.client, t.settings.bucket, key, content_type="image/png", metadata={}, if_match=checked)
+    assert t.client.get_object(Bucket=t.settings.bucket, Key=key)["Body"].read() == b"swapped meanwhile"
 
 
 def test_delete_objects_removes_every_key_and_its_thumbnail(target: Target) -> None:
