@@ -39,7 +39,7 @@ UPLOAD_PREFIX = "load-session-"
 OPEN_TIMEOUT_S = 120.0
 STEP_TIMEOUT_S = 60.0
 UPLOAD_TIMEOUT_S = 90.0
-THINK_S = (1.0, 3.0)  # a user looks at a page before the next click (seeded per session)
+THINK_S = (2.0, 5.0)  # a user looks at a page before the next click (seeded per session)
 
 # Both settings the profile found (docs/reliability.md, Load), as Streamlit's defaults: for "before".
 STREAMLIT_DEFAULTS = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "auto", "STREAMLIT_RUNNER_POST_SCRIPT_GC": "true"}
@@ -267,8 +267,9 @@ def stored_uploads(client: Any, bucket: str) -> Counter[str]:
 
 
 @contextmanager
-def _bench_app(extra_env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
-    """A fresh local S3 server with the seeded bucket and one app on it: (url, client, bucket)."""
+def _bench_app(bucket: str, extra_env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
+    """A local S3 server with a new seeded bucket and one app on it: (url, client, bucket). moto's
+    state is per process, so each run needs a bucket name of its own."""
     from r2.client import make_client
     from r2.local import LocalServer
     from r2.settings import parse_settings
@@ -276,7 +277,6 @@ def _bench_app(extra_env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
 
     server = LocalServer().start()
     try:
-        bucket = "load-bench"
         env = {
             "R2_ENDPOINT": server.endpoint,
             "R2_ACCESS_KEY_ID": "bench",
@@ -293,19 +293,25 @@ def _bench_app(extra_env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
         server.stop()
 
 
-def _one_run(sessions: int, seconds: float, ramp: float, extra_env: Mapping[str, str]) -> tuple[LoadResult, int]:
-    with _bench_app(extra_env) as (url, client, bucket):
+def _one_run(
+    bucket: str, sessions: int, seconds: float, ramp: float, extra_env: Mapping[str, str]
+) -> tuple[LoadResult, int]:
+    with _bench_app(bucket, extra_env) as (url, client, bucket):
         result = drive(url, sessions, seconds, ramp=ramp, server_pid=streamlit_pid())
         stored = stored_uploads(client, bucket)
     return result, sum(1 for name in result.uploaded if stored[name] == 1)
 
 
 def run(quick: bool) -> str:
-    # Quick: 20 sessions arriving over 30 s, paging until 45 s; full: a 60 s ramp, 120 s.
-    sessions, seconds, ramp = (20, 45.0, 30.0) if quick else (20, 120.0, 60.0)
+    # Quick: 20 sessions arriving over 40 s, paging until 50 s; full: a 60 s ramp, 120 s.
+    sessions, seconds, ramp = (20, 50.0, 40.0) if quick else (20, 120.0, 60.0)
     runs: list[tuple[str, LoadResult, int]] = []
-    for label, extra in (("before: Streamlit's defaults", STREAMLIT_DEFAULTS), ("after: this app's config", {})):
-        result, once = _one_run(sessions, seconds, ramp, extra)
+    plans = (
+        ("before: Streamlit's defaults", "load-before", STREAMLIT_DEFAULTS),
+        ("after: this app's config", "load-after", {}),
+    )
+    for label, bucket, extra in plans:
+        result, once = _one_run(bucket, sessions, seconds, ramp, extra)
         runs.append((label, result, once))
     return report(runs)
 

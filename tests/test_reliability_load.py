@@ -2,9 +2,9 @@
 instance for a bounded time (bench/load.py drives them). Zero errors, nothing lost: every upload is
 stored exactly once with its thumbnail, and every session browsed and paged.
 
-The shape of the load (bench/load.py): sessions arrive one every 1.5 s (a staggered ramp-up: users do
+The shape of the load (bench/load.py): sessions arrive one every 2 s (a staggered ramp-up: users do
 not all click in the same millisecond), each opens the app once (the only full page load), opens the
-folder, uploads one image through the Upload page, comes back, then pages Next / Previous with 1-3 s of
+folder, uploads one image through the Upload page, comes back, then pages Next / Previous with 2-5 s of
 think time until 60 s after the first arrived. Each step has its own limit (bench/load.py:
 OPEN_TIMEOUT_S, STEP_TIMEOUT_S, UPLOAD_TIMEOUT_S), sized for this 2-core machine where 20 Chromium
 pages, the app and the S3 server share the cores: a step that misses it is an error of the run.
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SESSIONS = int(os.environ.get("R2_LOAD_SESSIONS", "20"))
 SECONDS = float(os.environ.get("R2_LOAD_SECONDS", "60"))
-RAMP = float(os.environ.get("R2_LOAD_RAMP", str(1.5 * SESSIONS)))
+RAMP = float(os.environ.get("R2_LOAD_RAMP", str(2.0 * SESSIONS)))
 
 
 # The whole test: app start, the sessions (SECONDS, then each finishes its round within the step
