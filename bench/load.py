@@ -34,8 +34,10 @@ SEEDED = 130  # objects in uploads/ before the run: three pages of 60
 PAGE = 60  # the Browse page size: pages 1 and 2 are full whatever the uploads
 UPLOAD_PREFIX = "load-session-"
 
-# Per-step limits, sized for 20 sessions on a 2-core machine shared by Chromium, the app and moto
-# (measured worst cases in docs/bench/load.md are well below): opening a page boots the front end.
+# Per-step limits for 20 sessions on a 2-core machine shared by Chromium, the app and moto, from measured
+# worst cases (docs/reliability.md, Load): opening the app (the front end boots in a fresh profile) took
+# at most 55 s with the machine to itself and 96 s while other test runs shared it; a step inside the
+# app at most 53 s, an upload 31 s.
 OPEN_TIMEOUT_S = 120.0
 STEP_TIMEOUT_S = 60.0
 UPLOAD_TIMEOUT_S = 90.0
