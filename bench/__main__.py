@@ -19,7 +19,7 @@ NOT_BENCHMARKS = {"common", "__main__"}
 _RUN = re.compile(r"^def run\(", re.MULTILINE)
 INTRO = """\
 Written by `make bench` (full mode: more runs, larger data) or `make bench-quick` (fewer runs, smaller
-data: about 14 minutes for every topic on a loaded 2-core machine, most of it `pages` and `usage`);
+data: about 20 minutes for every topic on a loaded 2-core machine, most of it `pages`, `usage` and `load`);
 both run `python -m bench [--quick] [TOPIC ...]`. Each section names the command that produced it, its
 mode and the machine it ran on. Timings are medians over several runs
 with min and max; comparisons are ratios of figures measured in the same run, because these machines

@@ -1,0 +1,38 @@
+"""The server settings that keep per-page-view work small under load (docs/reliability.md, Load).
+
+Profiling 20 sessions (py-spy on `streamlit run`) showed most of the server's CPU per page view was not
+the page script: each session's source-file watcher walked every loaded module after every run, and a
+forced full garbage collection followed every run. `.streamlit/config.toml` turns both off; these
+tests read it through Streamlit's own config loader, so a misspelt option name would fail here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from streamlit import config
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def app_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(ROOT)  # Streamlit reads ./.streamlit/config.toml of the working directory
+    config.get_config_options(force_reparse=True)
+    yield
+    config.get_config_options(force_reparse=True)
+
+
+def test_no_source_file_watcher_per_session(app_config: None) -> None:
+    assert config.get_option("server.fileWatcherType") == "none"
+    assert config.get_option("server.runOnSave") is False
+
+
+def test_no_forced_full_gc_after_each_script_run(app_config: None) -> None:
+    assert config.get_option("runner.postScriptGC") is False
+
+
+def test_the_safety_settings_stay(app_config: None) -> None:
+    assert config.get_option("server.enableXsrfProtection") is True
+    assert config.get_option("client.showErrorDetails") == "none"
