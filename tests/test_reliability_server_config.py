@@ -8,6 +8,7 @@ tests read it through Streamlit's own config loader, so a misspelt option name w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,11 +18,17 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def app_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.chdir(ROOT)  # Streamlit reads ./.streamlit/config.toml of the working directory
-    config.get_config_options(force_reparse=True)
-    yield
-    config.get_config_options(force_reparse=True)
+def app_config() -> Iterator[None]:
+    """The app's config as Streamlit parses it; afterwards Streamlit's config is parsed again from the
+    test's own working directory, so later tests do not run with the app's settings by accident."""
+    before = os.getcwd()
+    os.chdir(ROOT)  # Streamlit reads ./.streamlit/config.toml of the working directory
+    try:
+        config.get_config_options(force_reparse=True)
+        yield
+    finally:
+        os.chdir(before)
+        config.get_config_options(force_reparse=True)
 
 
 def test_no_source_file_watcher_per_session(app_config: None) -> None:
