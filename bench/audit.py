@@ -12,11 +12,9 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import OpsCount, cost_line, latency_process, measure
+from bench.common import OpsCount, cost_line, latency_process, local_bucket, measure
 from r2 import audit
 from r2.client import CallCounter, make_client
-from r2.local import LocalServer
-from r2.settings import parse_settings
 
 BUCKET = "bench-audit"
 
@@ -33,18 +31,7 @@ def _old_recent(client: Any, limit: int) -> list[audit.AuditEvent]:
 
 def run(quick: bool) -> str:
     events, limit, runs, rtt = (1500, 100, 3, 0.02) if quick else (5000, 100, 7, 0.02)
-    server = LocalServer().start()
-    try:
-        settings = parse_settings(
-            {
-                "R2_ENDPOINT": server.endpoint,
-                "R2_ACCESS_KEY_ID": "bench",
-                "R2_SECRET_ACCESS_KEY": "bench-secret-0123456789",
-                "R2_BUCKET": BUCKET,
-            }
-        )
-        client = make_client(settings)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    with local_bucket(BUCKET) as (_, settings, client):
         start = datetime(2026, 1, 1, tzinfo=UTC)
         step = timedelta(days=90) / events  # spread over three months: ~90 day folders
         for i in range(events):
@@ -70,9 +57,9 @@ def run(quick: bool) -> str:
         )
         rows = []
         for label, latency in (("local server", None), (f"+{rtt * 1000:.0f} ms per request (loopback proxy)", rtt)):
-            proxy = latency_process(server.endpoint, latency) if latency else nullcontext(server.endpoint)
+            proxy = latency_process(settings.endpoint, latency) if latency else nullcontext(settings.endpoint)
             with proxy as endpoint:
-                far = make_client(settings.with_endpoint(endpoint, "bench", "bench-secret-0123456789"))
+                far = make_client(settings.with_endpoint(endpoint, settings.access_key_id, settings.secret_access_key))
                 cache: dict[str, audit.AuditEvent] = {}
                 old = measure(lambda c=far: _old_recent(c, limit), runs=runs)
                 seq = measure(lambda c=far: audit.query(c, BUCKET, limit=limit, workers=1), runs=runs)
@@ -83,8 +70,6 @@ def run(quick: bool) -> str:
                 f"| {label} | {old.ms()} | {seq.ms()} | {par.ms()} | {warm.ms()} | "
                 f"{old.median / par.median:.1f}× | {old.median / warm.median:.0f}× |"
             )
-    finally:
-        server.stop()
     return "\n".join(
         [
             "## Audit log: the newest 100 events",

@@ -12,12 +12,10 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-from bench.common import OpsCount, cost_line, measure
+from bench.common import OpsCount, cost_line, local_bucket, measure
 from bench.moto_seed import seed as seed_fast
 from r2.browse import UrlSigner, list_page, tiles
-from r2.client import CallCounter, make_client
-from r2.local import LocalServer
-from r2.settings import parse_settings
+from r2.client import CallCounter
 from r2.thumbnails import make_thumbnail
 
 BUCKET = "bench-browse"
@@ -63,18 +61,7 @@ def run(quick: bool) -> str:
     runs = 5 if quick else 9
     photos = 3 if quick else 10
 
-    server = LocalServer().start()
-    try:
-        settings = parse_settings(
-            {
-                "R2_ENDPOINT": server.endpoint,
-                "R2_ACCESS_KEY_ID": "bench",
-                "R2_SECRET_ACCESS_KEY": "bench-secret-key",
-                "R2_BUCKET": BUCKET,
-            }
-        )
-        client = make_client(settings)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    with local_bucket(BUCKET) as (_, settings, client):
         seed(count)
         folder = f"photos/f{FOLDERS // 2:03d}/"
         counter = CallCounter(client)
@@ -103,8 +90,6 @@ def run(quick: bool) -> str:
         boto_stats = measure(sign_boto3, runs=max(runs, 15))
         boto_cpu = cpu_ms(sign_boto3, runs=max(runs, 15))
         load = os.getloadavg()[0]
-    finally:
-        server.stop()
 
     originals, thumbs = [], []
     for i in range(photos):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -305,6 +306,31 @@ class OpRecorder:
         ops = OpsCount.of(dict(self.counts))
         self.counts.clear()
         return ops
+
+
+@contextmanager
+def local_bucket(bucket: str, **extra: str) -> Iterator[tuple[dict[str, str], Any, Any]]:
+    """A local S3 server (moto, in this process) with an empty `bucket`. Yields the R2_* settings as
+    environment values (for `streamlit run`), the parsed `Settings` and a client; `extra` adds settings."""
+    from r2.client import make_client
+    from r2.local import LocalServer
+    from r2.settings import parse_settings
+
+    server = LocalServer().start()
+    try:
+        env = {
+            "R2_ENDPOINT": server.endpoint,
+            "R2_ACCESS_KEY_ID": "bench",
+            "R2_SECRET_ACCESS_KEY": "bench-secret-key-0123456789",
+            "R2_BUCKET": bucket,
+            **extra,
+        }
+        settings = parse_settings(env)
+        client = make_client(settings)
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+        yield env, settings, client
+    finally:
+        server.stop()
 
 
 @contextmanager

@@ -272,27 +272,13 @@ def stored_uploads(client: Any, bucket: str) -> Counter[str]:
 def _bench_app(bucket: str, extra_env: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
     """A local S3 server with a new seeded bucket and one app on it: (url, client, bucket). moto's
     state is per process, so each run needs a bucket name of its own."""
-    from r2.client import make_client
-    from r2.local import LocalServer
-    from r2.settings import parse_settings
+    from bench.common import local_bucket
     from tests.browser import streamlit_app
 
-    server = LocalServer().start()
-    try:
-        env = {
-            "R2_ENDPOINT": server.endpoint,
-            "R2_ACCESS_KEY_ID": "bench",
-            "R2_SECRET_ACCESS_KEY": "bench-secret-key-0123456789",
-            "R2_BUCKET": bucket,
-            "R2_DEFAULT_ROLE": "member",
-        }
-        client = make_client(parse_settings(env))
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    with local_bucket(bucket, R2_DEFAULT_ROLE="member") as (env, _, client):
         seed(client, bucket)
         with streamlit_app({**env, **extra_env}) as url:
             yield url, client, bucket
-    finally:
-        server.stop()
 
 
 def _one_run(
