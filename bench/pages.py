@@ -368,11 +368,7 @@ def direct_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: 
         page = context.new_page()
         page.goto(f"{base}/upload", timeout=TIMEOUT_S * 1000)
         page.locator(DIRECT_INPUT).wait_for(state="attached", timeout=UPLOAD_WAIT_S * 1000)
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            "?.getAttribute('data-test-script-state') === 'notRunning'",
-            timeout=TIMEOUT_S * 1000,
-        )
+        _wait_script_idle(page)
         recorder.take()
         started = page.evaluate("() => performance.now()")
         page.set_input_files(DIRECT_INPUT, files=files)
@@ -384,6 +380,15 @@ def direct_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: 
         context.close()
 
 
+def _wait_script_idle(page: Any) -> None:
+    """Until Streamlit has finished running the page's script (so a measurement starts from rest)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=TIMEOUT_S * 1000,
+    )
+
+
 def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: Any) -> tuple[float, OpsCount]:
     """Pick `files` on the Upload page, press Upload; seconds from the press to "N of N uploaded", and the ops."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -393,11 +398,7 @@ def upload_once(browser: Any, base: str, files: list[dict[str, Any]], recorder: 
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files, timeout=UPLOAD_WAIT_S * 1000)
         button = page.get_by_role("button", name=f"Upload {len(files)} files")
         button.wait_for(timeout=TIMEOUT_S * 1000)
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            "?.getAttribute('data-test-script-state') === 'notRunning'",
-            timeout=TIMEOUT_S * 1000,
-        )
+        _wait_script_idle(page)
         recorder.take()
         started = page.evaluate("() => performance.now()")
         button.click()

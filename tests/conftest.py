@@ -68,15 +68,19 @@ def s3_endpoint(s3_server: LocalServer) -> Iterator[str]:
     yield s3_server.endpoint
 
 
-def settings_for(endpoint: str, **extra: str) -> Settings:
-    raw = {
+def env_for(endpoint: str, **extra: str) -> dict[str, str]:
+    """The R2_* settings of the test bucket on `endpoint`, as environment values (for an app or the CLI)."""
+    return {
         "R2_ENDPOINT": endpoint,
         "R2_ACCESS_KEY_ID": "test-access-key",
         "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
         "R2_BUCKET": TEST_BUCKET,
         **extra,
     }
-    return parse_settings(raw)
+
+
+def settings_for(endpoint: str, **extra: str) -> Settings:
+    return parse_settings(env_for(endpoint, **extra))
 
 
 @pytest.fixture

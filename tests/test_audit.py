@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from r2 import audit
 from r2.client import CallCounter
 from r2.settings import Settings
-from tests.conftest import ROOT, TEST_BUCKET
+from tests.conftest import ROOT, TEST_BUCKET, env_for
 from tests.test_app_frame import configure
 
 AUTH = {
@@ -212,7 +212,6 @@ def test_log_event_writes_who_what_and_outcome(s3, settings: Settings) -> None: 
 
 def test_command_line_lists_filters_and_exports(s3, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     from r2.cli import Context, main
-    from tests.conftest import settings_for
 
     write(
         s3,
@@ -221,12 +220,7 @@ def test_command_line_lists_filters_and_exports(s3, settings: Settings) -> None:
             audit.AuditEvent("bob@example.com", "delete", "=cmd.png", "failed", at=at_("2026-01-02T10:00:00")),
         ],
     )
-    environ = {
-        "R2_ENDPOINT": settings.endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": settings_for(settings.endpoint).bucket,
-    }
+    environ = env_for(settings.endpoint)
 
     def run(*argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from r2.client import make_client
 from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, settings_for
+from tests.conftest import TEST_BUCKET, env_for, settings_for
 from tests.fake_oidc import FakeOIDCProvider
 
 pytestmark = pytest.mark.browser
@@ -26,13 +26,7 @@ def test_sign_in_with_oidc_gives_the_role_of_the_group_claim_then_sign_out(brows
     make_client(settings_for(s3_endpoint)).create_bucket(
         Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"}
     )
-    env = {
-        "R2_ENDPOINT": s3_endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        "R2_DEFAULT_ROLE": "admin",  # must not apply once sign-in is configured
-    }
+    env = env_for(s3_endpoint, R2_DEFAULT_ROLE="admin")  # the default role must not apply once sign-in is configured
     user = {"email": "dev@other.org", "email_verified": True, "name": "Dee Veloper", "groups": ["Engineering"]}
     with FakeOIDCProvider(user) as idp, streamlit_app(env, secrets=lambda base: idp.auth_toml(base) + ROLES) as url:
         page = browser.new_page()
@@ -66,13 +60,7 @@ def test_trusted_header_mode_reads_the_proxy_header_of_the_real_request(browser,
     make_client(settings_for(s3_endpoint)).create_bucket(
         Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"}
     )
-    env = {
-        "R2_ENDPOINT": s3_endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        "R2_TRUSTED_EMAIL_HEADER": "Cf-Access-Authenticated-User-Email",
-    }
+    env = env_for(s3_endpoint, R2_TRUSTED_EMAIL_HEADER="Cf-Access-Authenticated-User-Email")
     with streamlit_app(env, secrets=lambda base: ROLES) as url:
         # As the proxy would send it (Playwright adds the header to every request, WebSocket included).
         proxied = browser.new_context(extra_http_headers={"Cf-Access-Authenticated-User-Email": "ann@example.com"})

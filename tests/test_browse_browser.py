@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from r2.local import sample_image
 from r2.thumbnails import regenerate
 from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET
+from tests.conftest import TEST_BUCKET, env_for
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +27,7 @@ def test_grid_shows_hostile_keys_literally_and_thumbnail_fallbacks(browser, s3) 
     s3.put_object(Bucket=TEST_BUCKET, Key="album/inside.jpg", Body=small)
     assert regenerate(s3, TEST_BUCKET, ["big-with-thumb.jpg"]).made == ("big-with-thumb.jpg",)
 
-    env = {
-        "R2_ENDPOINT": s3.meta.endpoint_url,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        "R2_DEFAULT_ROLE": "member",
-    }
+    env = env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="member")
     with streamlit_app(env) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         dialogs: list[str] = []

@@ -24,7 +24,7 @@ from r2.cli import Context, main
 from r2.client import MAX_ATTEMPTS, S3Client, make_client
 from r2.settings import Settings
 from tests import upload_corpus as corpus
-from tests.conftest import ROOT, settings_for
+from tests.conftest import ROOT, env_for, settings_for
 from tests.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
 from tests.test_app_frame import configure, rendered_text
 
@@ -76,13 +76,7 @@ def text(at: AppTest) -> str:
 
 
 def cli(argv: list[str], endpoint: str) -> tuple[int, str, str]:
-    environ = {
-        "R2_ENDPOINT": endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": "test-bucket",
-        "R2_APP_ORIGIN": APP,
-    }
+    environ = env_for(endpoint, R2_APP_ORIGIN=APP)
     out, err = io.StringIO(), io.StringIO()
     code = main(argv, Context(out=out, err=err, environ=environ))
     assert "Traceback" not in out.getvalue() + err.getvalue()

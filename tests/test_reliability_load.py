@@ -21,7 +21,7 @@ import pytest
 from bench.load import SEEDED, drive, report, seed, stored_uploads, streamlit_pid
 from r2.client import S3Client
 from tests.browser import require_chromium, streamlit_app
-from tests.conftest import TEST_BUCKET
+from tests.conftest import TEST_BUCKET, env_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,13 +36,7 @@ RAMP = float(os.environ.get("R2_LOAD_RAMP", str(2.0 * SESSIONS)))
 def test_concurrent_sessions_browse_page_and_upload_without_errors_or_loss(s3: S3Client) -> None:
     require_chromium()
     seed(s3, TEST_BUCKET)
-    env = {
-        "R2_ENDPOINT": s3.meta.endpoint_url,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        "R2_DEFAULT_ROLE": "member",
-    }
+    env = env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="member")
     with streamlit_app(env) as url:
         result = drive(url, SESSIONS, SECONDS, ramp=RAMP, server_pid=streamlit_pid())
     stored = stored_uploads(s3, TEST_BUCKET)

@@ -35,19 +35,13 @@ def test_scan_the_demo_bucket_in_a_browser(browser, tmp_path: Path) -> None:  # 
 def test_stop_pauses_a_running_scan_and_resume_finishes_it(browser, s3, settings) -> None:  # type: ignore[no-untyped-def]
     """A slow bucket (one big folder, listed page after page behind a latency proxy): Stop, then Resume."""
     from bench.moto_seed import seed
-    from tests.conftest import TEST_BUCKET
+    from tests.conftest import env_for
     from tests.fault_proxy import fault_proxy
 
     total = 20_000
     seed(settings.bucket, [(f"big/{i:06d}.jpg", 10) for i in range(total)])
     with fault_proxy(settings.endpoint, delay=0.5) as proxy:
-        env = {
-            "R2_ENDPOINT": proxy.endpoint,
-            "R2_ACCESS_KEY_ID": "test-access-key",
-            "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-            "R2_BUCKET": TEST_BUCKET,
-            "R2_DEFAULT_ROLE": "admin",
-        }
+        env = env_for(proxy.endpoint, R2_DEFAULT_ROLE="admin")
         with streamlit_app(env) as base:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base, wait_until="networkidle")
