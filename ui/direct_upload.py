@@ -346,7 +346,11 @@ def _renewer(settings: Settings, client: S3Client) -> Callable[[], None]:
         for file_id in request.get("ids") or []:
             ticket = batch.tickets.get(file_id) if isinstance(file_id, str) else None
             if ticket is not None and file_id not in batch.outcomes and file_id not in batch.failures:
-                batch.tickets[file_id] = renew(client, settings, ticket)
+                try:
+                    batch.tickets[file_id] = renew(client, settings, ticket)
+                except R2Error as exc:  # signing makes no request; only a changed setting could refuse
+                    batch.error = str(exc)
+                    return
 
     return on_renew
 
