@@ -3,9 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LSVENV := .venv-localstack
+# Outside material for the upload tests: Pillow's own test images (real camera files, EXIF/XMP edge
+# cases, fuzzing crashers) from its source distribution on PyPI, at the pinned Pillow version.
+PILLOW_VERSION := $(shell sed -n 's/^pillow==//p' requirements.txt)
+CORPUS := .corpus/pillow-$(PILLOW_VERSION)
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 
-.PHONY: run test lint format bench bench-quick screenshots clean
+.PHONY: run test lint format bench bench-quick screenshots corpus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +30,16 @@ $(LSVENV)/.installed: requirements-localstack.txt
 	$(LSVENV)/bin/pip install --quiet --no-deps -r requirements-localstack.txt
 	touch $@
 
+$(CORPUS)/.installed: requirements.txt | $(BIN)/python
+	rm -rf $(CORPUS) && mkdir -p $(CORPUS)/sdist
+	$(BIN)/pip download --quiet --no-binary :all: --no-deps pillow==$(PILLOW_VERSION) -d $(CORPUS)/sdist
+	tar -xzf $(CORPUS)/sdist/pillow-$(PILLOW_VERSION).tar.gz -C $(CORPUS) --strip-components=2 \
+		pillow-$(PILLOW_VERSION)/Tests/images
+	rm -rf $(CORPUS)/sdist
+	touch $@
+
+corpus: $(CORPUS)/.installed
+
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -38,7 +52,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint $(LSVENV)/.installed
+test: lint $(LSVENV)/.installed $(CORPUS)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/, results in docs/benchmarks.md): full mode for the README figures, quick mode in
@@ -56,4 +70,4 @@ test-live: $(VENV)/.dev
 	R2_LIVE_TEST=1 $(BIN)/python -m pytest -v tests/test_live_r2.py
 
 clean:
-	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LSVENV) .corpus .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks (the test support package); conftest.py holds fixtures only."""
