@@ -43,7 +43,7 @@ class SettingsError(InvalidInput):
         self.problems = list(problems)
         super().__init__(
             "The R2 settings have problems: " + "; ".join(self.problems),
-            "Fix them in the environment, .env or .streamlit/secrets.toml (see README, Configuration).",
+            "Fix them in the environment, .env or .streamlit/secrets.toml (see docs/configuration.md).",
             code="Settings",
         )
 

@@ -43,7 +43,7 @@ SKEW_FAIL_S = 15 * 60.0  # SigV4: R2 refuses requests signed more than 15 minute
 TOKEN_WARN_DAYS = 14
 PROBE_PREFIX = f"{RESERVED_PREFIX}health/"
 UPLOAD_HEADERS = ("content-type", "if-none-match")  # what the app's direct uploads send
-SETTINGS_FIX = "Fix them in the environment, .env or .streamlit/secrets.toml (see README, Configuration)."
+SETTINGS_FIX = "Fix them in the environment, .env or .streamlit/secrets.toml (see docs/configuration.md)."
 
 
 @dataclass(frozen=True)

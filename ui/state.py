@@ -23,8 +23,7 @@ def base_settings() -> Settings:
         st.error("The dashboard's settings have problems, so it cannot connect:")
         st.markdown("\n".join(f"- {escape_md(p)}" for p in exc.problems))
         st.info(
-            "Fix them in the environment, `.env` or `.streamlit/secrets.toml`, then reload. "
-            "See the README, Configuration."
+            "Fix them in the environment, `.env` or `.streamlit/secrets.toml`, then reload. See docs/configuration.md."
         )
         st.stop()
     if "R2_APP_ORIGIN" not in raw and settings.app_origin == DEFAULT_APP_ORIGIN:
