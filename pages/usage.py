@@ -32,7 +32,9 @@ ENGINES = {"Fast (obstore)": "obstore", "Detailed (boto3: storage classes, slowe
 JOB = "usage_job"
 
 
-@st.cache_data(show_spinner=False)
+# Keyed by this process's bucket version (its own scans show at once) and kept 30 s at most, so a scan
+# saved by another replica or the command line shows within 30 s, as Browse's listings do.
+@st.cache_data(ttl=30, show_spinner=False)
 def latest_snapshot(_client: S3Client, bucket: str, version: int) -> tuple[UsageReport | None, list[SnapshotInfo]]:
     return latest(_client, bucket)
 

@@ -13,6 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from r2.client import S3Client, make_client
@@ -77,7 +78,7 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m r2",
+        prog=Path(sys.argv[0]).name if sys.argv[0].endswith("r2-dashboard") else "python -m r2",
         description="Manage a private Cloudflare R2 image bucket (the dashboard's command line).",
         epilog="Settings come from R2_* environment variables, .env or .streamlit/secrets.toml [r2]. "
         "Exit status: 0 ok, 1 failed, 2 usage or settings error.",
@@ -122,3 +123,8 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=ctx.err)
         return 130
+
+
+def main_exit() -> None:
+    """Console-script entry point (`r2-dashboard`): exit with the command's status."""
+    sys.exit(main())

@@ -49,6 +49,17 @@ def streamlit_app(
     `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
     app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
     """
+    with streamlit_process(env, script, secrets) as (base, _proc):
+        yield base
+
+
+@contextmanager
+def streamlit_process(
+    env: dict[str, str] | None = None,
+    script: Path = ROOT / "app.py",
+    secrets: Callable[[str], str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`streamlit_app`, also yielding the server process (for tests that stop a replica on purpose)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="app-"))
     shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
@@ -82,7 +93,7 @@ def streamlit_app(
     base = f"http://localhost:{port}"
     try:
         wait_until_up(f"{base}/_stcore/health", proc, workdir / "streamlit.log", what="streamlit")
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:

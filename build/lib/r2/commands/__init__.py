@@ -1,0 +1,7 @@
+"""Command-line commands, one module per topic. Add a module here to add its commands."""
+
+from types import ModuleType
+
+from r2.commands import audit, browse, cors, health, serve, upload, usage
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (audit, browse, cors, health, serve, upload, usage)

@@ -1,0 +1,72 @@
+"""`python -m r2 upload FILE... [--folder NAME] [--json]`: the upload pipeline from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from pathlib import Path
+from typing import Any
+
+from r2.cli import Context, UsageError
+from r2.errors import InvalidInput
+from r2.uploads import Rejected, Result, Uploaded, choose_folder, upload_files
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "upload",
+        help="upload images (checked by content, GPS removed, never overwriting, with thumbnails)",
+        description="Upload image files to {folder}/{uuid}.{ext}. Exit 0 when every file was uploaded, "
+        "1 when any was rejected, 2 on a usage or settings error.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="image files")
+    p.add_argument("--folder", help="one of R2_FOLDERS (default: the first)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of {file, status, key, reason}")
+    p.set_defaults(func=cmd_upload)
+
+
+def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
+    settings, client = ctx.connect()
+    try:  # a wrong folder is a usage error, refused before any file is read
+        folder = choose_folder(settings, args.folder)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from exc
+    actor = f"cli:{_user()}"
+    results = upload_files(client, settings, [(f, Path(f)) for f in args.files], folder=folder, actor=actor)
+    # The command line names files as given (the result's `file` is the bare name).
+    named = list(zip(args.files, results, strict=True))
+    if args.json:
+        ctx.print_json([_as_json(path, r) for path, r in named])
+    else:
+        for path, result in named:
+            if isinstance(result, Uploaded):
+                ctx.print(f"uploaded {result.key}")
+                for problem in result.problems:
+                    ctx.print(f"  warning: {problem}")
+            else:
+                ctx.print(f"rejected {path}: {result.reason}")
+    return 0 if all(isinstance(r, Uploaded) for r in results) else 1
+
+
+def _as_json(path: str, result: Result) -> dict[str, object]:
+    out: dict[str, object] = {"file": path, "status": result.status, "key": result.key or None, "reason": None}
+    if isinstance(result, Rejected):
+        out["reason"] = result.reason
+    else:
+        out.update(
+            size=result.size,
+            format=result.format,
+            width=result.width,
+            height=result.height,
+            thumbnail=result.thumbnail_key,
+            removed=list(result.removed),
+            warnings=list(result.problems),
+        )
+    return out
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

@@ -1,0 +1,44 @@
+"""Where things live in the bucket: reserved prefixes, thumbnail keys, metadata names, key checks."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from r2.errors import InvalidInput
+from r2.settings import RESERVED_PREFIX, THUMB_PREFIX
+
+MAX_KEY_BYTES = 1024  # R2's limit on a key's UTF-8 length
+
+# Custom metadata written at upload (x-amz-meta-*); values are ASCII (original-name percent-encoded).
+META_ORIGINAL_NAME = "original-name"
+META_WIDTH = "width"
+META_HEIGHT = "height"
+META_FORMAT = "format"
+META_UPLOADED_BY = "uploaded-by"
+META_THUMBNAIL = "thumbnail"  # "yes" when a thumbnail was stored
+
+HIDDEN_PREFIXES = (RESERVED_PREFIX, THUMB_PREFIX)
+
+
+def thumbnail_key(key: str) -> str:
+    """The thumbnail of `key` (a WebP): a pure function of the key, so no lookup is needed."""
+    return f"{THUMB_PREFIX}{key}.webp"
+
+
+def is_hidden(key: str) -> bool:
+    """Reserved for the app (thumbnails, audit, history, snapshots): never shown when browsing."""
+    return key.startswith(HIDDEN_PREFIXES)
+
+
+def check_key(key: str) -> str:
+    """Normalise to NFC (R2 does; other servers don't) and refuse keys R2 or browsers mishandle."""
+    key = unicodedata.normalize("NFC", key)
+    if not key:
+        raise InvalidInput("The object key is empty.")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"The object key is longer than {MAX_KEY_BYTES} bytes (UTF-8).", "Use a shorter name.")
+    if any(unicodedata.category(ch) == "Cc" for ch in key):
+        raise InvalidInput("The object key contains control characters.", "Remove them from the name.")
+    if key.startswith("/") or any(part in (".", "..") for part in key.split("/")):
+        raise InvalidInput("The object key has a '.' or '..' segment or starts with '/'.", "Use a plain path.")
+    return key

@@ -1,0 +1,169 @@
+"""One object: details through a single HEAD, and deletes (original + thumbnail), with an audit event.
+
+R2 has no versioning: a delete is permanent. Deletes are free on R2 (no Class A/B charge).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from r2.audit import AuditEvent, record
+from r2.client import S3Client
+from r2.errors import InvalidInput, translate
+from r2.naming import (
+    META_FORMAT,
+    META_HEIGHT,
+    META_ORIGINAL_NAME,
+    META_THUMBNAIL,
+    META_UPLOADED_BY,
+    META_WIDTH,
+    is_hidden,
+    thumbnail_key,
+)
+
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys per call
+# boto3 >= 1.36 always sends a CRC32 checksum on DeleteObjects (the operation requires one) and no
+# longer Content-MD5; servers that reject either answer with one of these. Then delete key by key.
+_CHECKSUM_REFUSALS = {"NotImplemented", "InvalidRequest", "MissingContentMD5", "BadDigest"}
+
+
+@dataclass(frozen=True)
+class ObjectDetails:
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    last_modified: datetime | None
+    metadata: tuple[tuple[str, str], ...] = ()
+    cache_control: str = ""
+
+    def meta(self, name: str) -> str:
+        return dict(self.metadata).get(name, "")
+
+    @property
+    def original_name(self) -> str:
+        """Stored percent-encoded (metadata values are ASCII); decoded for display."""
+        return unquote(self.meta(META_ORIGINAL_NAME))
+
+    @property
+    def dimensions(self) -> tuple[int, int] | None:
+        try:
+            return int(self.meta(META_WIDTH)), int(self.meta(META_HEIGHT))
+        except ValueError:
+            return None
+
+    @property
+    def image_format(self) -> str:
+        return self.meta(META_FORMAT)
+
+    @property
+    def uploaded_by(self) -> str:
+        return unquote(self.meta(META_UPLOADED_BY))
+
+    @property
+    def has_thumbnail(self) -> bool | None:
+        """True/False when the uploader recorded it; None when unknown (not uploaded by the app)."""
+        value = self.meta(META_THUMBNAIL)
+        return None if not value else value == "yes"
+
+
+def head(client: S3Client, bucket: str, key: str) -> ObjectDetails:
+    """Exactly one HeadObject."""
+    try:
+        response = client.head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="read the object's details", target=key) from exc
+    return details_from_head(key, response)
+
+
+def details_from_head(key: str, response: dict[str, Any]) -> ObjectDetails:
+    metadata = {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
+    return ObjectDetails(
+        key=key,
+        size=int(response.get("ContentLength", 0)),
+        content_type=str(response.get("ContentType", "")),
+        etag=str(response.get("ETag", "")).strip('"'),
+        last_modified=response.get("LastModified"),
+        metadata=tuple(sorted(metadata.items())),
+        cache_control=str(response.get("CacheControl", "")),
+    )
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    deleted: tuple[str, ...]  # originals deleted (their thumbnails were deleted with them)
+    failed: tuple[tuple[str, str], ...] = field(default=())  # (key, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def delete(client: S3Client, bucket: str, keys: Sequence[str]) -> DeleteResult:
+    """Delete objects and their thumbnails with DeleteObjects (1,000 keys per call).
+
+    Refuses reserved keys (thumbnails and the app's data are not browsed, so not deleted here).
+    Deleting a key that does not exist succeeds (S3 semantics): a thumbnail may never have existed.
+    """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        raise InvalidInput("Nothing was selected to delete.")
+    reserved = [k for k in keys if is_hidden(k)]
+    if reserved:
+        raise InvalidInput(f"{reserved[0]} is reserved for the app and cannot be deleted here.")
+    targets = [t for k in keys for t in (k, thumbnail_key(k))]
+    errors: dict[str, str] = {}
+    for start in range(0, len(targets), DELETE_BATCH):
+        batch = targets[start : start + DELETE_BATCH]
+        try:
+            response = client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _CHECKSUM_REFUSALS:
+                errors.update(_delete_one_by_one(client, bucket, batch))
+                continue
+            err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
+            errors.update({k: str(err) for k in batch})
+            continue
+        except BotoCoreError as exc:
+            err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
+            errors.update({k: str(err) for k in batch})
+            continue
+        for item in response.get("Errors", []):
+            errors[item.get("Key", "")] = f"{item.get('Code', 'Error')}: {item.get('Message', '')}".strip(": ")
+    failed = [(k, errors[k]) for k in keys if k in errors]
+    failed += [
+        (k, "thumbnail: " + errors[thumbnail_key(k)]) for k in keys if k not in errors and thumbnail_key(k) in errors
+    ]
+    bad = {k for k, _ in failed}
+    return DeleteResult(tuple(k for k in keys if k not in bad), tuple(failed))
+
+
+def _delete_one_by_one(client: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, str]:
+    errors = {}
+    for key in keys:
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            errors[key] = str(translate(exc, action="delete the object", target=key))
+    return errors
+
+
+def audit_delete(client: S3Client, bucket: str, actor: str, result: DeleteResult) -> str:
+    """Record one audit event for a delete action. Raises R2Error when the event cannot be written."""
+    keys = result.deleted + tuple(k for k, _ in result.failed)
+    target = keys[0] if len(keys) == 1 else f"{len(keys)} objects"
+    detail = json.dumps(
+        {"deleted": list(result.deleted), "failed": [list(f) for f in result.failed]}, ensure_ascii=False
+    )
+    outcome = "ok" if result.ok else ("failed" if not result.deleted else "partial")
+    event = AuditEvent(actor=actor, action="delete", target=target, outcome=outcome, detail=detail)
+    return record(client, bucket, event)
