@@ -16,6 +16,7 @@ META_HEIGHT = "height"
 META_FORMAT = "format"
 META_UPLOADED_BY = "uploaded-by"
 META_THUMBNAIL = "thumbnail"  # "yes" when a thumbnail was stored
+META_SHA256 = "sha256"  # hex SHA-256 of the stored bytes (the catalog finds duplicates by it)
 
 HIDDEN_PREFIXES = (RESERVED_PREFIX, THUMB_PREFIX)
 
