@@ -397,11 +397,12 @@ if selected:
     left, right = st.columns([3, 2])
     with right:
         st.dataframe(pd.DataFrame({"field": list(rows), "value": list(rows.values())}), hide_index=True)
-        download_name = info.original_name or selected.rsplit("/", 1)[-1]
         try:
             st.link_button(
                 "Download",
-                sign_get(client, settings.bucket, selected, settings.preview_ttl_seconds, download_name=download_name),
+                sign_get(
+                    client, settings.bucket, selected, settings.preview_ttl_seconds, download_name=info.download_name
+                ),
                 icon=":material/download:",
             )
         except InvalidInput as err:
