@@ -304,3 +304,16 @@ def test_an_object_the_app_did_not_check_downloads_under_its_key_name() -> None:
     # original-name metadata written by some other tool is not ours: no detected format, the key's name
     details = r2.objects.ObjectDetails("x/file.bin", 1, "text/html", "e", None, (("original-name", "evil.html"),))
     assert details.download_name == "file.bin"
+
+
+@pytest.mark.parametrize("key", [".dashboard/direct/0123456789abcdef0123456789abcdef/uploads/x.png", ".thumbs/a.webp"])
+def test_a_deep_link_to_a_reserved_key_shows_and_signs_nothing(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, s3, page_calls, key: str
+) -> None:
+    """A staged direct upload is unchecked: whatever the URL says, Browse neither shows nor signs it."""
+    put(s3, key, corpus.HTML, ContentType="image/png")
+    put(s3, "visible.jpg")
+    at = open_page(monkeypatch, s3, object=key)
+    assert not at.exception
+    assert key not in texts(at, "code") and not at.get("link_button")
+    assert "HeadObject" not in page_calls.calls
