@@ -187,3 +187,27 @@ def test_the_copy_to_the_final_key_asks_each_server_not_to_overwrite_in_its_own_
     assert headers.get(header) == "*"
     other = "If-None-Match" if header != "If-None-Match" else "cf-copy-destination-if-none-match"
     assert other not in headers and headers["x-amz-copy-source-if-match"] == '"e"'
+
+
+def test_opening_the_upload_page_sweeps_once_per_visit(
+    settings: Settings, s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    import r2.direct
+    from tests.conftest import ROOT
+    from tests.test_app_frame import configure
+
+    body = jpeg_gps()
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", "p.jpg", len(body), "image/jpeg")], "uploads", actor="ana")
+    _send_as_signed(ticket, body)
+    monkeypatch.setattr(r2.direct, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
+    st.cache_data.clear()
+    configure(monkeypatch, s3.meta.endpoint_url, "member")
+    at = AppTest.from_file(str(ROOT / "pages" / "upload.py")).run(timeout=30)
+    assert not at.exception
+    assert [e.key for e in list_level(s3, settings.bucket, "uploads/").entries] == [ticket.key]
+    (event,) = _audit(s3, settings)
+    assert (event["actor"], event["outcome"]) == ("ana", "ok")
+    assert at.session_state["_direct_upload_swept"]  # a rerun does not list again
