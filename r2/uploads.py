@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import AlreadyExists, InvalidInput, R2Error, translate
+from r2.errors import AlreadyExists, InvalidInput, NotFound, R2Error, translate
 from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
 from r2.naming import (
     META_FORMAT,
@@ -287,9 +287,9 @@ def copy_new(
 
     Only the version that was checked is copied (`CopySourceIfMatch`; a changed or missing source is
     refused with 412) and an existing destination is never overwritten (If-None-Match: *, sent to R2
-    under its own header name). A copy keeps the content, hence the ETag: a resend after a lost answer
-    finds our own copy and succeeds. moto ignores both conditions (strict xfails; LocalStack and R2
-    honour the source one).
+    under its own header name). A copy keeps the content, hence the ETag: a resend after a lost
+    answer, or a second checker of the same upload, finds the same content there and succeeds. moto
+    ignores both conditions (strict xfails; LocalStack and R2 honour the source one).
     """
     client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
     try:
@@ -306,7 +306,9 @@ def copy_new(
         )
     except (ClientError, BotoCoreError) as exc:
         err = translate(exc, action="store the image", target=key)
-        if isinstance(err, AlreadyExists) and is_own_write(client, bucket, key, source_etag.strip('"')):
+        # Refused (the key is taken) or the source is gone (another checker of the same upload copied it
+        # first and removed it): fine if the final key holds exactly the checked content.
+        if isinstance(err, AlreadyExists | NotFound) and is_own_write(client, bucket, key, source_etag.strip('"')):
             return
         raise err from exc
 

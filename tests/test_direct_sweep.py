@@ -211,3 +211,33 @@ def test_opening_the_upload_page_sweeps_once_per_visit(
     (event,) = _audit(s3, settings)
     assert (event["actor"], event["outcome"]) == ("ana", "ok")
     assert at.session_state["_direct_upload_swept"]  # a rerun does not list again
+
+
+@pytest.mark.parametrize("body", [jpeg_gps(), plain("PNG")], ids=["cleaned", "copied"])
+def test_a_report_and_the_sweep_checking_at_the_same_moment_store_one_image(
+    settings: Settings, s3: S3Client, body: bytes
+) -> None:
+    """Both download and check before either writes (a barrier); the final key is written once, never
+    overwritten by something else, and both tell the truth: stored."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from r2.direct import pipeline_check, sweep, verify
+
+    fmt, mime = ("jpg", "image/jpeg") if body[:2] == b"\xff\xd8" else ("png", "image/png")
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", f"x.{fmt}", len(body), mime)], "uploads", actor="ana")
+    _send_as_signed(ticket, body)
+    barrier = threading.Barrier(2, timeout=30)
+
+    def check(path, s):  # type: ignore[no-untyped-def]
+        result = pipeline_check(path, s)
+        barrier.wait()
+        return result
+
+    with ThreadPoolExecutor(2) as pool:
+        reported = pool.submit(verify, s3, settings, ticket, check, actor="ana")
+        swept = pool.submit(lambda: sweep(s3, settings, check, now=lambda: _due(settings)))
+        outcomes = [reported.result(), *swept.result().outcomes]
+    assert [o.status for o in outcomes] == ["stored", "stored"], [o.message for o in outcomes]
+    assert _all_keys(s3, settings, "uploads/") == {ticket.key}
+    assert not {k for k in _all_keys(s3, settings, ".dashboard/direct/") if not k.endswith(".json")}
