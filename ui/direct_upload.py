@@ -323,6 +323,8 @@ def sweep_quietly(settings: Settings, client: S3Client, check: ContentCheck = pi
         sweep(client, settings, check)
     except R2Error as exc:
         _log.warning("direct-upload sweep skipped: %s", exc.message)
+    except Exception as exc:  # someone else's upload must never break this page; staged objects wait
+        _log.exception("direct-upload sweep failed (%s); staged uploads stay hidden", type(exc).__name__)
 
 
 def _planner(settings: Settings, client: S3Client, folder: str, actor: str) -> Callable[[], None]:
