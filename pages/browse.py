@@ -24,7 +24,7 @@ from r2.browse import (
 )
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
-from r2.naming import thumbnail_key
+from r2.naming import is_hidden, thumbnail_key
 from r2.objects import audit_delete, delete, head
 from r2.presign import check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
@@ -109,6 +109,8 @@ except ValueError:
     size = DEFAULT_PAGE_SIZE
 size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 selected = params.get("object", "")
+if is_hidden(selected):  # the app's own (staged, unchecked uploads; thumbnails; audit): never shown or signed
+    selected = ""
 
 st.title("Browse")
 
@@ -397,11 +399,12 @@ if selected:
     left, right = st.columns([3, 2])
     with right:
         st.dataframe(pd.DataFrame({"field": list(rows), "value": list(rows.values())}), hide_index=True)
-        download_name = info.original_name or selected.rsplit("/", 1)[-1]
         try:
             st.link_button(
                 "Download",
-                sign_get(client, settings.bucket, selected, settings.preview_ttl_seconds, download_name=download_name),
+                sign_get(
+                    client, settings.bucket, selected, settings.preview_ttl_seconds, download_name=info.download_name
+                ),
                 icon=":material/download:",
             )
         except InvalidInput as err:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import streamlit as st
@@ -16,6 +18,8 @@ from r2.audit import recent
 from r2.client import CallCounter
 from r2.errors import AccessDenied, Unavailable
 from r2.naming import thumbnail_key
+from r2.uploads import Uploaded, upload_file
+from tests import upload_corpus as corpus
 from tests.conftest import ROOT, TEST_BUCKET
 from tests.test_app_frame import configure
 
@@ -266,3 +270,50 @@ def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch,
     assert "Made 1 thumbnail(s)." in texts(at, "success")
     assert thumbnail_key("g/big.jpg") in keys_in(s3)
     assert s3.get_object(Bucket=TEST_BUCKET, Key=thumbnail_key("g/other.jpg"))["Body"].read() == b"already there"
+
+
+def _download_names(at: AppTest) -> list[str]:
+    """The file names the Download buttons' signed links make a browser save under."""
+    found = []
+    for element in at.get("link_button"):
+        query = parse_qs(urlsplit(element.proto.url).query)
+        found += [
+            re.sub(r'^attachment; filename="(.*)"$', r"\1", v) for v in query.get("response-content-disposition", [])
+        ]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("report.html", "report.png"), ("notes", "notes.png"), ("holiday.PNG", "holiday.png")]
+)
+def test_download_name_gets_the_extension_of_the_detected_format(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, s3, settings, name: str, expected: str
+) -> None:
+    """A valid PNG carrying HTML in a text chunk, uploaded as report.html, must not download as .html
+    (it would run as a web page when opened): the extension comes from the content, never the name."""
+    image = corpus.plain("PNG")
+    polyglot = image[:-12] + corpus.png_chunk(b"tEXt", b"Comment\x00" + corpus.HTML) + image[-12:]
+    uploaded = upload_file(s3, settings, name, polyglot, actor="ana")
+    assert isinstance(uploaded, Uploaded), uploaded
+    at = open_page(monkeypatch, s3, folder=uploaded.key.rsplit("/", 1)[0] + "/", object=uploaded.key)
+    assert not at.exception
+    assert _download_names(at) == [expected]
+
+
+def test_an_object_the_app_did_not_check_downloads_under_its_key_name() -> None:
+    # original-name metadata written by some other tool is not ours: no detected format, the key's name
+    details = r2.objects.ObjectDetails("x/file.bin", 1, "text/html", "e", None, (("original-name", "evil.html"),))
+    assert details.download_name == "file.bin"
+
+
+@pytest.mark.parametrize("key", [".dashboard/direct/0123456789abcdef0123456789abcdef/uploads/x.png", ".thumbs/a.webp"])
+def test_a_deep_link_to_a_reserved_key_shows_and_signs_nothing(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, s3, page_calls, key: str
+) -> None:
+    """A staged direct upload is unchecked: whatever the URL says, Browse neither shows nor signs it."""
+    put(s3, key, corpus.HTML, ContentType="image/png")
+    put(s3, "visible.jpg")
+    at = open_page(monkeypatch, s3, object=key)
+    assert not at.exception
+    assert key not in texts(at, "code") and not at.get("link_button")
+    assert "HeadObject" not in page_calls.calls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from r2.direct import (
     explain_failure,
     pipeline_check,
     plan,
+    record_key,
     renew,
     renew_margin,
     verify,
@@ -50,7 +52,7 @@ def offer(name: str = "a.png", size: int = 100, type_: str = "image/png", id_: s
 # ---------------------------------------------------------------- plan and sign
 
 
-def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3: S3Client) -> None:
+def test_plan_refuses_before_signing_and_writes_only_the_batch_record(settings: Settings, s3: S3Client) -> None:
     calls = CallCounter(s3)
     limit = settings.max_upload_bytes
     offers = [
@@ -60,7 +62,7 @@ def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3
         offer("page.html", 100, "text/html", "b-3"),
         offer("photo.JPG", 100, "", "b-4"),  # no browser type: the extension decides
     ]
-    tickets, refusals = plan(s3, settings, offers, "uploads")
+    tickets, refusals = plan(s3, settings, offers, "uploads", actor="t")
     assert [t.id for t in tickets] == ["b-0", "b-4"]
     assert {r.id: r.reason for r in refusals}.keys() == {"b-1", "b-2", "b-3"}
     reasons = {r.id: r.reason for r in refusals}
@@ -70,35 +72,43 @@ def test_plan_refuses_before_signing_and_makes_no_request(settings: Settings, s3
     assert all(KEY_SHAPE.match(t.key) for t in tickets)
     assert tickets[0].content_type == "image/png" and tickets[1].content_type == "image/jpeg"
     assert tickets[1].key.endswith(".jpg")
-    assert sum(calls.calls.values()) == 0  # signing is local
+    # the PUTs go to hidden staging keys; only the server writes the final key, after the check
+    assert {t.staged for t in tickets} == {f".dashboard/direct/{tickets[0].batch}/{t.key}" for t in tickets}
+    assert dict(calls.calls) == {"PutObject": 1}  # signing is local; one batch record (who, which names)
+    record = json.loads(s3.get_object(Bucket=settings.bucket, Key=record_key(tickets[0].batch))["Body"].read())
+    assert record == {"actor": "t", "files": {tickets[0].key: "ok.png", tickets[1].key: "photo.JPG"}}
+    calls.reset()
+    assert plan(s3, settings, offers[1:4], "uploads", actor="t")[0] == []
+    assert dict(calls.calls) == {}  # nothing signed: nothing written
     calls.close()
 
 
 def test_plan_refuses_formats_not_allowed_and_foreign_folders(s3_endpoint: str, s3: S3Client) -> None:
     settings = settings_for(s3_endpoint, R2_IMAGE_FORMATS="JPEG")
-    tickets, refusals = plan(s3, settings, [offer("a.png")], "uploads")
+    tickets, refusals = plan(s3, settings, [offer("a.png")], "uploads", actor="t")
     assert not tickets and "not an accepted image type" in refusals[0].reason
     with pytest.raises(InvalidInput, match="may not go to the folder"):
-        plan(s3, settings, [offer()], "../etc")
+        plan(s3, settings, [offer()], "../etc", actor="t")
 
 
 def test_signed_url_signs_length_type_and_if_none_match_and_expires_as_configured(
     s3_endpoint: str, s3: S3Client
 ) -> None:
     settings = settings_for(s3_endpoint, R2_UPLOAD_URL_TTL_SECONDS="45")
-    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads")
+    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads", actor="t")
     query = {k: v[0] for k, v in parse_qs(urlsplit(ticket.url).query).items()}
     assert query["X-Amz-SignedHeaders"].split(";") == ["content-length", "content-type", "host", "if-none-match"]
     assert query["X-Amz-Expires"] == "45"
     assert ticket.headers == {"Content-Type": "image/png", "If-None-Match": "*"}
+    assert urlsplit(ticket.url).path == f"/{settings.bucket}/{ticket.staged}"  # never the final key
     assert ticket.url not in repr(ticket)  # never in logs by accident
 
 
 def test_renew_signs_the_same_put_afresh_for_the_configured_lifetime(s3_endpoint: str, s3: S3Client) -> None:
     settings = settings_for(s3_endpoint, R2_UPLOAD_URL_TTL_SECONDS="30")
-    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads", now=lambda: 1000.0)
+    (ticket,), _ = plan(s3, settings, [offer(size=1234)], "uploads", actor="t", now=lambda: 1000.0)
     fresh = renew(s3, settings, ticket, now=lambda: 1100.0)
-    same = ("id", "name", "key", "size", "format", "content_type")
+    same = ("id", "name", "key", "staged", "size", "format", "content_type")
     assert [getattr(fresh, f) for f in same] == [getattr(ticket, f) for f in same]
     assert (ticket.expires_at, fresh.expires_at) == (1030.0, 1130.0)
     assert (ticket.signing, fresh.signing, renew(s3, settings, fresh).signing) == (0, 1, 2)
@@ -208,8 +218,8 @@ def test_demo_policy_allows_direct_upload(origin_settings: Settings, s3: S3Clien
 
 def _stored(s3: S3Client, settings: Settings, body: bytes, name: str = "pic.png", type_: str = "image/png") -> Ticket:
     """What a browser's PUT leaves behind: the bytes under the ticket's key, with the signed type."""
-    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads")
-    s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=body, ContentType=ticket.content_type)
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads", actor="t")
+    s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=body, ContentType=ticket.content_type)
     return ticket
 
 
@@ -233,9 +243,10 @@ def test_verify_streams_to_a_file_and_stores_metadata_and_thumbnail(settings: Se
     assert outcome.status == "stored" and outcome.thumbnail_key == thumbnail_key(ticket.key)
     assert (outcome.width, outcome.height, outcome.format) == (40, 30, "PNG")
     # HEAD, one GET, the thumbnail and the audit event; nothing to remove, so the original is not sent
-    # again: a server-side copy onto itself (CopySourceIfMatch) only records the pipeline's metadata
-    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 2, "CopyObject": 1}
+    # again: a server-side copy of the staged object to the final key, then the staged one is deleted
+    assert dict(calls.calls) == {"HeadObject": 1, "GetObject": 1, "PutObject": 2, "CopyObject": 1, "DeleteObject": 1}
     calls.close()
+    assert not any(k.startswith(".dashboard/direct/") and k.endswith(".png") for k in _keys(s3, settings))
     head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
     assert head["ContentType"] == "image/png"
     assert head["Metadata"]["original-name"] == "%C3%9Cberweisung%20(1).png"
@@ -255,18 +266,28 @@ def test_verify_removes_gps_keeping_orientation(settings: Settings, s3: S3Client
         assert not exif.get_ifd(0x8825)  # no GPS IFD
 
 
-def test_verify_does_not_overwrite_an_object_changed_meanwhile(settings: Settings, s3: S3Client) -> None:
+def test_verify_publishes_only_what_it_checked(settings: Settings, s3: S3Client) -> None:
     ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
     other = png((7, 7))
 
     def check_while_someone_writes(path: Path, s: Settings) -> CleanFile:
         clean = pipeline_check(path, s)
-        s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/jpeg")
+        s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=other, ContentType="image/jpeg")
         return clean
 
     outcome = verify(s3, settings, ticket, check_while_someone_writes, actor="a")
+    assert outcome.status == "stored"  # the cleaned copy of what was checked, from disk ...
+    with Image.open(io.BytesIO(s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read())) as image:
+        assert image.size == (64, 48) and not image.getexif().get_ifd(0x8825)  # ... never the other bytes
+    assert ticket.staged not in _keys(s3, settings)
+
+
+def test_verify_never_overwrites_the_final_key(settings: Settings, s3: S3Client) -> None:
+    ticket = _stored(s3, settings, jpeg_gps(), "photo.jpg", "image/jpeg")
+    s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=b"already here")
+    outcome = verify(s3, settings, ticket, actor="a")
     assert outcome.status == "failed" and "changed after it was checked" in outcome.message
-    assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == other
+    assert s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read() == b"already here"
     assert thumbnail_key(ticket.key) not in _keys(s3, settings)  # nothing half-done
 
 
@@ -276,6 +297,7 @@ def test_verify_removes_a_renamed_html_file_and_says_why(settings: Settings, s3:
     assert outcome.status == "removed"
     assert "HTML" in outcome.message and "removed from the bucket" in outcome.message
     assert not _keys(s3, settings) - {k for k in _keys(s3, settings) if k.startswith(".dashboard/")}
+    assert ticket.staged not in _keys(s3, settings)
 
 
 def test_verify_removes_content_of_another_format(settings: Settings, s3: S3Client) -> None:
@@ -284,22 +306,22 @@ def test_verify_removes_content_of_another_format(settings: Settings, s3: S3Clie
     ticket = _stored(s3, settings, out.getvalue(), "really-a-jpeg.png")
     outcome = verify(s3, settings, ticket, actor="a")
     assert outcome.status == "removed" and "content is JPEG" in outcome.message and ".jpg" in outcome.message
-    assert ticket.key not in _keys(s3, settings)
+    assert not {ticket.key, ticket.staged} & _keys(s3, settings)
 
 
 def test_verify_removes_an_object_that_is_not_what_was_signed(settings: Settings, s3: S3Client) -> None:
     # moto does not enforce the signed length (R2 does): the check on the server side catches it anyway
-    (ticket,), _ = plan(s3, settings, [offer(size=10)], "uploads")
-    s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=b"x" * 11, ContentType="image/png")
+    (ticket,), _ = plan(s3, settings, [offer(size=10)], "uploads", actor="t")
+    s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=b"x" * 11, ContentType="image/png")
     outcome = verify(s3, settings, ticket, lambda p, s: pytest.fail("must not be checked"), actor="a")
     assert outcome.status == "removed" and "not the 10 bytes" in outcome.message
-    assert ticket.key not in _keys(s3, settings)
+    assert not {ticket.key, ticket.staged} & _keys(s3, settings)
 
 
 def test_verify_reports_a_missing_object(settings: Settings, s3: S3Client) -> None:
-    (ticket,), _ = plan(s3, settings, [offer()], "uploads")
+    (ticket,), _ = plan(s3, settings, [offer()], "uploads", actor="t")
     outcome = verify(s3, settings, ticket, lambda p, s: pytest.fail("must not be checked"), actor="a")
-    assert outcome.status == "failed" and "does not exist" in outcome.message
+    assert outcome.status == "failed" and "not in the bucket: it never arrived" in outcome.message
 
 
 def test_verify_is_audited(settings: Settings, s3: S3Client) -> None:

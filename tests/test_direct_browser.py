@@ -79,6 +79,10 @@ def uploads(s3: S3Client, settings: Settings) -> list[str]:
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
+def all_keys(s3: S3Client, settings: Settings) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])]
+
+
 def pick(page: Page, name: str, mime: str, data: bytes) -> None:
     page.locator(INPUT).wait_for(state="attached", timeout=30_000)
     page.set_input_files(INPUT, files=[{"name": name, "mimeType": mime, "buffer": data}])
@@ -91,7 +95,11 @@ def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, set
         name = "holiday <img src=x onerror=alert(1)>.png"
         expect(page.locator(ROWS).first).to_contain_text(name)  # literal, not HTML
         (key,) = uploads(s3, settings)
-        assert puts == [f"{settings.endpoint}/{settings.bucket}/{key}"]  # the bytes went to the bucket
+        # the bytes went to the bucket, to a hidden staging key; the server checked and promoted them
+        (put_url,) = puts
+        assert put_url.startswith(f"{settings.endpoint}/{settings.bucket}/.dashboard/direct/")
+        assert put_url.endswith(f"/{key}")
+        assert not [k for k in all_keys(s3, settings) if k.startswith(".dashboard/direct/") and k.endswith(".png")]
         head = s3.head_object(Bucket=settings.bucket, Key=key)
         assert head["ContentType"] == "image/png"
         assert unquote(head["Metadata"]["original-name"]) == name
@@ -141,8 +149,9 @@ def test_a_renamed_non_image_is_removed_after_verification(browser, settings: Se
         pick(page, "cat.png", "image/png", html)
         row = page.locator(ROWS).first
         expect(row).to_contain_text("Removed after the check: The file is an HTML page", timeout=30_000)
-        assert len(puts) == 1  # it did reach the bucket...
+        assert len(puts) == 1  # it did reach the bucket (staged, never visible)...
         assert uploads(s3, settings) == []  # ...and is gone
+        assert not [k for k in all_keys(s3, settings) if k.startswith(".dashboard/direct/") and k.endswith(".png")]
         expect(page.get_by_text("cat.png: Removed after the check")).to_be_visible()
 
 

@@ -2,8 +2,8 @@
 
 - The file path gives the same verdicts and the same cleaned bytes as the in-memory path (the app's
   upload path), on the shared hostile/metadata corpus and on fuzzed damage.
-- verify() sends no PUT of the original when nothing is removed, streams the cleaned copy when
-  something is, and always removes its temporary files.
+- verify() sends no PUT of the original when nothing is removed (a server-side copy from the staging
+  key), streams the cleaned copy when something is, and always removes its temporary files.
 - Memory: Python-level allocations during verify of a file that is large in bytes but small in pixels
   stay far below the file's size (tracemalloc; Pillow's pixel buffers are outside it, and are bounded
   by the pixel cap anyway). The S3 server runs in another process so that only the app side counts.
@@ -207,8 +207,8 @@ def test_big_image_data_is_copied_through_a_small_window(tmp_path: Path) -> None
 
 
 def _stored(s3: S3Client, settings: Settings, body: bytes, name: str, type_: str) -> tuple[Ticket, str]:
-    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads")
-    etag = s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=body, ContentType=ticket.content_type)["ETag"]
+    (ticket,), _ = plan(s3, settings, [Offer("b-0", name, len(body), type_)], "uploads", actor="t")
+    etag = s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=body, ContentType=ticket.content_type)["ETag"]
     return ticket, etag
 
 
@@ -235,7 +235,7 @@ def test_verify_sends_no_put_of_the_original_when_nothing_is_removed(
     assert outcome.status == "stored" and outcome.removed == ()
     assert ticket.key not in puts  # the thumbnail and the audit event only
     assert calls.calls["PutObject"] == 2 and calls.calls["CopyObject"] == 1
-    head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
+    head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)  # the final key, copied on the server
     assert head["ETag"] == etag  # the very bytes the browser sent
     assert head["Metadata"]["original-name"] == "plain.jpg" and head["Metadata"]["thumbnail"] == "yes"
     assert head["CacheControl"].startswith("private")
@@ -246,36 +246,38 @@ def test_verify_streams_the_cleaned_file_back_when_something_is_removed(
     settings: Settings, s3: S3Client, tmp_path: Path
 ) -> None:
     body = corpus.jpeg_gps()
-    ticket, etag = _stored(s3, settings, body, "photo.jpg", "image/jpeg")
+    ticket, _ = _stored(s3, settings, body, "photo.jpg", "image/jpeg")
     bodies: list[object] = []
 
     def seen(params: dict[str, object], **_: object) -> None:
         if params.get("Key") == ticket.key:
             bodies.append((type(params["Body"]).__name__, params.get("ContentLength"), params.get("IfMatch")))
+            assert params.get("IfNoneMatch") == "*"
 
     s3.meta.events.register("provide-client-params.s3.PutObject", seen)
     outcome = verify(s3, settings, ticket, actor="ana", tmp_dir=str(tmp_path))
     assert outcome.status == "stored" and "GPS location" in outcome.removed
     stored = s3.get_object(Bucket=settings.bucket, Key=ticket.key)["Body"].read()
-    assert bodies == [("BufferedReader", len(stored), etag)]  # an open file, its exact size, If-Match
+    assert bodies == [("BufferedReader", len(stored), None)]  # an open file, its exact size (If-None-Match)
     assert stored == clean(body, ImagePolicy.from_settings(settings)).body  # the same bytes as the app path
     assert list(tmp_path.iterdir()) == []
 
 
 def _changed_meanwhile(settings: Settings, s3: S3Client, tmp_path: Path) -> None:
-    """Nothing to remove, but the object changed after the check: the self-copy's If-Match refuses it."""
+    """Nothing to remove, but the staged object changed after the check (a member's link still alive
+    after the object was deleted, say): the copy's CopySourceIfMatch refuses it, nothing is published."""
     ticket, _ = _stored(s3, settings, corpus.plain("PNG"), "a.png", "image/png")
     other = corpus.plain("PNG", (9, 9))
 
     def check_while_someone_writes(path: Path, s: Settings) -> CleanFile:
         result = pipeline_check(path, s)
-        s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=other, ContentType="image/png")
+        s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=other, ContentType="image/png")
         return result
 
     outcome = verify(s3, settings, ticket, check_while_someone_writes, actor="a", tmp_dir=str(tmp_path))
     assert outcome.status == "failed" and "changed after it was checked" in outcome.message
-    head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
-    assert "original-name" not in head["Metadata"]  # the other writer's object, untouched
+    finals = s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/").get("Contents", [])
+    assert finals == []  # the unchecked bytes were never published
     assert list(tmp_path.iterdir()) == []
 
 
@@ -305,7 +307,7 @@ def test_verify_removes_its_temporary_files_on_failure(
         result = pipeline_check(path, s)
         written.extend(p for p in path.parent.iterdir())
         if failure == "error":
-            s3.delete_object(Bucket=settings.bucket, Key=ticket.key)  # the replace then fails (412)
+            s3.put_object(Bucket=settings.bucket, Key=ticket.key, Body=b"taken")  # the final PUT then fails (412)
             return result
         raise ImageRejected("Not today.")
 
@@ -366,21 +368,21 @@ def test_verify_memory_does_not_grow_with_the_file(
         tracemalloc.stop()
     assert outcome.status == "stored", outcome.message
     head = client.head_object(Bucket=TEST_BUCKET, Key=ticket.key)
-    assert (head["ETag"] != etag) == rewritten and head["Metadata"]["thumbnail"] == "yes"
+    assert (head["ETag"].strip('"') != etag.strip('"')) == rewritten and head["Metadata"]["thumbnail"] == "yes"
     assert (head["ContentLength"] > 23 * MIB) == stays_big
     assert peak < 6 * MIB, f"{peak / MIB:.1f} MiB of Python memory for a {head['ContentLength'] / MIB:.0f} MiB file"
     with Image.open(io.BytesIO(client.get_object(Bucket=TEST_BUCKET, Key=ticket.key)["Body"].read())) as image:
         assert GPS not in image.getexif()
 
 
-def test_verify_whose_self_copy_answer_is_lost_is_retried_and_stored(
+def test_verify_whose_copy_answer_is_lost_is_retried_and_stored(
     settings: Settings, s3: S3Client, tmp_path: Path
 ) -> None:
-    """Unlike the If-Match PUT of a cleaned file, the self-copy is safe to resend: it keeps the content,
-    so the ETag (the content's MD5) still matches and the retry succeeds."""
+    """The copy to the final key is safe to resend: it keeps the content, so where a server honours its
+    If-None-Match (R2) the refused resend finds our own copy (same ETag), and the retry succeeds."""
     ticket, etag = _stored(s3, settings, corpus.plain("PNG"), "a.png", "image/png")
     with FaultProxy(settings.endpoint) as proxy:
-        copy = f"/{TEST_BUCKET}/{ticket.key}"  # not the thumbnail's key, which ends with it
+        copy = f"/{TEST_BUCKET}/{ticket.key}"  # the final key (the thumbnail's and staged key end otherwise)
         proxy.inject(Fault("drop", times=1, match=lambda method, path: method == "PUT" and path.endswith(copy)))
         via_proxy = make_client(settings_for(proxy.url))
         calls = CallCounter(via_proxy)
@@ -390,5 +392,6 @@ def test_verify_whose_self_copy_answer_is_lost_is_retried_and_stored(
         assert len(originals) == 2  # the copy, and its resend after the lost answer
     assert outcome.status == "stored", outcome.message
     assert calls.calls["CopyObject"] == 1 and calls.calls["PutObject"] == 2  # one logical copy
+    assert ticket.staged not in {o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])}
     head = s3.head_object(Bucket=settings.bucket, Key=ticket.key)
     assert head["ETag"] == etag and head["Metadata"]["original-name"] == "a.png"

@@ -35,7 +35,7 @@ from r2.preflight import preflight
 from r2.presign import sign_get, sign_put
 from r2.settings import Settings, load_settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
-from r2.uploads import keep_in_place, store
+from r2.uploads import copy_new, store
 from r2.usage_listing import make_lister
 from tests.conftest import ROOT
 from tests.live_env import LIVE_ENV, LIVE_TEST
@@ -170,26 +170,40 @@ def test_an_expired_signed_put_is_refused(target: Target) -> None:
     assert _keys(target, key) == []
 
 
-def test_a_checked_direct_upload_gets_its_metadata_by_a_self_copy(target: Target) -> None:
+def test_a_checked_direct_upload_is_copied_to_its_final_key_with_its_metadata(target: Target) -> None:
     t = target
-    key = f"{t.prefix}direct.png"
-    etag = t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"as the browser sent it")["ETag"]
-    keep_in_place(
-        t.client, t.settings.bucket, key, content_type="image/png", metadata={"original-name": "a.png"}, if_match=etag
+    staged, key = f"{t.prefix}staged.png", f"{t.prefix}direct.png"
+    etag = t.client.put_object(Bucket=t.settings.bucket, Key=staged, Body=b"as the browser sent it")["ETag"]
+    copy_new(
+        t.client,
+        t.settings.bucket,
+        key,
+        source=staged,
+        source_etag=etag,
+        content_type="image/png",
+        metadata={"original-name": "a.png"},
     )
     stored = t.client.get_object(Bucket=t.settings.bucket, Key=key)
     assert stored["Metadata"] == {"original-name": "a.png"} and stored["Body"].read() == b"as the browser sent it"
 
 
-@pytest.mark.xfail(not LIVE, strict=True, reason="moto ignores CopySourceIfMatch (LocalStack honours it)")
-def test_the_self_copy_refuses_an_object_changed_since_the_check(target: Target) -> None:
+@pytest.mark.xfail(
+    not LIVE, strict=True, reason="moto ignores both CopyObject conditions (CopySourceIfMatch, If-None-Match)"
+)
+@pytest.mark.parametrize("case", ["source-changed", "final-taken"])
+def test_the_copy_to_the_final_key_refuses_a_changed_source_or_a_taken_key(target: Target, case: str) -> None:
     t = target
-    key = f"{t.prefix}changed.png"
-    checked = t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"checked")["ETag"]
-    t.client.put_object(Bucket=t.settings.bucket, Key=key, Body=b"swapped meanwhile")
+    staged, key = f"{t.prefix}{case}-staged.png", f"{t.prefix}{case}.png"
+    checked = t.client.put_object(Bucket=t.settings.bucket, Key=staged, Body=b"checked")["ETag"]
+    changed = key if case == "final-taken" else staged
+    t.client.put_object(Bucket=t.settings.bucket, Key=changed, Body=b"written meanwhile")
     with pytest.raises(R2Error):
-        keep_in_place(t.client, t.settings.bucket, key, content_type="image/png", metadata={}, if_match=checked)
-    assert t.client.get_object(Bucket=t.settings.bucket, Key=key)["Body"].read() == b"swapped meanwhile"
+        copy_new(
+            t.client, t.settings.bucket, key, source=staged, source_etag=checked, content_type="image/png", metadata={}
+        )
+    assert _keys(target, key) == ([key] if case == "final-taken" else [])
+    if case == "final-taken":
+        assert t.client.get_object(Bucket=t.settings.bucket, Key=key)["Body"].read() == b"written meanwhile"
 
 
 def test_delete_objects_removes_every_key_and_its_thumbnail(target: Target) -> None:

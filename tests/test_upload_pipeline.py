@@ -189,28 +189,37 @@ def test_folder_allow_list(s3_endpoint: str, s3) -> None:  # type: ignore[no-unt
     assert upload_file(s3, settings, "a.png", corpus.plain("PNG"), actor="t").key.startswith("clinics/")
 
 
-def test_an_original_that_arrived_another_way_is_replaced_by_its_clean_version_only_if_unchanged(  # type: ignore[no-untyped-def]
+def test_an_original_that_arrived_another_way_is_stored_clean_under_its_final_key_never_overwriting(  # type: ignore[no-untyped-def]
     settings: Settings, s3, tmp_path
 ) -> None:
-    # What a direct browser upload does next: plan (key, limits), the browser PUTs the raw bytes,
-    # the app checks the file on disk and swaps in the cleaned version only if nobody changed it.
+    # What a direct browser upload does next: plan (key, limits), the browser PUTs the raw bytes to a
+    # staging key, the app checks the file on disk and writes the cleaned version to the final key.
     plan = uploads.plan_upload(settings, "phone photo.jpg", len(corpus.jpeg_gps()), "image/jpeg")
-    etag = s3.put_object(Bucket=settings.bucket, Key=plan.key, Body=corpus.jpeg_gps(), IfNoneMatch="*")["ETag"]
+    staged = f".dashboard/direct/0123456789abcdef0123456789abcdef/{plan.key}"
+    etag = s3.put_object(Bucket=settings.bucket, Key=staged, Body=corpus.jpeg_gps(), IfNoneMatch="*")["ETag"]
     raw = tmp_path / "download.jpg"
-    raw.write_bytes(s3.get_object(Bucket=settings.bucket, Key=plan.key)["Body"].read())
+    raw.write_bytes(s3.get_object(Bucket=settings.bucket, Key=staged)["Body"].read())
     checked = images.clean(raw, plan.policy, thumb_size=320, thumbnail=thumbnail_of)
     thumb_key, problems = uploads.store(
-        s3, settings.bucket, plan.key, checked, original_name=plan.original_name, uploaded_by="t", if_match=etag
+        s3,
+        settings.bucket,
+        plan.key,
+        checked,
+        original_name=plan.original_name,
+        uploaded_by="t",
+        copy_from=(staged, etag),
     )
     assert thumb_key == thumbnail_key(plan.key) and problems == ()
     stored = s3.get_object(Bucket=settings.bucket, Key=plan.key)
     assert stored["Metadata"][META_ORIGINAL_NAME] == "phone%20photo.jpg"
     with Image.open(io.BytesIO(stored["Body"].read())) as image:
         assert ExifTags.IFD.GPSInfo not in image.getexif()
-    # A stale ETag (the object changed meanwhile) is refused and the new thumbnail removed again.
+    # A final key that is taken (by anything else) is never overwritten, and the new thumbnail is removed again.
     s3.delete_object(Bucket=settings.bucket, Key=thumb_key)
-    current = s3.head_object(Bucket=settings.bucket, Key=plan.key)["ETag"]
-    with pytest.raises(AlreadyExists, match="changed meanwhile"):
-        uploads.store(s3, settings.bucket, plan.key, checked, original_name="x", uploaded_by="t", if_match=etag)
-    assert s3.head_object(Bucket=settings.bucket, Key=plan.key)["ETag"] == current
+    s3.put_object(Bucket=settings.bucket, Key=plan.key, Body=b"someone else's")
+    with pytest.raises(AlreadyExists, match="already exists"):
+        uploads.store(
+            s3, settings.bucket, plan.key, checked, original_name="x", uploaded_by="t", copy_from=(staged, etag)
+        )
+    assert s3.get_object(Bucket=settings.bucket, Key=plan.key)["Body"].read() == b"someone else's"
     assert s3.list_objects_v2(Bucket=settings.bucket, Prefix=".thumbs/").get("KeyCount", 0) == 0

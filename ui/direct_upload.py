@@ -16,6 +16,7 @@ Presigned URLs travel only in `data` to this browser session; they are never log
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ from r2.direct import (
     explain_failure,
     pipeline_check,
     plan,
+    record_batch,
     renew,
     renew_margin,
+    sweep,
     verify,
 )
 from r2.errors import R2Error
@@ -47,6 +50,7 @@ from ui.text import escape_md, human_bytes
 
 COMPONENT_KEY = "direct_upload"
 STATE_KEY = "_direct_upload"
+SWEPT_KEY = "_direct_upload_swept"
 
 HTML = """
 <div class="r2du">
@@ -276,6 +280,7 @@ export default function (component) {
 }
 """
 
+_log = logging.getLogger(__name__)
 _component = st.components.v2.component("r2_direct_upload", html=HTML, css=CSS, js=JS)
 
 
@@ -311,7 +316,18 @@ def _component_value(name: str) -> Any:
         return None
 
 
-def _planner(settings: Settings, client: S3Client, folder: str) -> Callable[[], None]:
+def sweep_quietly(settings: Settings, client: S3Client, check: ContentCheck = pipeline_check) -> None:
+    """Check staged uploads nobody reported (`r2.direct.sweep`). Its outcomes go to the audit log; a
+    failure here must never stop this visitor's own upload, so it is logged, not shown."""
+    try:
+        sweep(client, settings, check)
+    except R2Error as exc:
+        _log.warning("direct-upload sweep skipped: %s", exc.message)
+    except Exception as exc:  # someone else's upload must never break this page; staged objects wait
+        _log.exception("direct-upload sweep failed (%s); staged uploads stay hidden", type(exc).__name__)
+
+
+def _planner(settings: Settings, client: S3Client, folder: str, actor: str) -> Callable[[], None]:
     def on_offer() -> None:
         offer = _component_value("offer")
         if not isinstance(offer, dict) or not isinstance(offer.get("batch"), str):
@@ -323,9 +339,10 @@ def _planner(settings: Settings, client: S3Client, folder: str) -> Callable[[], 
         batch = Batch(batch_id, folder)
         batches.clear()  # only the latest batch is kept: older signed URLs are dropped with it
         batches[batch_id] = batch
+        sweep_quietly(settings, client)  # whenever links are signed: one LIST when nothing is due
         try:
             offers = [Offer.from_browser(f) for f in offer.get("files") or []]
-            tickets, batch.refusals = plan(client, settings, offers, batch.folder)
+            tickets, batch.refusals = plan(client, settings, offers, batch.folder, actor=actor)
             batch.tickets = {t.id: t for t in tickets}
         except R2Error as exc:
             batch.error = str(exc)
@@ -333,7 +350,7 @@ def _planner(settings: Settings, client: S3Client, folder: str) -> Callable[[], 
     return on_offer
 
 
-def _renewer(settings: Settings, client: S3Client) -> Callable[[], None]:
+def _renewer(settings: Settings, client: S3Client, actor: str) -> Callable[[], None]:
     def on_renew() -> None:
         request = _component_value("renew")
         batch = next(iter(_state().values()), None)
@@ -343,14 +360,18 @@ def _renewer(settings: Settings, client: S3Client) -> Callable[[], None]:
         if not isinstance(seq, int) or seq <= batch.renewals:
             return
         batch.renewals = seq
-        for file_id in request.get("ids") or []:
-            ticket = batch.tickets.get(file_id) if isinstance(file_id, str) else None
-            if ticket is not None and file_id not in batch.outcomes and file_id not in batch.failures:
-                try:
-                    batch.tickets[file_id] = renew(client, settings, ticket)
-                except R2Error as exc:  # signing makes no request; only a changed setting could refuse
-                    batch.error = str(exc)
-                    return
+        fresh: dict[str, Ticket] = {}
+        try:
+            for file_id in request.get("ids") or []:
+                ticket = batch.tickets.get(file_id) if isinstance(file_id, str) else None
+                if ticket is not None and file_id not in batch.outcomes and file_id not in batch.failures:
+                    fresh[file_id] = renew(client, settings, ticket)
+            if fresh:  # the record's date is the batch's last signing: the sweep waits for the new links
+                record_batch(client, settings, list(batch.tickets.values()), actor)
+        except R2Error as exc:  # signing makes no request; a changed setting or the record can refuse
+            batch.error = str(exc)
+            return
+        batch.tickets.update(fresh)
 
     return on_renew
 
@@ -363,6 +384,9 @@ def direct_upload_section(
     `folder` is the page's folder choice; `check` runs the upload pipeline on a downloaded file.
     """
     st.subheader("Direct upload", anchor=False)
+    if not st.session_state.get(SWEPT_KEY):  # once per visit: one LIST of the staging prefix
+        st.session_state[SWEPT_KEY] = True
+        sweep_quietly(settings, client, check)
     cors = _cors(settings, settings.endpoint, settings.bucket, settings.app_origin)
     if not cors.allowed:
         problems = "\n".join(f"- {escape_md(p)}" for p in cors.problems)
@@ -397,8 +421,8 @@ def direct_upload_section(
         _component(
             key=COMPONENT_KEY,
             data=data,
-            on_offer_change=_planner(settings, client, folder),
-            on_renew_change=_renewer(settings, client),
+            on_offer_change=_planner(settings, client, folder, actor),
+            on_renew_change=_renewer(settings, client, actor),
             on_report_change=lambda: None,
         )
     if batch is None:
