@@ -476,7 +476,12 @@ def _missing_headers(rule: CorsRule, headers: Sequence[str]) -> list[str]:
 
 
 def normalise_headers(headers: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(h.strip().lower() for h in headers if h.strip()))
+    """Header names as a browser lists them in Access-Control-Request-Headers: lower case, each once.
+
+    An item may itself be a comma list ("content-type, if-none-match"), as typed on the page or the CLI.
+    """
+    names = (name.strip().lower() for item in headers for name in item.split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def evaluate(policy: CorsPolicy | None, origin: str, method: str, headers: Sequence[str] = ()) -> Evaluation:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import requests
 
+from r2.cors import normalise_headers
 from r2.settings import RESERVED_PREFIX, Settings
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
@@ -71,7 +72,7 @@ def preflight(
 ) -> PreflightResult:
     """Send the OPTIONS request a browser would send before `method` with `request_headers`."""
     headers = {"Origin": origin, "Access-Control-Request-Method": method.upper()}
-    names = tuple(h.strip().lower() for h in request_headers if h.strip())
+    names = normalise_headers(request_headers)
     if names:
         headers["Access-Control-Request-Headers"] = ",".join(names)
     http = session or requests

@@ -282,3 +282,18 @@ def test_input_that_is_not_json_text_is_an_invalid_policy(source: str | bytes) -
     UnicodeDecodeError/RecursionError instead of InvalidPolicy."""
     with pytest.raises(cors.InvalidPolicy):
         cors.parse(source)
+
+
+# ------------------------------------------------------------------------------ issue #16, items 8-13
+# Each case below was wrong before the fix (see docs/reliability.md, "CORS against the conformance
+# cases"): the evaluator and the preflight judge must agree with what a browser and R2 do.
+
+
+def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
+    assert cors.normalise_headers(["Content-Type, if-none-match", " x-a ,", "X-A"]) == (
+        "content-type",
+        "if-none-match",
+        "x-a",
+    )
+    verdict = cors.evaluate(cors.preset(APP), APP, "PUT", ["content-type, if-none-match"])
+    assert verdict.allowed and verdict.rule == 1 and verdict.headers == cors.UPLOAD_HEADERS

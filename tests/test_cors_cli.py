@@ -156,3 +156,10 @@ def test_cli_refuses_a_policy_file_that_is_not_text(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     code = main(["cors", "lint", str(path)], Context(out=out, err=err, environ={}))
     assert code == 2 and "not UTF-8 text" in err.getvalue()
+
+
+def test_check_splits_a_comma_list_of_headers(s3: S3Client, settings: Settings) -> None:
+    cors_store.apply(s3, settings.bucket, cors.preset(APP), actor="t")
+    argv = ["cors", "check", "--origin", APP, "--method", "PUT", "--header", "content-type, if-none-match"]
+    code, out, _ = run(argv, settings)
+    assert code == 0 and out.startswith("allowed") and "matching rule: 1" in out, out
