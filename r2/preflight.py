@@ -41,14 +41,21 @@ def judge(
 ) -> tuple[str, ...]:
     """Reasons a browser would refuse the actual request after this preflight answer (empty: allowed)."""
     lower = {k.lower(): v for k, v in headers.items()}
-    reasons: list[str] = []
     if not 200 <= status < 300:
-        reasons.append(f"the preflight answered HTTP {status}: no CORS rule matched the origin {origin}")
+        # R2 (like S3) refuses a preflight with one 403 whether the origin, the method or a header failed,
+        # and says not which: name all three; the local evaluator of the policy says which one it was.
+        asked = ", ".join(request_headers) or "none"
+        return (
+            f"the server refused the preflight (HTTP {status}): none of its CORS rules allows this origin, "
+            f"method and headers together (origin {origin}, method {method.upper()}, headers: {asked}); "
+            "the answer does not say which of them failed",
+        )
+    reasons: list[str] = []
     allow_origin = lower.get("access-control-allow-origin", "").strip()
     if allow_origin not in ("*", origin):
         if allow_origin:
             reasons.append(f"the server allows the origin {allow_origin}, not {origin}")
-        elif 200 <= status < 300:
+        else:
             reasons.append(f"no Access-Control-Allow-Origin for {origin}: no rule lists this origin")
     allow_methods = {m.strip().upper() for m in lower.get("access-control-allow-methods", "").split(",") if m.strip()}
     if method.upper() not in SAFELISTED_METHODS and method.upper() not in allow_methods and "*" not in allow_methods:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from r2 import cors
 from r2.local import demo_cors_rules
+from r2.preflight import judge
 
 APP = "http://localhost:8501"
 
@@ -297,3 +298,10 @@ def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
     )
     verdict = cors.evaluate(cors.preset(APP), APP, "PUT", ["content-type, if-none-match"])
     assert verdict.allowed and verdict.rule == 1 and verdict.headers == cors.UPLOAD_HEADERS
+
+
+def test_a_refused_preflight_does_not_blame_the_origin() -> None:
+    reasons = " ".join(judge(403, {}, APP, "DELETE", ["content-type"]))
+    assert "HTTP 403" in reasons
+    assert "matched the origin" not in reasons and "matching rule" not in reasons
+    assert "method" in reasons and "headers" in reasons  # names everything the server may have refused
