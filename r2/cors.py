@@ -484,12 +484,27 @@ def normalise_headers(headers: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name))
 
 
+def require_method(method: str) -> str:
+    """The method as a browser sends it (upper case). InvalidInput when it is empty or not a method name."""
+    name = method.strip().upper()
+    if not _TOKEN.match(name):
+        raise InvalidInput(
+            f'"{method}" is not an HTTP method name.'
+            if name
+            else "No method given: a preflight asks about one method.",
+            f"Give the method the browser will send, one of {', '.join(METHODS)}.",
+            code="InvalidMethod",
+        )
+    return name
+
+
 def evaluate(policy: CorsPolicy | None, origin: str, method: str, headers: Sequence[str] = ()) -> Evaluation:
     """Evaluate a preflight as R2 (like S3) does: the first rule matching origin, method and every header.
 
     Returns the matching rule and the headers R2 would answer with, or the reasons the browser blocks.
+    Raises InvalidInput when `method` is empty or not a method name (see `require_method`).
     """
-    method = method.strip().upper()
+    method = require_method(method)
     names = normalise_headers(headers)
     base = Evaluation(allowed=False, origin=origin, method=method, headers=names)
     if policy is None or not policy.rules:

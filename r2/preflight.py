@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from r2.cors import normalise_headers
+from r2.cors import normalise_headers, require_method
 from r2.settings import RESERVED_PREFIX, Settings
 
 SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
@@ -60,10 +60,19 @@ def judge(
     allow_methods = {m.strip().upper() for m in lower.get("access-control-allow-methods", "").split(",") if m.strip()}
     if method.upper() not in SAFELISTED_METHODS and method.upper() not in allow_methods and "*" not in allow_methods:
         reasons.append(f"the method {method.upper()} is not in AllowedMethods of the matching rule")
-    allow_headers = {h.strip().lower() for h in lower.get("access-control-allow-headers", "").split(",") if h.strip()}
-    missing = [h for h in request_headers if h.lower() not in allow_headers and "*" not in allow_headers]
+    allow_headers = set(normalise_headers([lower.get("access-control-allow-headers", "")]))
+    # Fetch standard (CORS-preflight fetch): "*" stands for any header name except Authorization,
+    # which must be listed by name.
+    missing = [
+        h
+        for h in normalise_headers(request_headers)
+        if h not in allow_headers and not ("*" in allow_headers and h != "authorization")
+    ]
     if missing:
-        reasons.append(f"the header(s) {', '.join(missing)} are not in AllowedHeaders of the matching rule")
+        why = f"the header(s) {', '.join(missing)} are not in AllowedHeaders of the matching rule"
+        if "*" in allow_headers:
+            why += ' (a "*" never covers Authorization: browsers need it listed by name)'
+        reasons.append(why)
     return tuple(reasons)
 
 
@@ -77,8 +86,12 @@ def preflight(
     timeout: float = 5.0,
     session: requests.Session | None = None,
 ) -> PreflightResult:
-    """Send the OPTIONS request a browser would send before `method` with `request_headers`."""
-    headers = {"Origin": origin, "Access-Control-Request-Method": method.upper()}
+    """Send the OPTIONS request a browser would send before `method` with `request_headers`.
+
+    Raises InvalidInput, before sending anything, when `method` is empty or not a method name.
+    """
+    method = require_method(method)  # an empty method is a mistake to report, not a question to send
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
     names = normalise_headers(request_headers)
     if names:
         headers["Access-Control-Request-Headers"] = ",".join(names)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2 import cors
+from r2.errors import InvalidInput
 from r2.local import demo_cors_rules
 from r2.preflight import judge
 
@@ -298,6 +299,27 @@ def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
     )
     verdict = cors.evaluate(cors.preset(APP), APP, "PUT", ["content-type, if-none-match"])
     assert verdict.allowed and verdict.rule == 1 and verdict.headers == cors.UPLOAD_HEADERS
+
+
+def test_a_wildcard_in_allow_headers_does_not_cover_authorization() -> None:
+    answer = {
+        "Access-Control-Allow-Origin": APP,
+        "Access-Control-Allow-Methods": "PUT",
+        "Access-Control-Allow-Headers": "*",
+    }
+    reasons = judge(200, answer, APP, "PUT", ["content-type", "authorization"])
+    assert reasons and "authorization" in " ".join(reasons)
+    assert "content-type" not in " ".join(reasons)  # the wildcard does cover other headers
+    assert judge(200, answer, APP, "PUT", ["content-type"]) == ()
+    listed = {**answer, "Access-Control-Allow-Headers": "*, Authorization"}
+    assert judge(200, listed, APP, "PUT", ["authorization"]) == ()
+
+
+@pytest.mark.parametrize("method", ["", "  ", "PU T"])
+def test_an_empty_or_malformed_method_is_refused_not_evaluated(method: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        cors.evaluate(cors.preset(APP), APP, method, [])
+    assert "method" in info.value.message and info.value.fix
 
 
 def test_a_refused_preflight_does_not_blame_the_origin() -> None:

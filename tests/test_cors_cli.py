@@ -180,3 +180,13 @@ def test_check_says_what_failed_when_the_server_refuses_the_preflight(s3: S3Clie
     assert code == 1 and "HTTP 403" in out, out
     assert "matched the origin" not in out and "no rule lists the origin" not in out, out
     assert "DELETE is not in its AllowedMethods" in out, out
+
+
+@pytest.mark.parametrize("method", ["", " "])
+def test_check_refuses_an_empty_method_before_sending_anything(settings: Settings, method: str) -> None:
+    with fault_proxy(settings.endpoint) as proxy:
+        via_proxy = settings.with_endpoint(proxy.endpoint, settings.access_key_id, settings.secret_access_key)
+        code, _, err = run(["cors", "check", "--origin", APP, "--method", method], via_proxy)
+        sent = sum(proxy.seen.values())
+    assert code == 2 and "method" in err, err
+    assert sent == 0
