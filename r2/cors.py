@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import idna
 
 from r2.errors import InvalidInput
 from r2.local import demo_cors_rules
@@ -50,6 +53,7 @@ _ORIGIN = re.compile(
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]]+)(?::(?P<port>[^/?#\s]*))?$"
 )
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}  # browsers leave these out of the Origin header
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
 
 
@@ -407,13 +411,23 @@ def _validate_rule(rule: CorsRule, n: int) -> list[Problem]:
 
 
 def origin_problem(origin: str) -> tuple[str, str] | None:
-    """(message, fix) when `origin` is not an origin R2 accepts, else None."""
-    if origin == "*":
+    """(message, fix) when `origin` is not an origin R2 accepts or one a browser never sends, else None.
+
+    A browser serialises its Origin header one way (the URL standard): ASCII host (punycode), no
+    user name, no default port, port without leading zeros. Any other spelling never matches, so it is
+    refused here with the spelling to use. "null" is accepted (lint explains what it lets in).
+    """
+    if origin in ("*", "null"):
         return None
     if not origin.strip():
         return "an empty origin.", "Remove the empty string."
     if origin != origin.strip():
         return f'"{origin}" has spaces around it.', f'Write "{origin.strip()}".'
+    if origin.lower() == "null":
+        return f'"{origin}": browsers send the opaque origin as "null", in lower case.', 'Write "null".'
+    userinfo = _userinfo_problem(origin)
+    if userinfo:
+        return userinfo
     match = _ORIGIN.match(origin)
     if match is None:
         head = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]+)[/?#]", origin)
@@ -437,7 +451,50 @@ def origin_problem(origin: str) -> tuple[str, str] | None:
         return f'"{origin}" has an invalid port.', "Use a number from 1 to 65535."
     if "*" in match.group("scheme"):
         return f'"{origin}": the scheme cannot be a wildcard.', "Write https:// or http://."
-    return None
+    return _serialisation_problem(origin, match.group("scheme"), match.group("host"), port)
+
+
+def _userinfo_problem(origin: str) -> tuple[str, str] | None:
+    """A user name (and maybe a password) before "@": browsers never send one. The origin is not echoed."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: the pattern check below names it
+        return None
+    if "://" not in origin or "@" not in parts.netloc:
+        return None
+    bare = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    return (
+        f'"{parts.scheme}://…@{parts.netloc.rpartition("@")[2]}" has a user name before "@"; browsers never '
+        "send one in Origin, so it never matches.",
+        f'Write "{bare}".',
+    )
+
+
+def _serialisation_problem(origin: str, scheme: str, host: str, port: str | None) -> tuple[str, str] | None:
+    """The origin is well formed but not as a browser writes it: name the difference and the right form."""
+    why: list[str] = []
+    ascii_host = host
+    if not host.isascii():
+        try:  # browsers apply UTS #46 (IDNA 2008) per label: what the `idna` package implements
+            ascii_host = ".".join(
+                label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+                for label in host.split(".")
+            )
+        except UnicodeError as exc:  # idna.IDNAError is one
+            return (
+                f'"{origin}": the host is not a valid international domain name ({exc}).',
+                "Write the host's punycode form (xn--…), as the browser's address bar shows it.",
+            )
+        why.append(f"browsers send a non-ASCII host in its punycode form ({ascii_host})")
+    port_part = "" if port is None else f":{int(port)}"
+    if port is not None and str(int(port)) == _DEFAULT_PORTS.get(scheme.lower()):
+        port_part = ""
+        why.append(f"browsers leave the default port :{int(port)} of {scheme.lower()}:// out of Origin")
+    elif port is not None and port != str(int(port)):
+        why.append(f"browsers write the port without leading zeros ({int(port)})")
+    if not why:
+        return None
+    return f'"{origin}" never matches: {"; ".join(why)}.', f'Write "{scheme}://{ascii_host}{port_part}".'
 
 
 # --------------------------------------------------------------------------------------------- evaluate
@@ -624,6 +681,16 @@ def lint(policy: CorsPolicy, app_origin: str = "") -> list[Problem]:
                 "AllowedHeaders",
             )
         for origin in rule.origins:
+            if origin == "null":
+                warn(
+                    '"null" is the opaque origin: browsers send it from pages opened from local files, '
+                    "sandboxed iframes, data: URLs and some cross-site redirects. Any website can make a "
+                    'visitor\'s browser send "null" (a sandboxed iframe), so allowing it lets every site in. '
+                    'How R2 treats "null" is not documented.',
+                    "Remove it, and serve the page from a real origin you list (e.g. http://localhost:8501).",
+                    n,
+                    "AllowedOrigins",
+                )
             match = _ORIGIN.match(origin)
             if not match:
                 continue

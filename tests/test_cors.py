@@ -301,6 +301,35 @@ def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
     assert verdict.allowed and verdict.rule == 1 and verdict.headers == cors.UPLOAD_HEADERS
 
 
+@pytest.mark.parametrize(
+    ("origin", "fix"),
+    [
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://*.bücher.example", "https://*.xn--bcher-kva.example"),
+        ("https://user@app.example.com", "https://app.example.com"),
+        ("https://user:pw@app.example.com:8443", "https://app.example.com:8443"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("http://localhost:80", "http://localhost"),
+        ("http://localhost:08501", "http://localhost:8501"),
+    ],
+)
+def test_an_origin_a_browser_never_sends_is_refused_with_the_form_to_use(origin: str, fix: str) -> None:
+    problems = [p for p in problems_of([rule(AllowedOrigins=[origin])]) if p.field == "AllowedOrigins"]
+    assert problems, f"{origin} was accepted"
+    assert f'Write "{fix}"' in problems[0].fix, str(problems[0])
+    assert cors.origin_problem(fix) is None  # the suggested form is itself accepted
+
+
+def test_null_is_explained_not_rewritten_into_another_origin() -> None:
+    assert problems_of([rule(AllowedOrigins=["null"])]) == []
+    warnings = [w for w in warnings_of([rule(AllowedOrigins=["null"])]) if '"null"' in w]
+    assert warnings, "no warning about null"
+    text = " ".join(warnings)
+    assert "https://null" not in text
+    assert "opaque" in text and "sandboxed" in text and "file" in text
+    assert "not documented" in text
+
+
 def test_a_wildcard_in_allow_headers_does_not_cover_authorization() -> None:
     answer = {
         "Access-Control-Allow-Origin": APP,
