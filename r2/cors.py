@@ -681,6 +681,16 @@ def lint(policy: CorsPolicy, app_origin: str = "") -> list[Problem]:
                 "AllowedHeaders",
             )
         for origin in rule.origins:
+            if origin != "*" and "*" in origin and origin_problem(origin) is None:
+                reach = wildcard_reach(origin)
+                warn(
+                    f'"{origin}" is a wildcard origin: it matches {reach.matches}, e.g. {reach.example}, '
+                    f'{reach.who}. R2\'s documentation only promises exact origin matches; a "*" inside an '
+                    "origin is reported to work as on S3 (any characters, dots included), not documented.",
+                    f'List each origin you use exactly, e.g. "{reach.exact}".',
+                    n,
+                    "AllowedOrigins",
+                )
             if origin == "null":
                 warn(
                     '"null" is the opaque origin: browsers send it from pages opened from local files, '
@@ -728,6 +738,59 @@ def lint(policy: CorsPolicy, app_origin: str = "") -> list[Problem]:
                 )
                 break
     return warnings
+
+
+ATTACKER_DOMAIN = "attacker.net"  # stands for a domain anyone can register, in lint's examples
+
+
+@dataclass(frozen=True)
+class WildcardReach:
+    """What an origin with one "*" lets in, for lint: in words, one example, and an exact origin to list."""
+
+    matches: str  # e.g. "every https:// site"
+    example: str  # an origin it lets in (`origin_matches(pattern, example)` holds)
+    who: str  # who can get such an origin, e.g. "which anyone can register"
+    exact: str  # an exact origin to list instead
+
+
+def wildcard_reach(pattern: str) -> WildcardReach:
+    """Where the "*" of `pattern` sits decides who can get in; the example is one an attacker could own."""
+    head, _, tail = pattern.partition("*")
+    scheme = head.partition("://")[0]
+    tail_host, colon, port = tail.partition(":")
+    port_part = colon + port
+    anyone = "which anyone can register"
+    if not tail_host:  # the "*" ends the host: anything may follow what is written before it
+        if head.endswith("://"):
+            on_port = f" on port {port}" if port else ""
+            return WildcardReach(
+                f"every {scheme}:// site{on_port}",
+                f"{head}{ATTACKER_DOMAIN}{port_part}",
+                anyone,
+                f"{head}app.example.com{port_part}",
+            )
+        joint = "" if head.endswith(".") else "."
+        return WildcardReach(
+            f"every origin that starts with {head}",
+            f"{head}{joint}{ATTACKER_DOMAIN}{port_part}",
+            anyone,
+            (f"{head}com" if head.endswith(".") else head) + port_part,
+        )
+    at_host_start = head.endswith(("://", "."))
+    if tail_host.startswith("."):  # https://*.example.com -> https://app.example.com
+        exact = f"{head}{'app' if at_host_start else '1'}{tail}"
+    else:  # https://*example.com -> https://example.com
+        exact = f"{head}{'' if head.endswith('://') else '1'}{tail}"
+    parent = tail_host[1:] if tail_host.startswith(".") else tail_host.partition(".")[2]
+    example = f"{head}attacker{tail}"
+    if "." in parent:  # every match ends in .parent: whoever controls a name under it gets in
+        return WildcardReach(
+            f"any host under {parent}, at any depth",
+            example,
+            f"which anyone who controls a name under {parent} can use (a forgotten DNS record, a user-content host)",
+            exact,
+        )
+    return WildcardReach(f"every host that ends in {tail_host}", example, anyone, exact)
 
 
 def check(text: str | bytes | object, app_origin: str = "") -> tuple[CorsPolicy | None, list[Problem], list[Problem]]:

@@ -356,3 +356,21 @@ def test_a_refused_preflight_does_not_blame_the_origin() -> None:
     assert "HTTP 403" in reasons
     assert "matched the origin" not in reasons and "matching rule" not in reasons
     assert "method" in reasons and "headers" in reasons  # names everything the server may have refused
+
+
+@pytest.mark.parametrize(
+    ("origin", "example", "words"),
+    [
+        ("https://app.example.com*", "https://app.example.com.attacker.net", "anyone can register"),
+        ("https://*", "https://attacker.net", "every https:// site"),
+        ("https://*example.com", "https://attackerexample.com", "anyone can register"),
+        ("https://*.example.com", "https://attacker.example.com", "any host under example.com"),
+        ("http://*:8501", "http://attacker.net:8501", "every http:// site"),
+    ],
+)
+def test_every_wildcard_origin_is_warned_about_with_what_it_matches(origin: str, example: str, words: str) -> None:
+    assert cors.origin_matches(origin, example)  # the example really is let in, by R2's reported semantics
+    hits = [w for w in warnings_of([rule(AllowedOrigins=[origin])]) if f'"{origin}"' in w and "wildcard" in w]
+    assert hits, warnings_of([rule(AllowedOrigins=[origin])])
+    assert example in hits[0] and words in hits[0]
+    assert "exact" in hits[0] and "documentation" in hits[0]
