@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import idna
 
 from r2.errors import InvalidInput
-from r2.local import demo_cors_rules
 
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 MAX_AGE_LIMIT = 86_400  # R2 refuses a larger MaxAgeSeconds
@@ -812,9 +811,27 @@ def require_valid(policy: CorsPolicy) -> CorsPolicy:
 # --------------------------------------------------------------------------------------------- preset / diff
 
 
+def preset_rules(app_origin: str) -> list[dict[str, Any]]:
+    """The seed guide's policy adapted to this app, as the dashboard's array: its own origin in rule 1
+    (moto only matches rule 1), the methods and UPLOAD_HEADERS its direct upload sends, ETag exposed.
+    The one preset: the CORS page, the CLI and the local demo bucket all use it."""
+    origins = [app_origin]
+    if "://localhost" in app_origin:
+        origins.append(app_origin.replace("://localhost", "://127.0.0.1"))
+    return [
+        {
+            "AllowedOrigins": origins,
+            "AllowedMethods": ["GET", "PUT", "HEAD"],
+            "AllowedHeaders": list(UPLOAD_HEADERS),
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
+
+
 def preset(app_origin: str) -> CorsPolicy:
-    """The seed guide's policy with this app's origin first (same as the local demo bucket's policy)."""
-    return parse(demo_cors_rules(app_origin))
+    """`preset_rules` as a policy."""
+    return parse(preset_rules(app_origin))
 
 
 def rows(policy: CorsPolicy) -> list[dict[str, object]]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -14,6 +18,7 @@ from r2.local import demo_cors_rules
 from r2.preflight import judge
 
 APP = "http://localhost:8501"
+ROOT = Path(__file__).resolve().parents[1]
 
 # The guide's CORS examples (its policy and the four failures its users hit), as users paste them.
 GUIDE_POLICY = [
@@ -374,3 +379,67 @@ def test_every_wildcard_origin_is_warned_about_with_what_it_matches(origin: str,
     assert hits, warnings_of([rule(AllowedOrigins=[origin])])
     assert example in hits[0] and words in hits[0]
     assert "exact" in hits[0] and "documentation" in hits[0]
+
+
+# ------------------------------------------------------------------------------ one CORS module (issue #19 item 1)
+
+_PROBE_IMPORT = """
+import os, sys
+import r2.cors, r2.cors_store, r2.preflight, r2.health
+print(os.environ.get("MOTO_DISABLE_GLOBAL_CORS"), "r2.local" in sys.modules, any(m == "moto" for m in sys.modules))
+"""
+
+# Starts the embedded server in a fresh process where nothing set MOTO_DISABLE_GLOBAL_CORS, moto
+# optionally imported first, and asks for a preflight on a bucket without CORS: a browser must be
+# refused (no Access-Control-Allow-Origin), as on R2.
+_PROBE_SERVER = """
+import sys
+if sys.argv[1] == "moto-first":
+    import moto.server  # noqa: F401
+import requests
+from r2.client import make_client
+from r2.local import LocalServer, local_settings
+from r2.settings import parse_settings
+server = LocalServer().start()
+try:
+    settings = local_settings(parse_settings({"R2_BUCKET": "probe"}), server)
+    make_client(settings).create_bucket(Bucket="probe", CreateBucketConfiguration={"LocationConstraint": "auto"})
+    answer = requests.options(f"{server.endpoint}/probe/key", timeout=10, headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
+    print(answer.status_code, answer.headers.get("Access-Control-Allow-Origin"))
+finally:
+    server.stop()
+"""
+
+
+def _python(code: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_DISABLE_GLOBAL_CORS" and not k.startswith("R2_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_importing_the_cors_model_changes_nothing_in_the_process() -> None:
+    assert _python(_PROBE_IMPORT) == "None False False"
+
+
+@pytest.mark.parametrize("order", ["r2-first", "moto-first"])
+def test_the_local_server_enforces_cors_however_it_was_imported(order: str) -> None:
+    status, allow_origin = _python(_PROBE_SERVER, order).split()
+    assert allow_origin == "None", f"HTTP {status} allowed https://evil.example: moto's permissive CORS is on"
+
+
+def test_one_preset_and_one_list_of_upload_headers() -> None:
+    from r2 import direct, health, local
+
+    assert health.UPLOAD_HEADERS is cors.UPLOAD_HEADERS and direct.PUT_HEADERS is cors.UPLOAD_HEADERS
+    assert local.demo_cors_rules(APP) == cors.preset(APP).to_dashboard()
+    assert cors.preset(APP).rules[0].headers == cors.UPLOAD_HEADERS
