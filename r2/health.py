@@ -31,8 +31,8 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from r2.client import S3Client, make_client
-from r2.cors import UPLOAD_HEADERS, origin_matches
-from r2.errors import R2Error, scrub, translate
+from r2.cors import UPLOAD_HEADERS, evaluate, from_s3_response, origin_matches
+from r2.errors import InvalidInput, R2Error, scrub, translate
 from r2.preflight import preflight
 from r2.presign import sign_get, sign_put
 from r2.settings import RESERVED_PREFIX, Settings, mask
@@ -621,6 +621,8 @@ def check_cors(run: Run) -> Outcome:
         # When no rule matches the origin, the method and header complaints are noise: name the origin only.
         about_origin = [r for r in result.reasons if "origin" in r or "HTTP" in r]
         reasons = about_origin or list(result.reasons)
+        if result.status is not None and not 200 <= result.status < 300 and run.cors_rules:
+            reasons.append(_policy_says(run.cors_rules, origin))  # a refusal does not say what failed
         none = " The bucket has no CORS policy." if run.cors_rules == [] else ""
         return "fail", f"A browser at {origin} cannot upload directly: {'; '.join(reasons)}.{none}", _cors_fix(origin)
     exposed = _exposed_headers(run, origin)
@@ -639,6 +641,17 @@ def check_cors(run: Run) -> Outcome:
             'Add "ETag" to ExposeHeaders.',
         )
     return "ok", f"{origin} may PUT with content-type and if-none-match (a real preflight), and ETag is exposed.", ""
+
+
+def _policy_says(rules: list[dict[str, Any]], origin: str) -> str:
+    """What the policy read earlier says about the upload preflight the server refused."""
+    try:
+        verdict = evaluate(from_s3_response(rules), origin, "PUT", UPLOAD_HEADERS)
+    except InvalidInput:
+        return "the policy read could not be evaluated"
+    if verdict.allowed:
+        return f"the policy read allows it (rule {verdict.rule}): a recent change may still be propagating"
+    return "in the policy, " + "; ".join(verdict.reasons)
 
 
 def _exposed_headers(run: Run, origin: str) -> set[str] | None:
