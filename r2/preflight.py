@@ -61,8 +61,9 @@ def judge(
     if method.upper() not in SAFELISTED_METHODS and method.upper() not in allow_methods and "*" not in allow_methods:
         reasons.append(f"the method {method.upper()} is not in AllowedMethods of the matching rule")
     allow_headers = set(normalise_headers([lower.get("access-control-allow-headers", "")]))
-    # Fetch standard (CORS-preflight fetch): "*" stands for any header name except Authorization,
-    # which must be listed by name.
+    # Fetch standard (CORS-preflight fetch): "*" stands for any header name except Authorization, which
+    # must be listed by name. Chromium and Firefox still accept it under "*" (a deprecated exception,
+    # measured in tests/test_cors_judge_browser.py); judged by the standard, where browsers are heading.
     missing = [
         h
         for h in normalise_headers(request_headers)
@@ -71,7 +72,10 @@ def judge(
     if missing:
         why = f"the header(s) {', '.join(missing)} are not in AllowedHeaders of the matching rule"
         if "*" in allow_headers:
-            why += ' (a "*" never covers Authorization: browsers need it listed by name)'
+            why += (
+                ' (by the Fetch standard a "*" never covers Authorization, it must be listed by name; Chromium and '
+                "Firefox still accept it for now, deprecated)"
+            )
         reasons.append(why)
     return tuple(reasons)
 
