@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from r2.preflight import judge
+from tests.browser import page_origin
 
 pytestmark = pytest.mark.browser
 
@@ -25,17 +26,6 @@ async function put(url, headers) {
   catch (e) { return {error: String(e)}; }
 }
 </script>"""
-
-
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(PAGE)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def answer_headers(path: str, origin: str) -> dict[str, str]:
@@ -80,11 +70,13 @@ def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.Thre
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, str, http.server.ThreadingHTTPServer]]:
-    page, endpoint = serve(_Page), serve(_Endpoint)
-    yield f"http://127.0.0.1:{page.server_address[1]}", f"http://127.0.0.1:{endpoint.server_address[1]}", endpoint
-    for server in (page, endpoint):
-        server.shutdown()
-        server.server_close()
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
+    endpoint.puts = []  # type: ignore[attr-defined]
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    with page_origin(PAGE) as origin:
+        yield origin, f"http://127.0.0.1:{endpoint.server_address[1]}", endpoint
+    endpoint.shutdown()
+    endpoint.server_close()
 
 
 @pytest.mark.parametrize(
