@@ -198,7 +198,7 @@ with tab_test:
     origin = st.text_input("Origin", value=settings.app_origin, key="cors_test_origin")
     method = st.selectbox("Method", METHOD_CHOICES, key="cors_test_method")
     header_text = st.text_input("Request headers (comma-separated)", value="content-type", key="cors_test_headers")
-    headers = cors.normalise_headers(header_text.split(","))
+    headers = cors.normalise_headers([header_text])
 
     st.markdown("**Edited policy (not applied)**, evaluated locally")
     local = cors.evaluate(edited, origin, method, headers) if edited is not None else None

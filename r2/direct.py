@@ -46,6 +46,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
+from r2.cors import UPLOAD_HEADERS as PUT_HEADERS  # what the browser's PUT sends; CORS must allow them
 from r2.errors import AlreadyExists, Conflict, InvalidInput, NotFound, R2Error, scrub, translate
 from r2.images import FORMAT_TYPES, CleanFile, ImagePolicy
 from r2.naming import check_key, is_hidden, thumbnail_key
@@ -56,9 +57,6 @@ from r2.settings import RESERVED_PREFIX, Settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import choose_folder, plan_upload, store
 
-# The headers the browser sends with the PUT besides the ones it sets itself (Content-Length).
-# The bucket's CORS policy must allow both (AllowedHeaders), and PUT (AllowedMethods).
-PUT_HEADERS = ("content-type", "if-none-match")
 CORS_PAGE = "/cors"
 MAX_FILES = 50  # per batch: each file costs a signature and a verification
 MAX_NAME_CHARS = 255

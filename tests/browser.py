@@ -106,3 +106,29 @@ def streamlit_process(
 def launch(playwright: Any) -> Any:
     """Debian's Chromium with the flags this machine needs (no sandbox as root, no background traffic)."""
     return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)
+
+
+@contextmanager
+def page_origin(html: bytes) -> Iterator[str]:
+    """A loopback server that answers every GET with `html`: a page on an origin of its own (a site other
+    than the bucket's and the app's), for cross-origin fetches in Chromium. Yields the origin."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from r2 import cors
+from r2.errors import InvalidInput
 from r2.local import demo_cors_rules
+from r2.preflight import judge
 
 APP = "http://localhost:8501"
+ROOT = Path(__file__).resolve().parents[1]
 
 # The guide's CORS examples (its policy and the four failures its users hit), as users paste them.
 GUIDE_POLICY = [
@@ -282,3 +289,157 @@ def test_input_that_is_not_json_text_is_an_invalid_policy(source: str | bytes) -
     UnicodeDecodeError/RecursionError instead of InvalidPolicy."""
     with pytest.raises(cors.InvalidPolicy):
         cors.parse(source)
+
+
+# ------------------------------------------------------------------------------ issue #16, items 8-13
+# Each case below was wrong before the fix (see docs/reliability.md, "CORS against the conformance
+# cases"): the evaluator and the preflight judge must agree with what a browser and R2 do.
+
+
+def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
+    assert cors.normalise_headers(["Content-Type, if-none-match", " x-a ,", "X-A"]) == (
+        "content-type",
+        "if-none-match",
+        "x-a",
+    )
+    verdict = cors.evaluate(cors.preset(APP), APP, "PUT", ["content-type, if-none-match"])
+    assert verdict.allowed and verdict.rule == 1 and verdict.headers == cors.UPLOAD_HEADERS
+
+
+@pytest.mark.parametrize(
+    ("origin", "fix"),
+    [
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://*.bücher.example", "https://*.xn--bcher-kva.example"),
+        ("https://user@app.example.com", "https://app.example.com"),
+        ("https://user:pw@app.example.com:8443", "https://app.example.com:8443"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("http://localhost:80", "http://localhost"),
+        ("http://localhost:08501", "http://localhost:8501"),
+    ],
+)
+def test_an_origin_a_browser_never_sends_is_refused_with_the_form_to_use(origin: str, fix: str) -> None:
+    problems = [p for p in problems_of([rule(AllowedOrigins=[origin])]) if p.field == "AllowedOrigins"]
+    assert problems, f"{origin} was accepted"
+    assert f'Write "{fix}"' in problems[0].fix, str(problems[0])
+    assert cors.origin_problem(fix) is None  # the suggested form is itself accepted
+
+
+def test_null_is_explained_not_rewritten_into_another_origin() -> None:
+    assert problems_of([rule(AllowedOrigins=["null"])]) == []
+    warnings = [w for w in warnings_of([rule(AllowedOrigins=["null"])]) if '"null"' in w]
+    assert warnings, "no warning about null"
+    text = " ".join(warnings)
+    assert "https://null" not in text
+    assert "opaque" in text and "sandboxed" in text and "file" in text
+    assert "not documented" in text
+
+
+def test_a_wildcard_in_allow_headers_does_not_cover_authorization() -> None:
+    answer = {
+        "Access-Control-Allow-Origin": APP,
+        "Access-Control-Allow-Methods": "PUT",
+        "Access-Control-Allow-Headers": "*",
+    }
+    reasons = judge(200, answer, APP, "PUT", ["content-type", "authorization"])
+    assert reasons and "authorization" in " ".join(reasons)
+    assert "content-type" not in " ".join(reasons)  # the wildcard does cover other headers
+    assert judge(200, answer, APP, "PUT", ["content-type"]) == ()
+    listed = {**answer, "Access-Control-Allow-Headers": "*, Authorization"}
+    assert judge(200, listed, APP, "PUT", ["authorization"]) == ()
+
+
+@pytest.mark.parametrize("method", ["", "  ", "PU T"])
+def test_an_empty_or_malformed_method_is_refused_not_evaluated(method: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        cors.evaluate(cors.preset(APP), APP, method, [])
+    assert "method" in info.value.message and info.value.fix
+
+
+def test_a_refused_preflight_does_not_blame_the_origin() -> None:
+    reasons = " ".join(judge(403, {}, APP, "DELETE", ["content-type"]))
+    assert "HTTP 403" in reasons
+    assert "matched the origin" not in reasons and "matching rule" not in reasons
+    assert "method" in reasons and "headers" in reasons  # names everything the server may have refused
+
+
+@pytest.mark.parametrize(
+    ("origin", "example", "words"),
+    [
+        ("https://app.example.com*", "https://app.example.com.attacker.net", "anyone can register"),
+        ("https://*", "https://attacker.net", "every https:// site"),
+        ("https://*example.com", "https://attackerexample.com", "anyone can register"),
+        ("https://*.example.com", "https://attacker.example.com", "any host under example.com"),
+        ("http://*:8501", "http://attacker.net:8501", "every http:// site"),
+    ],
+)
+def test_every_wildcard_origin_is_warned_about_with_what_it_matches(origin: str, example: str, words: str) -> None:
+    assert cors.origin_matches(origin, example)  # the example really is let in, by R2's reported semantics
+    hits = [w for w in warnings_of([rule(AllowedOrigins=[origin])]) if f'"{origin}"' in w and "wildcard" in w]
+    assert hits, warnings_of([rule(AllowedOrigins=[origin])])
+    assert example in hits[0] and words in hits[0]
+    assert "exact" in hits[0] and "documentation" in hits[0]
+
+
+# ------------------------------------------------------------------------------ one CORS module (issue #19 item 1)
+
+_PROBE_IMPORT = """
+import os, sys
+import r2.cors, r2.cors_store, r2.preflight, r2.health
+print(os.environ.get("MOTO_DISABLE_GLOBAL_CORS"), "r2.local" in sys.modules, any(m == "moto" for m in sys.modules))
+"""
+
+# Starts the embedded server in a fresh process where nothing set MOTO_DISABLE_GLOBAL_CORS, moto
+# optionally imported first, and asks for a preflight on a bucket without CORS: a browser must be
+# refused (no Access-Control-Allow-Origin), as on R2.
+_PROBE_SERVER = """
+import sys
+if sys.argv[1] == "moto-first":
+    import moto.server  # noqa: F401
+import requests
+from r2.client import make_client
+from r2.local import LocalServer, local_settings
+from r2.settings import parse_settings
+server = LocalServer().start()
+try:
+    settings = local_settings(parse_settings({"R2_BUCKET": "probe"}), server)
+    make_client(settings).create_bucket(Bucket="probe", CreateBucketConfiguration={"LocationConstraint": "auto"})
+    answer = requests.options(f"{server.endpoint}/probe/key", timeout=10, headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "PUT"})
+    print(answer.status_code, answer.headers.get("Access-Control-Allow-Origin"))
+finally:
+    server.stop()
+"""
+
+
+def _python(code: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_DISABLE_GLOBAL_CORS" and not k.startswith("R2_")}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_importing_the_cors_model_changes_nothing_in_the_process() -> None:
+    assert _python(_PROBE_IMPORT) == "None False False"
+
+
+@pytest.mark.parametrize("order", ["r2-first", "moto-first"])
+def test_the_local_server_enforces_cors_however_it_was_imported(order: str) -> None:
+    status, allow_origin = _python(_PROBE_SERVER, order).split()
+    assert allow_origin == "None", f"HTTP {status} allowed https://evil.example: moto's permissive CORS is on"
+
+
+def test_one_preset_and_one_list_of_upload_headers() -> None:
+    from r2 import direct, health, local
+
+    assert health.UPLOAD_HEADERS is cors.UPLOAD_HEADERS and direct.PUT_HEADERS is cors.UPLOAD_HEADERS
+    assert local.demo_cors_rules(APP) == cors.preset(APP).to_dashboard()
+    assert cors.preset(APP).rules[0].headers == cors.UPLOAD_HEADERS

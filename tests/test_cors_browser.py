@@ -4,8 +4,6 @@ Playwright would answer the preflights itself)."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +13,7 @@ from r2 import cors_store
 from r2.client import S3Client
 from r2.presign import sign_put
 from r2.settings import Settings
-from tests.browser import streamlit_app
+from tests.browser import page_origin, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -30,24 +28,10 @@ async function upload(url, text) {
 </script>"""
 
 
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.end_headers()
-        self.wfile.write(UPLOADER)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def other_origin() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with page_origin(UPLOADER) as origin:
+        yield origin
 
 
 def put_from(page, s3: S3Client, settings: Settings, key: str) -> dict:  # type: ignore[no-untyped-def]

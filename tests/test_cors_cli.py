@@ -12,6 +12,7 @@ from r2 import cors, cors_store
 from r2.cli import Context, main
 from r2.client import S3Client
 from r2.settings import Settings
+from tests.fault_proxy import fault_proxy
 
 APP = "http://localhost:8501"
 
@@ -156,3 +157,36 @@ def test_cli_refuses_a_policy_file_that_is_not_text(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     code = main(["cors", "lint", str(path)], Context(out=out, err=err, environ={}))
     assert code == 2 and "not UTF-8 text" in err.getvalue()
+
+
+def test_check_splits_a_comma_list_of_headers(s3: S3Client, settings: Settings) -> None:
+    cors_store.apply(s3, settings.bucket, cors.preset(APP), actor="t")
+    argv = ["cors", "check", "--origin", APP, "--method", "PUT", "--header", "content-type, if-none-match"]
+    code, out, _ = run(argv, settings)
+    assert code == 0 and out.startswith("allowed") and "matching rule: 1" in out, out
+
+
+def r2_refuses_delete(method: str, path: str, query: str, headers: dict[str, str]) -> str | None:
+    """R2 refuses a preflight whose method no rule allows (403); moto checks only the origin."""
+    asked = {k.lower(): v for k, v in headers.items()}.get("access-control-request-method")
+    return "AccessForbidden" if method == "OPTIONS" and asked == "DELETE" else None
+
+
+def test_check_says_what_failed_when_the_server_refuses_the_preflight(s3: S3Client, settings: Settings) -> None:
+    cors_store.apply(s3, settings.bucket, cors.preset(APP), actor="t")
+    with fault_proxy(settings.endpoint, rule=r2_refuses_delete) as proxy:
+        via_proxy = settings.with_endpoint(proxy.endpoint, settings.access_key_id, settings.secret_access_key)
+        code, out, _ = run(["cors", "check", "--origin", APP, "--method", "DELETE"], via_proxy)
+    assert code == 1 and "HTTP 403" in out, out
+    assert "matched the origin" not in out and "no rule lists the origin" not in out, out
+    assert "DELETE is not in its AllowedMethods" in out, out
+
+
+@pytest.mark.parametrize("method", ["", " "])
+def test_check_refuses_an_empty_method_before_sending_anything(settings: Settings, method: str) -> None:
+    with fault_proxy(settings.endpoint) as proxy:
+        via_proxy = settings.with_endpoint(proxy.endpoint, settings.access_key_id, settings.secret_access_key)
+        code, _, err = run(["cors", "check", "--origin", APP, "--method", method], via_proxy)
+        sent = sum(proxy.seen.values())
+    assert code == 2 and "method" in err, err
+    assert sent == 0

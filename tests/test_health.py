@@ -422,3 +422,26 @@ def test_cli_usage_errors_exit_2() -> None:
     assert cli(["health", "--bogus"], {})[0] == 2
     code, _, err = cli(["health"], {})  # no credentials: the command line has no embedded bucket
     assert code == 2 and "R2_ACCESS_KEY_ID" in err
+
+
+def test_a_wildcard_origin_is_matched_as_the_cors_evaluator_matches_it(s3: S3Client, settings: Settings) -> None:
+    """health.py had its own origin matcher, in which "*" had to stand for at least one character, so a
+    rule for "http://localhost:8501*" that exposes ETag was reported as not exposing it (issue #19)."""
+    put_cors(s3, settings.bucket, AllowedOrigins=[f"{ORIGIN}*"])
+    check = run(settings)["CORS for this app"]
+    assert check.status == "ok", check
+
+
+def test_a_refused_preflight_is_explained_from_the_policy(s3: S3Client, settings: Settings) -> None:
+    """R2 refuses a preflight with one 403 whatever failed (moto checks only the origin: the proxy plays
+    R2): the check must not blame the origin but say, from the policy it read, that PUT is missing."""
+    put_cors(s3, settings.bucket, AllowedMethods=["GET", "HEAD"])
+
+    def r2_refuses_preflights(method: str, path: str, query: str, headers: dict[str, str]) -> str | None:
+        return "AccessForbidden" if method == "OPTIONS" else None
+
+    with FaultProxy(settings.endpoint, r2_refuses_preflights) as proxy:
+        cors = run(settings_for(proxy.url))["CORS for this app"]
+    assert cors.status == "fail" and "HTTP 403" in cors.detail
+    assert "PUT is not in its AllowedMethods" in cors.detail, cors.detail
+    assert "no rule lists" not in cors.detail and "matched the origin" not in cors.detail
