@@ -537,6 +537,10 @@ def _jpeg(data: _View, strip: StripMode) -> tuple[_Out, list[str]]:
             if pos + 1 >= n:
                 raise ImageRejected("The JPEG's structure is damaged.")
         marker = data[pos + 1]
+        if marker == 0x00:  # 0xFF00 is no marker (libjpeg and Pillow skip it): more stray bytes
+            removed.append("stray bytes between segments")
+            pos += 2
+            continue
         if marker == 0xD9:  # end of image
             out.copy(pos, pos + 2)
             if pos + 2 < n:  # a multi-picture JPEG's other pictures follow the first one's end
