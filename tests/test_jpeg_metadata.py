@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops
 
+from r2 import jpeg_meta
 from r2.images import ImagePolicy, ImageRejected, clean
 from tests.support import jpeg_structures as js
 from tests.support.outside import exiftool, exiftool_path, locations, pillow_images
@@ -276,3 +279,24 @@ def test_a_jpeg_with_only_stray_bytes_after_a_segment_is_still_refused_as_trunca
     cut = data.index(b"\xff\xdb")  # everything after the first segment replaced by bytes with no marker
     with pytest.raises(ImageRejected):
         clean(data[:cut] + b"\x00" * 64, POLICY)
+
+
+# ---------------------------------------------------------------- the in-place EXIF edit, fuzzed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(GPS_PLACES)), st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=6))
+def test_in_place_exif_edit_never_moves_anything_and_leaves_no_gps_link(
+    place: str, edits: list[tuple[int, int]]
+) -> None:
+    jpeg = GPS_PLACES[place]
+    start = jpeg.index(b"Exif\x00\x00") + 6
+    tiff = bytearray(jpeg[start : start + int.from_bytes(jpeg[start - 8 : start - 6], "big") - 8])
+    for at, value in edits:
+        tiff[at % len(tiff)] = value
+    try:
+        cleaned, _ = jpeg_meta.clean_tiff(bytes(tiff))
+    except jpeg_meta.Damaged:
+        return  # the caller then keeps the orientation alone
+    assert len(cleaned) == len(tiff)  # nothing moved: every offset into the block stays valid
+    assert jpeg_meta.clean_tiff(cleaned) == (cleaned, [])  # nothing left to remove, GPS links included
