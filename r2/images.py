@@ -470,7 +470,6 @@ def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[st
     so IFD1 (the thumbnail and its orientation) and maker notes with absolute offsets stay valid.
     """
     prefix = b"Exif\x00\x00" if payload.startswith(b"Exif\x00\x00") else b""
-    walked = strip == "all"
     if strip == "gps":
         try:
             tiff, dropped = jpeg_meta.clean_tiff(payload[len(prefix) :])
@@ -487,8 +486,9 @@ def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[st
                 exif.get_ifd(_GPS)  # parse it too: a GPS block we cannot read is damaged EXIF
         except Exception as exc:  # untrusted bytes
             raise ImageRejected("The image's EXIF metadata is damaged and cannot be cleaned safely.") from exc
-    # Not walkable, or Pillow read only part of it: what was missed might be a location.
-    damaged = not walked or any(issubclass(w.category, UserWarning) for w in caught)
+    # In "gps" mode only EXIF the walker could not walk safely gets here; in "all" mode Pillow may have
+    # read only part of it. Either way what was missed might be a location: keep the orientation only.
+    damaged = strip == "gps" or any(issubclass(w.category, UserWarning) for w in caught)
     orientation = exif.get(_ORIENTATION)
     what = "damaged EXIF" if damaged else "EXIF"
     if not isinstance(orientation, int) or not 2 <= orientation <= 8:
