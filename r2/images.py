@@ -9,10 +9,15 @@ the pixel cap, about 4 bytes a pixel) and small buffers, never the file. Pillow 
 metadata it parses (JPEG APP/COM segments, PNG text and private chunks), normally a few KiB.
 
 How each format is cleaned (pixels are never touched unless said so):
-- JPEG: the marker segments are walked and the EXIF APP1 segment is rebuilt without the GPS IFD and
-  spliced in place (~1 ms; the compressed image data is copied byte for byte). XMP (which can hold a
-  location too) is dropped, as are multi-picture (MPF) segments and anything after the end-of-image
-  marker (secondary images carry their own EXIF; trailing data is where polyglots hide).
+- JPEG (and multi-picture JPEGs, which Pillow calls MPO): the marker segments are walked and kept
+  only when of a known-safe kind (`r2.jpeg_meta`): JFIF, EXIF, ICC, Adobe, Photoshop resources. The
+  EXIF block is edited in place: GPS IFDs linked from any IFD, XMP/IPTC inside EXIF and unknown entries
+  are unlinked and zeroed while nothing else moves, so IFD1 (the thumbnail) and maker notes stay valid.
+  Photoshop blocks keep layout resources and IPTC without place names (XMP resource 0x0424 goes). XMP
+  segments, vendor blocks (a FLIR APP1 holds GPS), multi-picture (MPF) indexes, stray bytes between
+  segments (skipped as libjpeg does) and anything after the end-of-image marker (an MPO's secondary
+  pictures, which carry their own EXIF; trailing data is where polyglots hide) are dropped. The
+  compressed image data is copied byte for byte.
 - PNG: chunks are walked; the eXIf chunk is rebuilt without GPS, XMP (`iTXt XML:com.adobe.xmp`) and
   ImageMagick's raw EXIF/XMP profiles in text chunks are dropped, data after IEND is dropped.
 - WebP: RIFF chunks are walked; the EXIF chunk is rebuilt without GPS, the XMP chunk dropped and the
@@ -24,7 +29,8 @@ How each format is cleaned (pixels are never touched unless said so):
   without such metadata is stored byte for byte.
 With strip mode "all", comments and text chunks go too, and EXIF is reduced to the orientation tag
 alone (dropping it would show photos sideways). ICC colour profiles are kept: they are not personal.
-Every cleaned file is opened again and checked (no GPS, no XMP): if anything remains, it is refused.
+Every cleaned file is opened again and checked (no GPS, no XMP; for JPEG, Pillow's own parsers read
+every segment, IFD, Photoshop resource and IPTC field): if anything remains, it is refused.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import BinaryIO, Literal, overload
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from r2 import jpeg_meta
 from r2.errors import InvalidInput
 from r2.settings import IMAGE_FORMATS, Settings
 
@@ -334,13 +341,13 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
         except Exception as exc:  # untrusted bytes: any parser failure is a rejection
             raise ImageRejected("The file is a damaged image (its header cannot be read).") from exc
         try:
-            fmt = str(image.format)
+            fmt = _identified_format(image)
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise ImageRejected("The image has no pixels.")
             if width * height > policy.max_pixels:
                 raise _too_many_pixels(policy, width, height)
-            frames = int(getattr(image, "n_frames", 1))
+            frames = int(getattr(image, "n_frames", 1)) if image.format != "MPO" else 1
             if frames > MAX_FRAMES or frames * width * height > policy.max_pixels * MAX_FRAME_PIXELS_FACTOR:
                 raise ImageRejected(
                     f"The animation has {frames} frames of {width}×{height}: too many pixels to check safely.",
@@ -363,6 +370,13 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
                 "Export it again from the original.",
             ) from exc
     return ImageInfo(fmt, width, height, frames), image
+
+
+def _identified_format(image: Image.Image) -> str:
+    """Pillow's format name, except that a multi-picture JPEG (MPO: what many phones and cameras write,
+    Pillow's name even when asked for JPEG only) is a JPEG: its first picture is the photo, and the
+    secondary pictures (previews, depth or gain maps) are dropped when its metadata is cleaned."""
+    return "JPEG" if image.format == "MPO" else str(image.format)
 
 
 def _decode_all(image: Image.Image, frames: int) -> None:
@@ -448,12 +462,21 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
 
 
 def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[str]]:
-    """EXIF bytes (same framing as given) without GPS, or with only orientation for "all".
+    """EXIF bytes (same framing as given) without GPS (and the other entries off the allow-list of
+    `r2.jpeg_meta`), or with only orientation for "all" and for EXIF that cannot be walked safely.
 
     Returns (new payload or None to drop the block, what was removed). Unchanged blocks come back
-    as the very same bytes.
+    as the very same bytes. In "gps" mode the block is edited in place (same length, nothing moves),
+    so IFD1 (the thumbnail and its orientation) and maker notes with absolute offsets stay valid.
     """
     prefix = b"Exif\x00\x00" if payload.startswith(b"Exif\x00\x00") else b""
+    if strip == "gps":
+        try:
+            tiff, dropped = jpeg_meta.clean_tiff(payload[len(prefix) :])
+        except jpeg_meta.Damaged:
+            pass  # a structure we cannot walk safely: keep the orientation alone (below)
+        else:
+            return (payload, []) if not dropped else (prefix + tiff, _unique(dropped))
     exif = Image.Exif()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -463,23 +486,16 @@ def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[st
                 exif.get_ifd(_GPS)  # parse it too: a GPS block we cannot read is damaged EXIF
         except Exception as exc:  # untrusted bytes
             raise ImageRejected("The image's EXIF metadata is damaged and cannot be cleaned safely.") from exc
-    damaged = any(issubclass(w.category, UserWarning) for w in caught)
-    if damaged:
-        # Pillow read only part of it: what it missed might be a location. Keep the orientation only.
-        strip = "all"
-    if strip == "all":
-        orientation = exif.get(_ORIENTATION)
-        what = "damaged EXIF" if damaged else "EXIF"
-        if not isinstance(orientation, int) or not 2 <= orientation <= 8:
-            return None, [what]
-        minimal = Image.Exif()
-        minimal[_ORIENTATION] = orientation
-        return _reframe(minimal.tobytes(), prefix), [f"{what} (orientation kept)"]
-    if _GPS not in exif:
-        return payload, []
-    exif.pop(_GPS)
-    exif._ifds.pop(_GPS, None)  # tobytes() writes cached sub-IFDs back unless removed here too
-    return _reframe(exif.tobytes(), prefix), ["GPS location"]
+    # In "gps" mode only EXIF the walker could not walk safely gets here; in "all" mode Pillow may have
+    # read only part of it. Either way what was missed might be a location: keep the orientation only.
+    damaged = strip == "gps" or any(issubclass(w.category, UserWarning) for w in caught)
+    orientation = exif.get(_ORIENTATION)
+    what = "damaged EXIF" if damaged else "EXIF"
+    if not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        return None, [what]
+    minimal = Image.Exif()
+    minimal[_ORIENTATION] = orientation
+    return _reframe(minimal.tobytes(), prefix), [f"{what} (orientation kept)"]
 
 
 def _reframe(exif_bytes: bytes, prefix: bytes) -> bytes:
@@ -494,8 +510,8 @@ def _reframe(exif_bytes: bytes, prefix: bytes) -> bytes:
 # kept as they are (the compressed image data above all, never read into memory for a file) and the few
 # rewritten pieces. `strip_metadata` turns the plan into bytes; `clean_file` writes it file to file.
 
-_XMP_JPEG = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")  # a marker inside/after entropy-coded data
+_ANY_MARKER = re.compile(rb"\xff[\x01-\xfe]")
 
 
 def _jpeg(data: _View, strip: StripMode) -> tuple[_Out, list[str]]:
@@ -506,17 +522,29 @@ def _jpeg(data: _View, strip: StripMode) -> tuple[_Out, list[str]]:
     removed: list[str] = []
     pos, n = 2, len(data)
     while True:
-        if pos + 1 >= n or data[pos] != 0xFF:
+        if pos < n and data[pos] != 0xFF:
+            # Stray bytes between segments (some cameras and editors write a few): skip to the next
+            # marker as libjpeg does (and drop them: nothing reads them, so nothing may hide there).
+            found = data.search(_ANY_MARKER, pos, 2)
+            if found < 0:
+                raise ImageRejected("The JPEG's structure is damaged (cannot find its next marker).")
+            removed.append("stray bytes between segments")
+            pos = found
+        if pos + 1 >= n:
             raise ImageRejected("The JPEG's structure is damaged (cannot find its next marker).")
         while data[pos + 1] == 0xFF:  # fill bytes
             pos += 1
             if pos + 1 >= n:
                 raise ImageRejected("The JPEG's structure is damaged.")
         marker = data[pos + 1]
+        if marker == 0x00:  # 0xFF00 is no marker (libjpeg and Pillow skip it): more stray bytes
+            removed.append("stray bytes between segments")
+            pos += 2
+            continue
         if marker == 0xD9:  # end of image
             out.copy(pos, pos + 2)
-            if pos + 2 < n:
-                removed.append("data after the image end")
+            if pos + 2 < n:  # a multi-picture JPEG's other pictures follow the first one's end
+                removed.append("secondary images" if "multi-picture index" in removed else "data after the image end")
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             out.copy(pos, pos + 2)
@@ -550,30 +578,30 @@ def _unique(removed: list[str]) -> list[str]:
 
 
 def _jpeg_segment(marker: int, payload: bytes, strip: StripMode) -> tuple[bytes | None, list[str]]:
-    """The segment to write (the payload object itself = unchanged; bytes = a whole new segment)."""
-    if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
-        new, what = _clean_exif(payload, strip)
-        if new is None:
-            return None, what
-        if new is payload:
-            return payload, what
-        if len(new) + 2 > 0xFFFF:
-            raise ImageRejected("The cleaned EXIF block does not fit in a JPEG segment.")
-        return b"\xff\xe1" + (len(new) + 2).to_bytes(2, "big") + new, what
-    if marker == 0xE1 and payload.startswith(_XMP_JPEG):
-        return None, ["XMP"]
-    if marker == 0xE2 and payload.startswith(b"MPF\x00"):
-        return None, ["multi-picture index"]
-    if strip == "all":
-        if marker == 0xFE:
-            return None, ["comments"]
-        if marker == 0xED:
+    """The segment to write (the payload object itself = unchanged; bytes = a whole new segment).
+
+    APPn segments stay only when of a known-safe kind (`r2.jpeg_meta.app_segment`: JFIF, EXIF cleaned,
+    ICC, Adobe, Photoshop resources cleaned); with strip "all", Photoshop/IPTC and comments go too.
+    """
+    if 0xE0 <= marker <= 0xEF:
+        if strip == "all" and marker == 0xED:
             return None, ["IPTC"]
-        if 0xE1 <= marker <= 0xEF and marker not in (0xE2, 0xEE):  # keep ICC (APP2) and Adobe (APP14)
-            return None, ["other metadata"]
-        if marker == 0xE2 and not payload.startswith(b"ICC_PROFILE\x00"):
-            return None, ["other metadata"]
+        new, what = jpeg_meta.app_segment(marker, payload, lambda exif: _clean_exif(exif, strip))
+        return _jpeg_app(marker, payload, new), what
+    if 0xF0 <= marker <= 0xFD:  # JPGn extensions: decoders skip them, so nothing may hide there
+        return None, ["other data"]
+    if marker == 0xFE and strip == "all":
+        return None, ["comments"]
     return payload, []
+
+
+def _jpeg_app(marker: int, payload: bytes, new: bytes | None) -> bytes | None:
+    """`_jpeg_segment`'s answer for a cleaned APPn payload: dropped, unchanged, or a whole new segment."""
+    if new is None or new is payload:
+        return new
+    if len(new) + 2 > 0xFFFF:
+        raise ImageRejected("The cleaned metadata block does not fit in a JPEG segment.")
+    return bytes((0xFF, marker)) + (len(new) + 2).to_bytes(2, "big") + new
 
 
 # ---------------------------------------------------------------- PNG
@@ -826,6 +854,8 @@ def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
                 leftovers.append("XMP")
             if strip == "all" and set(exif) - {_ORIENTATION}:
                 leftovers.append("EXIF")
+            if fmt == "JPEG":  # every segment, IFD, Photoshop resource and IPTC field, by Pillow's parsers
+                leftovers += [w for w in jpeg_meta.verify_segments(image, strip) if w not in leftovers]
     except Exception as exc:  # untrusted bytes: any parser failure is a rejection
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
