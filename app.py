@@ -1,15 +1,5 @@
-"""Entry point: settings, identity, navigation by role, the frame. Pages do the rest."""
+"""Entry point: settings, identity, navigation by role, the frame (ui/frame.py). Pages do the rest."""
 
-import streamlit as st
+from ui.frame import run_app
 
-from ui.auth import current_visitor
-from ui.frame import navigation, sidebar
-from ui.state import connection
-
-st.set_page_config(page_title="R2 images", page_icon=":material/cloud:", layout="wide")
-
-settings, _ = connection()
-visitor = current_visitor(settings)
-page = navigation(visitor)
-sidebar(settings, visitor)
-page.run()
+run_app()

@@ -1,9 +1,12 @@
 """Refresh the README's page screenshots from the local demo: `make screenshots`.
 
-Starts the app with no R2 credentials (the embedded demo bucket, role admin), opens each page in
-Debian's headless Chromium, waits until Streamlit has settled (and, where a page's picture needs it,
-runs its checks or a scan), and saves `docs/<page>.png`. The Upload and sign-in pictures come from
-their browser tests (`SAVE_SCREENSHOTS=1`), which set up the batch and the sign-in they show.
+Starts the app with no R2 credentials (the embedded demo bucket, role admin) on a freshly started
+server, opens each page by its own URL in Debian's headless Chromium, waits until Streamlit has
+settled, does what the picture shows (checks, a scan, a direct upload), waits until the real content
+is drawn (the policy text, not the grey placeholders shown while an element's code loads; images,
+charts and tables painted; see tests/browser.py, DRAWN) and saves `docs/<page>.png`. The Upload
+picture comes from its browser test (`SAVE_SCREENSHOTS=1`); the sign-in picture needs a sign-in
+provider and is made by hand.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import launch, streamlit_app  # noqa: E402
+from tests import upload_corpus as corpus  # noqa: E402
+from tests.browser import launch, streamlit_app, wait_drawn  # noqa: E402
 
 SETTLED = (
     "() => document.querySelector('[data-testid=\"stMain\"] h1') && "
@@ -33,8 +37,13 @@ def _browse(page: Any) -> None:
     page.locator("[data-key]").first.wait_for(timeout=60_000)
 
 
+def _cors(page: Any) -> None:
+    page.locator('[data-testid="stCode"]').get_by_text("AllowedOrigins").first.wait_for(timeout=60_000)
+
+
 def _health(page: Any) -> None:
-    page.get_by_role("button", name="Run again").wait_for(timeout=90_000)
+    # Drawn after the last check: the checks themselves show one by one, with a progress bar above.
+    page.get_by_text("Known problems and the checks that catch them").wait_for(timeout=120_000)
 
 
 def _usage(page: Any) -> None:
@@ -43,11 +52,25 @@ def _usage(page: Any) -> None:
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
 
 
+def _upload_direct(page: Any) -> None:
+    files = [
+        ("holiday.jpg", "image/jpeg", corpus.jpeg_gps((1600, 1200), orientation=1)),
+        ("chart.png", "image/png", corpus.plain("PNG", (1200, 800))),
+        ("notes.png", "image/png", corpus.HTML),  # a renamed HTML file: stored by the browser, then removed
+    ]
+    page.set_input_files(
+        '[data-testid="r2-direct-input"]',
+        files=[{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files],
+    )
+    page.get_by_text("2 of 3 file(s) stored.").wait_for(timeout=90_000)
+
+
 # name -> (path, what to wait for or do before the picture)
 SHOTS: dict[str, tuple[str, Callable[[Any], None]]] = {
     "frame": ("/", _nothing),
     "browse": ("/?folder=samples/landscapes/", _browse),
-    "cors": ("/cors", _nothing),
+    "upload-direct": ("/upload", _upload_direct),
+    "cors": ("/cors", _cors),
     "health": ("/health", _health),
     "usage": ("/usage", _usage),
     "audit": ("/audit", _nothing),
@@ -65,15 +88,13 @@ def main(names: list[str]) -> int:
     with streamlit_app({}) as url, sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)  # through app.py first: its navigation then serves the deep links
-        page.get_by_role("link", name="Upload", exact=True).wait_for(timeout=120_000)
-        for name in wanted:
+        for name in wanted:  # each by its own URL, the first one on a server that has not run app.py yet
             path, prepare = SHOTS[name]
             page.goto(url + path)
-            page.wait_for_function(SETTLED, timeout=90_000)
+            page.wait_for_function(SETTLED, timeout=120_000)
             prepare(page)
             page.wait_for_function(SETTLED, timeout=90_000)
-            page.wait_for_timeout(4000)  # images, code and charts finish drawing
+            wait_drawn(page, timeout=90_000)
             target = ROOT / "docs" / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
             print(f"wrote {target.relative_to(ROOT)}")

@@ -132,3 +132,24 @@ def page_origin(html: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# Everything on screen is drawn: no element still shows the placeholder of its lazily loaded code (the
+# grey bars an `st.code`, `st.radio` or `st.dataframe` has at first), every image in view has loaded
+# (or failed), fonts are in, and each chart and data grid not hidden in a closed tab has painted.
+DRAWN = """() => {
+  const shown = (e) => e.checkVisibility();
+  const inView = (i) => i.getBoundingClientRect().top < innerHeight;
+  return !document.querySelector('[data-testid="stSkeleton"]')
+    && [...document.images].every((i) => i.complete || (i.loading === 'lazy' && !inView(i)))
+    && document.fonts.status === 'loaded'
+    && [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+      .every((c) => !shown(c) || c.querySelector('canvas, svg'))
+    && [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+      .every((d) => !shown(d) || d.querySelector('canvas'));
+}"""
+
+
+def wait_drawn(page: Any, timeout: float = 60_000) -> None:
+    """Wait (bounded) until what the page shows is its real content, for a screenshot."""
+    page.wait_for_function(DRAWN, timeout=timeout)

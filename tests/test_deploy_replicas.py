@@ -150,11 +150,6 @@ def test_replicas_share_uploads_audit_cors_and_usage(cluster: Cluster, browser: 
         bob.wait_for_timeout(3000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #16 item 14: a session that reconnects to another process runs its page without the "
-    "app's frame (Streamlit's automatic pages/ list), so the Browse link is missing",
-)
 def test_a_replica_that_dies_hands_its_users_to_the_other(cluster: Cluster, browser: Any, tmp_path: Any) -> None:
     """Last in this module: it stops a replica. Its users reconnect through the proxy to the other one,
     losing only what was on their screen; everything stored stays."""

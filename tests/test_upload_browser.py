@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import upload_corpus as corpus
-from tests.browser import streamlit_app
+from tests.browser import streamlit_app, wait_drawn
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def test_upload_page_stores_a_photo_and_rejects_a_renamed_html(browser, tmp_path
         expect(page.get_by_text("1 of 2 rejected")).to_be_visible(timeout=30_000)
         expect(page.locator('[data-testid="stCode"]').first).to_contain_text("X-Amz-Signature", timeout=30_000)
         expect(page.get_by_text("holiday photo.jpg →")).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1500)  # let the preview thumbnails load before the picture is taken
+        wait_drawn(page)  # the preview thumbnails and the table, before the picture is taken
         if os.environ.get("SAVE_SCREENSHOTS") == "1":  # refresh docs/upload.png for the README
             page.screenshot(path=str(ROOT / "docs" / "upload.png"), full_page=True)
         assert dialogs == []  # the hostile file name never ran as HTML

@@ -140,8 +140,11 @@ def require(role: str) -> Visitor:
     """Stop the page unless the visitor holds `role`. Call first thing in every page file.
 
     Streamlit serves files in pages/ by URL before any session has run app.py, so hiding a page
-    from navigation is not enough: each page guards itself.
+    from navigation is not enough: each page guards itself. Such a run first gets app.py's frame.
     """
+    from ui.frame import enter_frame  # ui.frame imports this module
+
+    enter_frame()
     visitor = current_visitor(base_settings())
     if not allows(visitor.roles, role):
         if visitor.source == "anonymous":

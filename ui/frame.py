@@ -1,14 +1,33 @@
-"""The frame around every page: navigation filtered by role, and the sidebar."""
+"""The frame around every page: navigation filtered by role, and the sidebar.
+
+`run_app()` is all of app.py. Two things about Streamlit 1.67's URLs shape it (docs/reliability.md,
+"Frame and page URLs"):
+
+- Until some session has run app.py, a fresh server serves each file in `pages/` by its URL with
+  Streamlit's own list of every file as the menu (its "MPA v1" fallback for a folder named `pages/`).
+  Every page calls `ui.auth.require` first, which calls `enter_frame()`: a page run outside the frame
+  runs the frame instead (app.py's navigation then resolves the same URL and runs the page inside it).
+- Streamlit serves the default page only at `/`. The role's first page is the default (at `/`, where
+  the menu links to it) and also answers at its own path (`/browse?folder=…`) through a hidden twin.
+"""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from pathlib import Path
+
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from r2.local import LOCAL_BANNER
 from r2.roles import PAGE_ROLES, allows
 from r2.settings import Settings
-from ui.auth import Visitor, sign_in_page
+from ui.auth import Visitor, current_visitor, sign_in_page
+from ui.state import connection
 from ui.text import escape_md
+
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "app.py"
+_in_frame: ContextVar[bool] = ContextVar("r2_in_frame", default=False)
 
 PAGES = (
     ("browse", "Browse", ":material/photo_library:"),
@@ -33,9 +52,12 @@ def navigation(visitor: Visitor) -> st.navigation:  # type: ignore[valid-type]
     if not allowed:
         page = st.Page(no_access_page, title="No access", icon=":material/block:", url_path="no-access")
         return st.navigation([page])
+    (first, title, icon), *rest = allowed
     pages = [
-        st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name, default=(i == 0))
-        for i, (name, title, icon) in enumerate(allowed)
+        st.Page(f"pages/{first}.py", title=title, icon=icon, url_path="", default=True),  # `/`, in the menu
+        *(st.Page(f"pages/{name}.py", title=title, icon=icon, url_path=name) for name, title, icon in rest),
+        # The same page at its own path, so `/browse?folder=…` opens it instead of "Page not found".
+        st.Page(f"pages/{first}.py", title=title, icon=icon, url_path=first, visibility="hidden"),
     ]
     return st.navigation(pages)
 
@@ -58,3 +80,30 @@ def sidebar(settings: Settings, visitor: Visitor) -> None:
                 st.logout()
         elif visitor.source == "header":
             st.caption("Signed in through the access proxy.")
+
+
+def run_app() -> None:
+    """All of app.py: page config, settings, the visitor, navigation by role, the sidebar, the page."""
+    marker = _in_frame.set(True)
+    try:
+        st.set_page_config(page_title="R2 images", page_icon=":material/cloud:", layout="wide")
+        settings, _ = connection()
+        visitor = current_visitor(settings)
+        page = navigation(visitor)
+        sidebar(settings, visitor)
+        page.run()
+    finally:
+        _in_frame.reset(marker)
+
+
+def enter_frame() -> None:
+    """Run first by every page. A page that `streamlit run app.py` ran outside app.py's frame (the
+    pages/ fallback of a fresh server) runs the frame instead, which runs this page by its URL inside
+    it, and the bare run stops. A page file run on its own (AppTest) is left alone."""
+    if _in_frame.get():
+        return
+    ctx = get_script_run_ctx()
+    if ctx is None or Path(ctx.main_script_path).resolve() != APP_SCRIPT:
+        return
+    run_app()
+    st.stop()
