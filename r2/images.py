@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import warnings
 import zlib
 from collections.abc import Callable
@@ -136,7 +135,10 @@ def read_source(source: bytes | Path | BinaryIO, max_bytes: int) -> bytes:
         data = source
     elif isinstance(source, Path):
         check_size(_size_of(source), max_bytes)
-        data = source.read_bytes()
+        try:
+            data = source.read_bytes()
+        except OSError as exc:  # a folder, no permission, gone meanwhile: a refusal, never a traceback
+            raise ImageRejected(f"The file cannot be read ({type(exc).__name__}).") from exc
     else:
         data = source.read(max_bytes + 1)
     check_size(len(data), max_bytes)
@@ -431,13 +433,17 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
     accepted = ", ".join(_nice(f) for f in policy.formats)
     if what:
         return ImageRejected(f"The file is {what}, not an accepted image.", f"Accepted: {accepted}.")
-    try:  # known to Pillow but not allowed here?
+    try:  # known to Pillow but not allowed here? Only to name it: headers are read, pixels never.
         with Image.open(_open(data)) as other:
             if other.format in FORMAT_TYPES:
                 name = _nice(str(other.format))
                 return ImageRejected(f"{name} images are not accepted here.", f"Accepted: {accepted}.")
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError):
-        pass
+            if other.format:
+                return ImageRejected(
+                    f"The file is a {other.format} image, which is not accepted here.", f"Accepted: {accepted}."
+                )
+    except Exception:  # noqa: S110  untrusted bytes: any decoder's failure (NotImplementedError of an
+        pass  # unimplemented DDS variant, the bomb warning of a huge FLI, ...) only means "not accepted"
     return ImageRejected(
         "The file is not an image of an accepted format (its content was checked, not its name).",
         f"Accepted: {accepted}.",

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops
 
-from r2.images import ImagePolicy, ImageRejected, clean, read_source, strip_jpeg
+from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
 from r2.uploads import decode_name, display_name, encode_name, plan_upload
 from tests import upload_corpus as corpus
@@ -38,6 +38,22 @@ def test_hostile_files_are_rejected_with_a_reason(data: bytes, reason: str) -> N
     with pytest.raises(ImageRejected) as info:
         clean(data, POLICY)
     assert reason in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [corpus.dds_unimplemented(), corpus.fli_bomb()],
+    ids=["dds-not-implemented", "fli-bomb-warning"],
+)
+def test_formats_pillow_knows_but_we_refuse_never_crash_the_check(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Working out what a refused file is must not let its decoder's own exception out (issue #15, item 2).
+    with pytest.raises(ImageRejected) as info:
+        clean(data, POLICY)
+    assert "not an image of an accepted format" in str(info.value) or "not accepted" in str(info.value)
+    path = tmp_path / "upload.png"  # the direct-upload verification checks a file on disk
+    path.write_bytes(data)
+    with pytest.raises(ImageRejected):
+        clean_file(path, POLICY, tmp_path / "out.png")
 
 
 def test_pillows_bomb_warning_is_a_rejection_even_under_a_higher_cap() -> None:
