@@ -350,7 +350,7 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
                 )
             if fmt == "JPEG" and thumb_size:
                 image.draft("RGB", (thumb_size, thumb_size))
-            _decode_all(image, frames)
+            _decode_all(image, frames, policy)
         except ImageRejected:
             image.close()
             raise
@@ -367,10 +367,26 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
     return ImageInfo(fmt, width, height, frames), image
 
 
-def _decode_all(image: Image.Image, frames: int) -> None:
+def _decode_all(image: Image.Image, frames: int, policy: ImagePolicy) -> None:
+    """Decode every frame, each checked against the pixel cap by its own size before it is decoded.
+
+    Seeking reads a frame's header only; a GIF frame larger than the logical screen enlarges the
+    canvas there (so `image.size` is what the decode will allocate), and only `load()` decodes.
+    """
+    budget, spent = policy.max_pixels * MAX_FRAME_PIXELS_FACTOR, 0
     for index in range(frames):
         if index:
             image.seek(index)
+        width, height = image.size
+        if width * height > policy.max_pixels:
+            raise _too_many_pixels(policy, width, height, frame=index + 1)
+        spent += width * height
+        if spent > budget:
+            raise ImageRejected(
+                f"The animation's first {index + 1} frames hold {_megapixels(spent)} megapixels: too many pixels "
+                "to check safely.",
+                "Upload a shorter or smaller animation.",
+            )
         image.load()
     if frames > 1:
         image.seek(0)
@@ -387,7 +403,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _too_many_pixels(
-    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None
+    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None, frame: int = 0
 ) -> ImageRejected:
     pixels = width * height
     if not pixels and exc is not None and (found := re.search(r"\((\d+) pixels\)", str(exc))):
@@ -395,8 +411,9 @@ def _too_many_pixels(
     size = f" ({width}×{height})" if width else ""
     amount = f"{_megapixels(pixels)} megapixels{size}" if pixels else "too many pixels"
     limit = min(policy.max_pixels, Image.MAX_IMAGE_PIXELS or policy.max_pixels)  # Pillow's own bomb guard
+    what = f"The animation's frame {frame}" if frame > 1 else "The image"
     return ImageRejected(
-        f"The image has {amount}; the limit is {_megapixels(limit)} megapixels "
+        f"{what} has {amount}; the limit is {_megapixels(limit)} megapixels "
         "(a decompression bomb or a very large image would exhaust the server's memory).",
         "Resize it first.",
     )

@@ -63,6 +63,23 @@ def test_pillows_bomb_warning_is_a_rejection_even_under_a_higher_cap() -> None:
     assert "has 100 megapixels; the limit is 89 megapixels" in str(info.value)
 
 
+def test_a_gif_whose_later_frames_are_larger_than_the_first_meets_the_pixel_cap() -> None:
+    # Issue #15, item 7: the cap used the first frame's size; a 1x1 first frame let 49 MP frames through.
+    data = corpus.gif_growing_frames(first=1, later=2000)
+    with pytest.raises(ImageRejected) as info:
+        clean(data, ImagePolicy(max_pixels=1_000_000))
+    assert "frame 2 has 4 megapixels (2000×2000); the limit is 1 megapixels" in str(info.value)
+
+
+def test_the_frames_of_an_animation_together_meet_the_pixel_budget() -> None:
+    # Each later frame (0.81 MP) is under the cap; together they hold more than 4 x 1 MP.
+    data = corpus.gif_growing_frames(first=1, later=900, frames=7)
+    with pytest.raises(ImageRejected) as info:
+        clean(data, ImagePolicy(max_pixels=1_000_000))
+    assert "too many pixels to check safely" in str(info.value)
+    assert len(clean(corpus.gif_growing_frames(first=1, later=900, frames=4), ImagePolicy()).body) > 0
+
+
 def test_pixel_cap_setting_applies_below_pillows_guard() -> None:
     with pytest.raises(ImageRejected) as info:
         clean(corpus.plain("PNG", (200, 100)), ImagePolicy(max_pixels=10_000))
