@@ -827,21 +827,31 @@ def _plan_strip(data: _View, fmt: str, strip: StripMode) -> tuple[_Out, tuple[st
 
 def strip_metadata(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...]]:
     """Remove GPS/XMP (or all metadata) from `data` of the detected format, then check the result."""
+    cleaned, removed, _ = _strip_checked(data, fmt, strip)
+    return cleaned, removed
+
+
+def _strip_checked(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...], int]:
+    """`strip_metadata`, and the orientation the cleaned image will be shown with."""
     view = _View.of(data)
     out, removed = _plan_strip(view, fmt, strip)
     cleaned = out.to_bytes(view, data)
-    _check_clean(_View.of(cleaned), fmt, strip)
-    return cleaned, removed
+    return cleaned, removed, _check_clean(_View.of(cleaned), fmt, strip)
 
 
 _GIF_XMP = re.compile(re.escape(b"\x21\xff\x0bXMP DataXMP"))
 
 
-def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
-    """Open the cleaned image again (headers only) and refuse if location metadata survived."""
+def _check_clean(data: _View, fmt: str, strip: StripMode) -> int:
+    """Open the cleaned image again (headers only) and refuse if location metadata survived.
+
+    Returns the EXIF orientation (1-8) the stored image is shown with: the thumbnail must be turned by
+    this one, not by what the original carried in metadata that was removed.
+    """
     try:
         with Image.open(data.stream(), formats=[fmt]) as image:
             exif = image.getexif()
+            orientation = exif.get(_ORIENTATION)
             leftovers = []
             if _GPS in exif:
                 leftovers.append("GPS")
@@ -853,30 +863,48 @@ def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
         raise ImageRejected(f"Could not remove {', '.join(leftovers)} from the image; it was not stored.")
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
 # ---------------------------------------------------------------- the whole check
 
 
-def _check_and_thumbnail(
+def _decode(
     source: bytes | Path,
     policy: ImagePolicy,
     thumb_size: int | None,
     thumbnail: Callable[[Image.Image], bytes] | None,
-) -> tuple[ImageInfo, bytes | None, str]:
-    """Identify and fully decode; the thumbnail from that decode. The decoded image is freed on return."""
+) -> tuple[ImageInfo, Image.Image, str]:
+    """Identify and fully decode; when a thumbnail is wanted, reduce the decode to its size at once
+    (in place: the full-size pixels are freed before the metadata is stripped). Returns the info, the
+    image (the caller closes it) and why the thumbnail cannot be made ("" when it can)."""
     info, image = inspect(source, policy, thumb_size=thumb_size)
-    thumb: bytes | None = None
-    thumb_error = ""
+    error = ""
+    if thumbnail is not None and thumb_size:
+        try:
+            image.seek(0)  # the first frame of an animation is its thumbnail
+            image.thumbnail((thumb_size, thumb_size))
+        except Exception as exc:  # a thumbnail failure must not lose the original
+            error = f"The thumbnail could not be made ({_short(exc)})."
+    return info, image, error
+
+
+def _thumbnail_as_stored(
+    image: Image.Image, thumbnail: Callable[[Image.Image], bytes] | None, orientation: int, error: str
+) -> tuple[bytes | None, str]:
+    """The thumbnail, turned by the orientation the *stored* image has (`_check_clean`), whatever the
+    original said in metadata that was removed (a PNG text profile, XMP): both look the same way up."""
+    if thumbnail is None or error:
+        return None, error
     try:
-        if thumbnail is not None:
-            try:
-                thumb = thumbnail(image)
-            except Exception as exc:  # a thumbnail failure must not lose the original
-                thumb_error = f"The thumbnail could not be made ({_short(exc)})."
-    finally:
-        image.close()
-    return info, thumb, thumb_error
+        exif = image.getexif()  # the very object `ImageOps.exif_transpose` reads (Pillow caches it)
+        if orientation == 1:
+            exif.pop(_ORIENTATION, None)
+        else:
+            exif[_ORIENTATION] = orientation
+        return thumbnail(image), ""
+    except Exception as exc:  # a thumbnail failure must not lose the original
+        return None, f"The thumbnail could not be made ({_short(exc)})."
 
 
 def clean(
@@ -893,8 +921,10 @@ def clean(
     `ImageRejected`. A thumbnail failure does not reject the image.
     """
     data = read_source(source, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(data, policy, thumb_size, thumbnail)
-    body, removed = strip_metadata(data, info.format, policy.strip)
+    info, image, thumb_error = _decode(data, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        body, removed, orientation = _strip_checked(data, info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanImage(body, info, removed, thumb, thumb_error)
 
 
@@ -915,15 +945,17 @@ def clean_file(
     """
     size = _size_of(path)
     check_size(size, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(path, policy, thumb_size, thumbnail)
-    with path.open("rb") as source:
-        view = _View(file=source, size=size)
-        plan, removed = _plan_strip(view, info.format, policy.strip)
-        changed = not plan.unchanged(size)
-        if changed:
-            with out.open("wb") as target:
-                plan.write(view, target)
-    result = out if changed else path
-    with result.open("rb") as written:
-        _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+    info, image, thumb_error = _decode(path, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        with path.open("rb") as source:
+            view = _View(file=source, size=size)
+            plan, removed = _plan_strip(view, info.format, policy.strip)
+            changed = not plan.unchanged(size)
+            if changed:
+                with out.open("wb") as target:
+                    plan.write(view, target)
+        result = out if changed else path
+        with result.open("rb") as written:
+            orientation = _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanFile(result, changed, plan.size, info, removed, thumb, thumb_error)

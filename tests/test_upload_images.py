@@ -7,7 +7,7 @@ import io
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageChops
+from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
 
 from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
@@ -177,6 +177,27 @@ def test_thumbnail_is_made_from_the_check_decode_and_is_upright() -> None:
     assert result.thumbnail is not None
     with Image.open(io.BytesIO(result.thumbnail)) as thumb:
         assert thumb.format == "WEBP" and thumb.size == (160, 320)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [corpus.png_raw_exif_profile(orientation=6), corpus.jpeg_xmp_orientation(6), corpus.jpeg_gps((64, 48), 6)],
+    ids=["png-raw-exif-profile-dropped", "jpeg-xmp-orientation-dropped", "jpeg-exif-orientation-kept"],
+)
+def test_the_thumbnail_is_turned_like_the_stored_image(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Issue #15, item 5: an orientation kept only in metadata that is removed (ImageMagick's "Raw profile
+    # type exif" text chunk, XMP's tiff:Orientation) still turned the thumbnail, not the stored image.
+    source = tmp_path / "upload"
+    source.write_bytes(data)
+    in_memory = clean(data, POLICY, thumb_size=320, thumbnail=thumbnail_of)
+    on_disk = clean_file(source, POLICY, tmp_path / "clean", thumb_size=320, thumbnail=thumbnail_of)
+    for body, thumbnail in ((in_memory.body, in_memory.thumbnail), (on_disk.path.read_bytes(), on_disk.thumbnail)):
+        assert thumbnail is not None
+        with Image.open(io.BytesIO(body)) as stored, Image.open(io.BytesIO(thumbnail)) as thumb:
+            upright = ImageOps.exif_transpose(stored).convert("RGB")
+            assert thumb.size == upright.size
+            difference = ImageChops.difference(thumb.convert("RGB"), upright)
+            assert max(ImageStat.Stat(difference).mean) < 20, "the same picture, the same way up"
 
 
 def test_a_thumbnail_failure_does_not_reject_the_image() -> None:

@@ -155,3 +155,15 @@ def png_raw_exif_profile(orientation: int = 6, size: tuple[int, int] = (64, 48))
     out = io.BytesIO()
     picture(size).save(out, "PNG", pnginfo=info)
     return out.getvalue()
+
+
+def jpeg_xmp_orientation(orientation: int = 6) -> bytes:
+    """A JPEG with no EXIF whose XMP says tiff:Orientation (Pillow reads it as the orientation)."""
+    xmp = (
+        b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="' + str(orientation).encode() + b'"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
+    data = plain("JPEG")
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp + data[2:]
