@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, IptcImagePlugin, UnidentifiedImageError
 
 from r2.errors import InvalidInput
 from r2.settings import IMAGE_FORMATS, Settings
@@ -842,6 +842,22 @@ def _strip_checked(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tupl
 _GIF_XMP = re.compile(re.escape(b"\x21\xff\x0bXMP DataXMP"))
 
 
+# IPTC IIM records that name a place: content location code/name, city, sub-location, province or
+# state, country code, country name (IPTC IIM 4.2, record 2).
+_IPTC_LOCATION = frozenset({(2, 26), (2, 27), (2, 90), (2, 92), (2, 95), (2, 100), (2, 101)})
+
+
+def _iptc_location(image: Image.Image) -> bool:
+    """Does the JPEG's Photoshop (APP13) IPTC block name a place? A block that cannot be read might."""
+    if not image.info.get("photoshop"):
+        return False
+    try:
+        records = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
+    except Exception:  # unreadable IPTC: what it hides might be a place
+        return True
+    return bool(_IPTC_LOCATION & set(records))
+
+
 def _check_clean(data: _View, fmt: str, strip: StripMode) -> int:
     """Open the cleaned image again (headers only) and refuse if location metadata survived.
 
@@ -859,6 +875,8 @@ def _check_clean(data: _View, fmt: str, strip: StripMode) -> int:
                 leftovers.append("XMP")
             if strip == "all" and set(exif) - {_ORIENTATION}:
                 leftovers.append("EXIF")
+            if fmt == "JPEG" and _iptc_location(image):
+                leftovers.append("the IPTC location (city, country)")
     except Exception as exc:  # untrusted bytes: any parser failure is a rejection
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
@@ -883,6 +901,12 @@ def _decode(
     if thumbnail is not None and thumb_size:
         try:
             image.seek(0)  # the first frame of an animation is its thumbnail
+            if image.format == "GIF" and image.size != (info.width, info.height):
+                # A later frame enlarged Pillow's canvas (it stays enlarged); the stored file's first frame,
+                # as any reader opens it, has the logical screen's size: show that.
+                first = image.crop((0, 0, info.width, info.height))
+                image.close()
+                image = first
             image.thumbnail((thumb_size, thumb_size))
         except Exception as exc:  # a thumbnail failure must not lose the original
             error = f"The thumbnail could not be made ({_short(exc)})."

@@ -7,7 +7,7 @@ import io
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat
+from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, IptcImagePlugin
 
 from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
@@ -165,6 +165,20 @@ def test_other_formats_lose_gps_and_xmp(make, fmt: str, removed: set[str]) -> No
         assert ExifTags.Base.Make in Image.open(io.BytesIO(result.body)).getexif()  # the rest of EXIF kept
 
 
+def test_no_iptc_location_is_stored() -> None:
+    # Found by the whole-corpus test (Pillow's iptc.jpg): IPTC records can name the city and country.
+    data = corpus.jpeg_iptc_location()
+    with Image.open(io.BytesIO(data)) as before:
+        assert IptcImagePlugin.getiptcinfo(before), "the corpus must really carry IPTC"
+    try:
+        result = clean(data, POLICY)
+    except ImageRejected as refused:
+        assert "location" in str(refused)
+        return
+    with Image.open(io.BytesIO(result.body)) as stored:
+        assert b"Budapest" not in result.body and not IptcImagePlugin.getiptcinfo(stored)
+
+
 def test_png_strip_all_drops_text_and_exif() -> None:
     result = clean(corpus.png_gps(), ImagePolicy(strip="all"))
     with Image.open(io.BytesIO(result.body)) as stored:
@@ -198,6 +212,15 @@ def test_the_thumbnail_is_turned_like_the_stored_image(data: bytes, tmp_path) ->
             assert thumb.size == upright.size
             difference = ImageChops.difference(thumb.convert("RGB"), upright)
             assert max(ImageStat.Stat(difference).mean) < 20, "the same picture, the same way up"
+
+
+def test_the_thumbnail_of_a_gif_whose_later_frames_enlarge_the_canvas_is_its_first_frame() -> None:
+    # Found by the whole-corpus test (Pillow's test_extents.gif): decoding every frame enlarged the
+    # canvas, and the thumbnail showed the first frame on the enlarged canvas, another shape.
+    result = clean(corpus.gif_growing_frames(first=40, later=80), POLICY, thumb_size=320, thumbnail=thumbnail_of)
+    assert result.thumbnail is not None
+    with Image.open(io.BytesIO(result.body)) as stored, Image.open(io.BytesIO(result.thumbnail)) as thumb:
+        assert stored.size == (40, 40) and thumb.size == (40, 40)
 
 
 def test_a_thumbnail_failure_does_not_reject_the_image() -> None:

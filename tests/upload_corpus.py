@@ -167,3 +167,13 @@ def jpeg_xmp_orientation(orientation: int = 6) -> bytes:
     )
     data = plain("JPEG")
     return data[:2] + b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp + data[2:]
+
+
+def jpeg_iptc_location(city: bytes = b"Budapest", country: bytes = b"Hungary") -> bytes:
+    """A JPEG with a Photoshop APP13 segment whose IPTC records name a city and a country."""
+    records = ((90, city), (101, country))  # IPTC 2:90 City, 2:101 Country
+    iptc = b"".join(b"\x1c\x02" + bytes([tag]) + struct.pack(">H", len(v)) + v for tag, v in records)
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + (b"\x00" if len(iptc) % 2 else b"")
+    app13 = b"Photoshop 3.0\x00" + resource
+    data = plain("JPEG")
+    return data[:2] + b"\xff\xed" + struct.pack(">H", len(app13) + 2) + app13 + data[2:]
