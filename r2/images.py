@@ -457,7 +457,8 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
                 return ImageRejected(f"{name} images are not accepted here.", f"Accepted: {accepted}.")
             if other.format:
                 return ImageRejected(
-                    f"The file is a {other.format} image, which is not accepted here.", f"Accepted: {accepted}."
+                    f"The file is an image in the {other.format} format, which is not accepted here.",
+                    f"Accepted: {accepted}.",
                 )
     except Exception:  # noqa: S110  untrusted bytes: any decoder's failure (NotImplementedError of an
         pass  # unimplemented DDS variant, the bomb warning of a huge FLI, ...) only means "not accepted"
