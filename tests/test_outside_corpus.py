@@ -35,7 +35,6 @@ from tests.support.outside import corpus_files, locations_many, pillow_images
 
 PER_FILE_SECONDS = 60  # a hang, not slowness: the whole corpus takes ~30 s on a quiet machine
 TURNED_MARGIN = 12  # grey levels (of 255) by which another orientation must match better to count as turned
-Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS  # the pipeline's guards, untouched
 
 
 def bounded(call: Callable[[], Result], seconds: float) -> Result:
