@@ -39,6 +39,7 @@ from ui.text import escape_md, human_bytes
 visitor = require("member")
 settings, client = connection()
 is_admin = "admin" in visitor.roles
+can_repair = "developer" in visitor.roles  # "Make missing thumbnails"; checked again when it runs
 signer = UrlSigner.from_settings(settings)  # same URLs as boto3, half the CPU (bench/browse.py)
 ss = st.session_state
 
@@ -341,14 +342,15 @@ if ss.get("browse_confirm"):
     else:
         ss.pop("browse_confirm", None)
 
-# ---- make thumbnails for this folder ------------------------------------------------------------------
-if any(t.source == "thumbnail" for t in (tile_list if shown else ())):
+# ---- make thumbnails for this folder (developers: it downloads and decodes other people's objects) -----
+if can_repair and any(t.source == "thumbnail" for t in (tile_list if shown else ())):
     with st.expander("Make missing thumbnails for this folder"):
         st.caption(
             "Lists this folder and its thumbnails (one LIST per 1,000 entries each), then downloads each "
-            "image without a thumbnail and stores one. You can stop at any time; what is done stays done."
+            "image without a thumbnail and stores one, under the upload rules (formats, size and pixel "
+            "limits). You can stop at any time; what is done stays done. Recorded in the audit log."
         )
-        if st.button("Make thumbnails", icon=":material/auto_awesome:"):
+        if st.button("Make thumbnails", icon=":material/auto_awesome:") and can_repair:
             try:
                 todo = missing_thumbnails(client, settings.bucket, folder)
             except R2Error as err:
@@ -362,14 +364,18 @@ if any(t.source == "thumbnail" for t in (tile_list if shown else ())):
                 started = time.monotonic()
                 result = regenerate(
                     client,
-                    settings.bucket,
+                    settings,
                     todo,
+                    actor=visitor.actor,
+                    target=folder or "/",
                     on_progress=lambda done, total, key: bar.progress(done / total, text=f"{done} of {total}"),
                     should_stop=lambda: time.monotonic() - started > 600,
                 )
                 bucket_changed()
                 flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
                 flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
+                if result.audit_error:
+                    flash.append(("warning", escape_md(f"Not recorded in the audit log: {result.audit_error}")))
                 ss["browse_flash"] = flash
                 st.rerun()
 

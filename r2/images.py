@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import warnings
 import zlib
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, IptcImagePlugin, UnidentifiedImageError
 
 from r2 import jpeg_meta
 from r2.errors import InvalidInput
@@ -143,7 +142,10 @@ def read_source(source: bytes | Path | BinaryIO, max_bytes: int) -> bytes:
         data = source
     elif isinstance(source, Path):
         check_size(_size_of(source), max_bytes)
-        data = source.read_bytes()
+        try:
+            data = source.read_bytes()
+        except OSError as exc:  # a folder, no permission, gone meanwhile: a refusal, never a traceback
+            raise ImageRejected(f"The file cannot be read ({type(exc).__name__}).") from exc
     else:
         data = source.read(max_bytes + 1)
     check_size(len(data), max_bytes)
@@ -355,7 +357,7 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
                 )
             if fmt == "JPEG" and thumb_size:
                 image.draft("RGB", (thumb_size, thumb_size))
-            _decode_all(image, frames)
+            _decode_all(image, frames, policy)
         except ImageRejected:
             image.close()
             raise
@@ -379,10 +381,26 @@ def _identified_format(image: Image.Image) -> str:
     return "JPEG" if image.format == "MPO" else str(image.format)
 
 
-def _decode_all(image: Image.Image, frames: int) -> None:
+def _decode_all(image: Image.Image, frames: int, policy: ImagePolicy) -> None:
+    """Decode every frame, each checked against the pixel cap by its own size before it is decoded.
+
+    Seeking reads a frame's header only; a GIF frame larger than the logical screen enlarges the
+    canvas there (so `image.size` is what the decode will allocate), and only `load()` decodes.
+    """
+    budget, spent = policy.max_pixels * MAX_FRAME_PIXELS_FACTOR, 0
     for index in range(frames):
         if index:
             image.seek(index)
+        width, height = image.size
+        if width * height > policy.max_pixels:
+            raise _too_many_pixels(policy, width, height, frame=index + 1)
+        spent += width * height
+        if spent > budget:
+            raise ImageRejected(
+                f"The animation's first {index + 1} frames hold {_megapixels(spent)} megapixels: too many pixels "
+                "to check safely.",
+                "Upload a shorter or smaller animation.",
+            )
         image.load()
     if frames > 1:
         image.seek(0)
@@ -399,7 +417,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _too_many_pixels(
-    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None
+    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None, frame: int = 0
 ) -> ImageRejected:
     pixels = width * height
     if not pixels and exc is not None and (found := re.search(r"\((\d+) pixels\)", str(exc))):
@@ -407,8 +425,9 @@ def _too_many_pixels(
     size = f" ({width}×{height})" if width else ""
     amount = f"{_megapixels(pixels)} megapixels{size}" if pixels else "too many pixels"
     limit = min(policy.max_pixels, Image.MAX_IMAGE_PIXELS or policy.max_pixels)  # Pillow's own bomb guard
+    what = f"The animation's frame {frame}" if frame > 1 else "The image"
     return ImageRejected(
-        f"The image has {amount}; the limit is {_megapixels(limit)} megapixels "
+        f"{what} has {amount}; the limit is {_megapixels(limit)} megapixels "
         "(a decompression bomb or a very large image would exhaust the server's memory).",
         "Resize it first.",
     )
@@ -445,13 +464,18 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
     accepted = ", ".join(_nice(f) for f in policy.formats)
     if what:
         return ImageRejected(f"The file is {what}, not an accepted image.", f"Accepted: {accepted}.")
-    try:  # known to Pillow but not allowed here?
+    try:  # known to Pillow but not allowed here? Only to name it: headers are read, pixels never.
         with Image.open(_open(data)) as other:
             if other.format in FORMAT_TYPES:
                 name = _nice(str(other.format))
                 return ImageRejected(f"{name} images are not accepted here.", f"Accepted: {accepted}.")
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError):
-        pass
+            if other.format:
+                return ImageRejected(
+                    f"The file is an image in the {other.format} format, which is not accepted here.",
+                    f"Accepted: {accepted}.",
+                )
+    except Exception:  # noqa: S110  untrusted bytes: any decoder's failure (NotImplementedError of an
+        pass  # unimplemented DDS variant, the bomb warning of a huge FLI, ...) only means "not accepted"
     return ImageRejected(
         "The file is not an image of an accepted format (its content was checked, not its name).",
         f"Accepted: {accepted}.",
@@ -832,21 +856,47 @@ def _plan_strip(data: _View, fmt: str, strip: StripMode) -> tuple[_Out, tuple[st
 
 def strip_metadata(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...]]:
     """Remove GPS/XMP (or all metadata) from `data` of the detected format, then check the result."""
+    cleaned, removed, _ = _strip_checked(data, fmt, strip)
+    return cleaned, removed
+
+
+def _strip_checked(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...], int]:
+    """`strip_metadata`, and the orientation the cleaned image will be shown with."""
     view = _View.of(data)
     out, removed = _plan_strip(view, fmt, strip)
     cleaned = out.to_bytes(view, data)
-    _check_clean(_View.of(cleaned), fmt, strip)
-    return cleaned, removed
+    return cleaned, removed, _check_clean(_View.of(cleaned), fmt, strip)
 
 
 _GIF_XMP = re.compile(re.escape(b"\x21\xff\x0bXMP DataXMP"))
 
 
-def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
-    """Open the cleaned image again (headers only) and refuse if location metadata survived."""
+# IPTC IIM records that name a place: content location code/name, city, sub-location, province or
+# state, country code, country name (IPTC IIM 4.2, record 2).
+_IPTC_LOCATION = frozenset({(2, 26), (2, 27), (2, 90), (2, 92), (2, 95), (2, 100), (2, 101)})
+
+
+def _iptc_location(image: Image.Image) -> bool:
+    """Does the JPEG's Photoshop (APP13) IPTC block name a place? A block that cannot be read might."""
+    if not image.info.get("photoshop"):
+        return False
+    try:
+        records = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
+    except Exception:  # unreadable IPTC: what it hides might be a place
+        return True
+    return bool(_IPTC_LOCATION & set(records))
+
+
+def _check_clean(data: _View, fmt: str, strip: StripMode) -> int:
+    """Open the cleaned image again (headers only) and refuse if location metadata survived.
+
+    Returns the EXIF orientation (1-8) the stored image is shown with: the thumbnail must be turned by
+    this one, not by what the original carried in metadata that was removed.
+    """
     try:
         with Image.open(data.stream(), formats=[fmt]) as image:
             exif = image.getexif()
+            orientation = exif.get(_ORIENTATION)
             leftovers = []
             if _GPS in exif:
                 leftovers.append("GPS")
@@ -856,34 +906,60 @@ def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
                 leftovers.append("EXIF")
             if fmt == "JPEG":  # every segment, IFD, Photoshop resource and IPTC field, by Pillow's parsers
                 leftovers += [w for w in jpeg_meta.verify_segments(image, strip) if w not in leftovers]
+            if fmt == "JPEG" and _iptc_location(image):
+                leftovers.append("the IPTC location (city, country)")
     except Exception as exc:  # untrusted bytes: any parser failure is a rejection
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
         raise ImageRejected(f"Could not remove {', '.join(leftovers)} from the image; it was not stored.")
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
 # ---------------------------------------------------------------- the whole check
 
 
-def _check_and_thumbnail(
+def _decode(
     source: bytes | Path,
     policy: ImagePolicy,
     thumb_size: int | None,
     thumbnail: Callable[[Image.Image], bytes] | None,
-) -> tuple[ImageInfo, bytes | None, str]:
-    """Identify and fully decode; the thumbnail from that decode. The decoded image is freed on return."""
+) -> tuple[ImageInfo, Image.Image, str]:
+    """Identify and fully decode; when a thumbnail is wanted, reduce the decode to its size at once
+    (in place: the full-size pixels are freed before the metadata is stripped). Returns the info, the
+    image (the caller closes it) and why the thumbnail cannot be made ("" when it can)."""
     info, image = inspect(source, policy, thumb_size=thumb_size)
-    thumb: bytes | None = None
-    thumb_error = ""
+    error = ""
+    if thumbnail is not None and thumb_size:
+        try:
+            image.seek(0)  # the first frame of an animation is its thumbnail
+            if image.format == "GIF" and image.size != (info.width, info.height):
+                # A later frame enlarged Pillow's canvas (it stays enlarged); the stored file's first frame,
+                # as any reader opens it, has the logical screen's size: show that.
+                first = image.crop((0, 0, info.width, info.height))
+                image.close()
+                image = first
+            image.thumbnail((thumb_size, thumb_size))
+        except Exception as exc:  # a thumbnail failure must not lose the original
+            error = f"The thumbnail could not be made ({_short(exc)})."
+    return info, image, error
+
+
+def _thumbnail_as_stored(
+    image: Image.Image, thumbnail: Callable[[Image.Image], bytes] | None, orientation: int, error: str
+) -> tuple[bytes | None, str]:
+    """The thumbnail, turned by the orientation the *stored* image has (`_check_clean`), whatever the
+    original said in metadata that was removed (a PNG text profile, XMP): both look the same way up."""
+    if thumbnail is None or error:
+        return None, error
     try:
-        if thumbnail is not None:
-            try:
-                thumb = thumbnail(image)
-            except Exception as exc:  # a thumbnail failure must not lose the original
-                thumb_error = f"The thumbnail could not be made ({_short(exc)})."
-    finally:
-        image.close()
-    return info, thumb, thumb_error
+        exif = image.getexif()  # the very object `ImageOps.exif_transpose` reads (Pillow caches it)
+        if orientation == 1:
+            exif.pop(_ORIENTATION, None)
+        else:
+            exif[_ORIENTATION] = orientation
+        return thumbnail(image), ""
+    except Exception as exc:  # a thumbnail failure must not lose the original
+        return None, f"The thumbnail could not be made ({_short(exc)})."
 
 
 def clean(
@@ -900,8 +976,10 @@ def clean(
     `ImageRejected`. A thumbnail failure does not reject the image.
     """
     data = read_source(source, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(data, policy, thumb_size, thumbnail)
-    body, removed = strip_metadata(data, info.format, policy.strip)
+    info, image, thumb_error = _decode(data, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        body, removed, orientation = _strip_checked(data, info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanImage(body, info, removed, thumb, thumb_error)
 
 
@@ -922,15 +1000,17 @@ def clean_file(
     """
     size = _size_of(path)
     check_size(size, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(path, policy, thumb_size, thumbnail)
-    with path.open("rb") as source:
-        view = _View(file=source, size=size)
-        plan, removed = _plan_strip(view, info.format, policy.strip)
-        changed = not plan.unchanged(size)
-        if changed:
-            with out.open("wb") as target:
-                plan.write(view, target)
-    result = out if changed else path
-    with result.open("rb") as written:
-        _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+    info, image, thumb_error = _decode(path, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        with path.open("rb") as source:
+            view = _View(file=source, size=size)
+            plan, removed = _plan_strip(view, info.format, policy.strip)
+            changed = not plan.unchanged(size)
+            if changed:
+                with out.open("wb") as target:
+                    plan.write(view, target)
+        result = out if changed else path
+        with result.open("rb") as written:
+            orientation = _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanFile(result, changed, plan.size, info, removed, thumb, thumb_error)

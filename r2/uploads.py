@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,6 +49,9 @@ from r2.naming import (
 from r2.settings import Settings
 from r2.thumbnails import THUMB_SIZE, store_thumbnail, thumbnail_of
 
+log = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = "The file could not be checked (an unexpected error, logged for the operator); it was not stored."
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # uuid keys never change content
 MAX_NAME_META = 512  # characters of the percent-encoded original name kept as metadata
 _NAME_SAFE = "!$&'()*+,;=@[]^_`{}~-."  # printable ASCII kept; the rest (spaces too: headers trim them) encoded
@@ -361,7 +365,7 @@ def store(
                 put_new(
                     client, bucket, key, body, content_type=content_type, metadata=metadata, content_length=clean.size
                 )
-    except R2Error:
+    except Exception:  # R2Error, or anything unexpected: the original is not stored, so neither is its thumbnail
         if thumb_key is not None:
             _delete_quietly(client, bucket, thumb_key)
         raise
@@ -395,13 +399,19 @@ def upload_file(
     except R2Error as exc:
         reason = str(exc) if isinstance(exc, InvalidInput) else f"Not stored: {exc}"
         return Rejected(shown, reason, key=key or "")
+    except Exception:  # a bug or a decoder's surprise: this file is refused, the batch goes on and reports it
+        log.exception("upload of %r failed unexpectedly", shown)  # the operator sees the traceback, not the user
+        return Rejected(shown, UNEXPECTED_ERROR, key="")
     detail = f"{clean.info.format} {clean.info.width}x{clean.info.height}, {clean.size} bytes"
     if clean.removed:
         detail += f"; removed: {', '.join(clean.removed)}"
     try:
         record(client, settings.bucket, AuditEvent(actor, "upload", key, "ok", detail))
-    except R2Error as exc:
-        problems += (f"Stored, but the audit event was not written ({exc.message}).",)
+    except Exception as exc:  # stored: whatever goes wrong now is a problem to report, never a lost result
+        why = exc.message if isinstance(exc, R2Error) else "an unexpected error, logged for the operator"
+        if not isinstance(exc, R2Error):
+            log.exception("audit event for %s not written", key)
+        problems += (f"Stored, but the audit event was not written ({why}).",)
     return Uploaded(
         shown,
         key,

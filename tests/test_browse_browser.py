@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from r2.local import sample_image
 from r2.thumbnails import regenerate
 from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, env_for
+from tests.conftest import TEST_BUCKET, env_for, settings_for
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,8 @@ def test_grid_shows_hostile_keys_literally_and_thumbnail_fallbacks(browser, s3) 
     s3.put_object(Bucket=TEST_BUCKET, Key="big-with-thumb.jpg", Body=big, ContentType="image/jpeg")
     s3.put_object(Bucket=TEST_BUCKET, Key="big-without-thumb.jpg", Body=big, ContentType="image/jpeg")
     s3.put_object(Bucket=TEST_BUCKET, Key="album/inside.jpg", Body=small)
-    assert regenerate(s3, TEST_BUCKET, ["big-with-thumb.jpg"]).made == ("big-with-thumb.jpg",)
+    made = regenerate(s3, settings_for(s3.meta.endpoint_url), ["big-with-thumb.jpg"], actor="test").made
+    assert made == ("big-with-thumb.jpg",)
 
     env = env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="member")
     with streamlit_app(env) as url:

@@ -263,13 +263,25 @@ def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch,
     put(s3, "g/big.jpg", big, ContentType="image/jpeg")
     put(s3, "g/other.jpg", big, ContentType="image/jpeg")
     put(s3, thumbnail_key("g/other.jpg"), b"already there")
-    at = open_page(monkeypatch, s3, folder="g/")
+    at = open_page(monkeypatch, s3, role="developer", folder="g/")
     assert 'data-source="thumbnail"' in grid(at)
     button(at, "Make thumbnails").click().run(timeout=60)
     assert not at.exception
     assert "Made 1 thumbnail(s)." in texts(at, "success")
     assert thumbnail_key("g/big.jpg") in keys_in(s3)
     assert s3.get_object(Bucket=TEST_BUCKET, Key=thumbnail_key("g/other.jpg"))["Body"].read() == b"already there"
+    (event,) = recent(s3, TEST_BUCKET)  # issue #15, item 8: the run is audited
+    assert (event.action, event.target, event.outcome, event.detail) == ("thumbnails", "g/", "ok", "made 1 of 1")
+
+
+def test_members_cannot_make_thumbnails(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    # It downloads and decodes other people's objects in the server: developers and admins only.
+    from r2.local import sample_image
+
+    put(s3, "g/big.jpg", sample_image(3, size=(1600, 1200)) + b"\0" * (300 * 1024), ContentType="image/jpeg")
+    at = open_page(monkeypatch, s3, role="member", folder="g/")
+    assert not at.exception and 'data-source="thumbnail"' in grid(at)
+    assert "Make thumbnails" not in [b.label for b in at.button]
 
 
 def _download_names(at: AppTest) -> list[str]:

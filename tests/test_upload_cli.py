@@ -77,3 +77,33 @@ def test_upload_usage_errors_exit_2(s3, tmp_path) -> None:  # type: ignore[no-un
     code, _, _ = run(["upload"], environ_for(s3.meta.endpoint_url))
     assert code == 2
     assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_batch_with_files_whose_decoders_raise_reports_every_file(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Issue #15, item 2: a DDS (NotImplementedError) and an FLI bomb (DecompressionBombWarning) between
+    # good files used to end the command with a traceback, the earlier file stored but never reported.
+    names = ["first.jpg", "texture.dds", "anim.fli", "last.png"]
+    bodies = [corpus.plain("JPEG"), corpus.dds_unimplemented(), corpus.fli_bomb(), corpus.plain("PNG")]
+    paths = []
+    for name, body in zip(names, bodies, strict=True):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(body)
+    code, out, err = run(["upload", *map(str, paths), "--json"], environ_for(s3.meta.endpoint_url))
+    assert code == 1 and "Traceback" not in err
+    entries = json.loads(out)
+    assert [e["status"] for e in entries] == ["uploaded", "rejected", "rejected", "uploaded"]
+    assert all(e["reason"] for e in entries[1:3])
+    stored = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix="uploads/").get("Contents", []))
+    assert stored == sorted(e["key"] for e in entries if e["status"] == "uploaded")
+
+
+def test_a_directory_or_unreadable_path_is_a_rejection_not_a_traceback(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "a-folder.jpg"
+    folder.mkdir()
+    good = tmp_path / "good.png"
+    good.write_bytes(corpus.plain("PNG"))
+    code, out, err = run(["upload", str(folder), str(good)], environ_for(s3.meta.endpoint_url))
+    assert code == 1 and "Traceback" not in err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"rejected {folder}: The file cannot be read")
+    assert lines[1].startswith("uploaded uploads/")

@@ -7,9 +7,9 @@ import io
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import ExifTags, Image, ImageChops
+from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, IptcImagePlugin
 
-from r2.images import ImagePolicy, ImageRejected, clean, read_source, strip_jpeg
+from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
 from r2.uploads import decode_name, display_name, encode_name, plan_upload
 from tests import upload_corpus as corpus
@@ -40,11 +40,44 @@ def test_hostile_files_are_rejected_with_a_reason(data: bytes, reason: str) -> N
     assert reason in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [corpus.dds_unimplemented(), corpus.fli_bomb()],
+    ids=["dds-not-implemented", "fli-bomb-warning"],
+)
+def test_formats_pillow_knows_but_we_refuse_never_crash_the_check(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Working out what a refused file is must not let its decoder's own exception out (issue #15, item 2).
+    with pytest.raises(ImageRejected) as info:
+        clean(data, POLICY)
+    assert "not an image of an accepted format" in str(info.value) or "not accepted" in str(info.value)
+    path = tmp_path / "upload.png"  # the direct-upload verification checks a file on disk
+    path.write_bytes(data)
+    with pytest.raises(ImageRejected):
+        clean_file(path, POLICY, tmp_path / "out.png")
+
+
 def test_pillows_bomb_warning_is_a_rejection_even_under_a_higher_cap() -> None:
     # 100 MP: Pillow only warns (89..179 MP). Our cap is higher, so only the warning can stop it.
     with pytest.raises(ImageRejected) as info:
         clean(corpus.png_bomb(10000), ImagePolicy(max_pixels=150_000_000))
     assert "has 100 megapixels; the limit is 89 megapixels" in str(info.value)
+
+
+def test_a_gif_whose_later_frames_are_larger_than_the_first_meets_the_pixel_cap() -> None:
+    # Issue #15, item 7: the cap used the first frame's size; a 1x1 first frame let 49 MP frames through.
+    data = corpus.gif_growing_frames(first=1, later=2000)
+    with pytest.raises(ImageRejected) as info:
+        clean(data, ImagePolicy(max_pixels=1_000_000))
+    assert "frame 2 has 4 megapixels (2000×2000); the limit is 1 megapixels" in str(info.value)
+
+
+def test_the_frames_of_an_animation_together_meet_the_pixel_budget() -> None:
+    # Each later frame (0.81 MP) is under the cap; together they hold more than 4 x 1 MP.
+    data = corpus.gif_growing_frames(first=1, later=900, frames=7)
+    with pytest.raises(ImageRejected) as info:
+        clean(data, ImagePolicy(max_pixels=1_000_000))
+    assert "too many pixels to check safely" in str(info.value)
+    assert len(clean(corpus.gif_growing_frames(first=1, later=900, frames=4), ImagePolicy()).body) > 0
 
 
 def test_pixel_cap_setting_applies_below_pillows_guard() -> None:
@@ -132,6 +165,20 @@ def test_other_formats_lose_gps_and_xmp(make, fmt: str, removed: set[str]) -> No
         assert ExifTags.Base.Make in Image.open(io.BytesIO(result.body)).getexif()  # the rest of EXIF kept
 
 
+def test_no_iptc_location_is_stored() -> None:
+    # Found by the whole-corpus test (Pillow's iptc.jpg): IPTC records can name the city and country.
+    data = corpus.jpeg_iptc_location()
+    with Image.open(io.BytesIO(data)) as before:
+        assert IptcImagePlugin.getiptcinfo(before), "the corpus must really carry IPTC"
+    try:
+        result = clean(data, POLICY)
+    except ImageRejected as refused:
+        assert "location" in str(refused)
+        return
+    with Image.open(io.BytesIO(result.body)) as stored:
+        assert b"Budapest" not in result.body and not IptcImagePlugin.getiptcinfo(stored)
+
+
 def test_png_strip_all_drops_text_and_exif() -> None:
     result = clean(corpus.png_gps(), ImagePolicy(strip="all"))
     with Image.open(io.BytesIO(result.body)) as stored:
@@ -144,6 +191,36 @@ def test_thumbnail_is_made_from_the_check_decode_and_is_upright() -> None:
     assert result.thumbnail is not None
     with Image.open(io.BytesIO(result.thumbnail)) as thumb:
         assert thumb.format == "WEBP" and thumb.size == (160, 320)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [corpus.png_raw_exif_profile(orientation=6), corpus.jpeg_xmp_orientation(6), corpus.jpeg_gps((64, 48), 6)],
+    ids=["png-raw-exif-profile-dropped", "jpeg-xmp-orientation-dropped", "jpeg-exif-orientation-kept"],
+)
+def test_the_thumbnail_is_turned_like_the_stored_image(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Issue #15, item 5: an orientation kept only in metadata that is removed (ImageMagick's "Raw profile
+    # type exif" text chunk, XMP's tiff:Orientation) still turned the thumbnail, not the stored image.
+    source = tmp_path / "upload"
+    source.write_bytes(data)
+    in_memory = clean(data, POLICY, thumb_size=320, thumbnail=thumbnail_of)
+    on_disk = clean_file(source, POLICY, tmp_path / "clean", thumb_size=320, thumbnail=thumbnail_of)
+    for body, thumbnail in ((in_memory.body, in_memory.thumbnail), (on_disk.path.read_bytes(), on_disk.thumbnail)):
+        assert thumbnail is not None
+        with Image.open(io.BytesIO(body)) as stored, Image.open(io.BytesIO(thumbnail)) as thumb:
+            upright = ImageOps.exif_transpose(stored).convert("RGB")
+            assert thumb.size == upright.size
+            difference = ImageChops.difference(thumb.convert("RGB"), upright)
+            assert max(ImageStat.Stat(difference).mean) < 20, "the same picture, the same way up"
+
+
+def test_the_thumbnail_of_a_gif_whose_later_frames_enlarge_the_canvas_is_its_first_frame() -> None:
+    # Found by the whole-corpus test (Pillow's test_extents.gif): decoding every frame enlarged the
+    # canvas, and the thumbnail showed the first frame on the enlarged canvas, another shape.
+    result = clean(corpus.gif_growing_frames(first=40, later=80), POLICY, thumb_size=320, thumbnail=thumbnail_of)
+    assert result.thumbnail is not None
+    with Image.open(io.BytesIO(result.body)) as stored, Image.open(io.BytesIO(result.thumbnail)) as thumb:
+        assert stored.size == (40, 40) and thumb.size == (40, 40)
 
 
 def test_a_thumbnail_failure_does_not_reject_the_image() -> None:

@@ -156,6 +156,27 @@ def test_batch_with_bad_files_stores_the_good_ones_and_nothing_of_the_bad(  # ty
     assert sorted(listed) == sorted([*stored, *(thumbnail_key(k) for k in stored)])
 
 
+def test_an_unexpected_error_in_one_file_is_reported_and_the_batch_goes_on(  # type: ignore[no-untyped-def]
+    settings: Settings, s3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever a decoder or a bug raises, the batch reports every file and stores nothing unreported.
+    real = images.clean
+
+    def flaky(source, policy, **kwargs):  # type: ignore[no-untyped-def]
+        if source == b"boom":
+            raise RuntimeError("a decoder bug")
+        return real(source, policy, **kwargs)
+
+    monkeypatch.setattr(images, "clean", flaky)
+    files = [("a.png", corpus.plain("PNG")), ("b.png", b"boom"), ("c.jpg", corpus.plain("JPEG"))]
+    results = upload_files(s3, settings, files, actor="t")
+    assert [r.status for r in results] == ["uploaded", "rejected", "uploaded"]
+    assert results[1].reason == uploads.UNEXPECTED_ERROR
+    stored = [r.key for r in results if isinstance(r, Uploaded)]
+    listed = [k for k in all_keys(s3, settings.bucket) if not k.startswith(AUDIT_PREFIX)]
+    assert sorted(listed) == sorted([*stored, *(thumbnail_key(k) for k in stored)])
+
+
 def test_a_thumbnail_failure_keeps_the_original_and_says_so(  # type: ignore[no-untyped-def]
     settings: Settings, s3, monkeypatch: pytest.MonkeyPatch
 ) -> None:

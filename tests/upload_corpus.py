@@ -108,3 +108,72 @@ def truncated_jpeg() -> bytes:
 def jpeg_then_zip() -> bytes:
     """A polyglot: a complete JPEG followed by a ZIP archive. The JPEG decodes, so it may be stored."""
     return plain("JPEG") + b"PK\x03\x04" + b"\x00" * 26 + b"payload.html<script>alert(1)</script>"
+
+
+# ---- formats Pillow knows and this app does not accept, whose decoders raise more than OSError
+
+
+def dds_unimplemented() -> bytes:
+    """A DDS header with no pixel-format flags: Pillow's DDS decoder raises NotImplementedError on open."""
+    header = struct.pack("<7I", 124, 0x1007, 4, 4, 0, 0, 0) + b"\x00" * 44
+    pixel_format = struct.pack("<8I", 32, 0, 0, 0, 0, 0, 0, 0)
+    return b"DDS " + header + pixel_format + b"\x00" * 20 + b"\x00" * 64
+
+
+def fli_bomb(side: int = 12288) -> bytes:
+    """An FLI animation header of side × side (151 MP at 12288): Pillow warns DecompressionBombWarning."""
+    header = struct.pack("<IHHHHHH", 128, 0xAF11, 1, side, side, 8, 0) + b"\x00" * 112
+    return header + struct.pack("<IH", 16, 0xF1FA) + b"\x00" * 10
+
+
+def gif_growing_frames(first: int = 1, later: int = 2000, frames: int = 2) -> bytes:
+    """An animated GIF whose logical screen and first frame are first × first pixels and whose later
+    frames are later × later (Pillow enlarges the canvas when it reaches them)."""
+    small, big = io.BytesIO(), io.BytesIO()
+    Image.new("P", (first, first), 0).save(small, "GIF")
+    Image.new("P", (later, later), 1).save(big, "GIF")
+    head = small.getvalue()[:-1]  # everything up to the trailer
+    packed = big.getvalue()[10]
+    table = 3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0
+    frame = big.getvalue()[13 + table : -1]  # extensions + image descriptor + data of the big frame
+    if packed & 0x80:  # give the big frame its own (local) colour table
+        at = frame.index(b"\x2c")
+        flags = frame[at + 9] | 0x80 | (packed & 7)
+        frame = frame[: at + 9] + bytes([flags]) + big.getvalue()[13 : 13 + table] + frame[at + 10 :]
+    return head + frame * (frames - 1) + b"\x3b"
+
+
+def png_raw_exif_profile(orientation: int = 6, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A PNG whose EXIF (orientation and GPS) is kept as ImageMagick does: hex in a zTXt text chunk
+    named "Raw profile type exif", with no eXIf chunk."""
+    exif = exif_with_gps(orientation).tobytes()  # b"Exif\0\0" + TIFF data, as ImageMagick writes it
+    hexed = exif.hex()
+    lines = "\n".join(hexed[i : i + 72] for i in range(0, len(hexed), 72))
+    text = f"\nexif\n{len(exif):8d}\n{lines}\n"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Raw profile type exif", text, zip=True)
+    out = io.BytesIO()
+    picture(size).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def jpeg_xmp_orientation(orientation: int = 6) -> bytes:
+    """A JPEG with no EXIF whose XMP says tiff:Orientation (Pillow reads it as the orientation)."""
+    xmp = (
+        b'http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+        b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="' + str(orientation).encode() + b'"/>'
+        b"</rdf:RDF></x:xmpmeta>"
+    )
+    data = plain("JPEG")
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(xmp) + 2) + xmp + data[2:]
+
+
+def jpeg_iptc_location(city: bytes = b"Budapest", country: bytes = b"Hungary") -> bytes:
+    """A JPEG with a Photoshop APP13 segment whose IPTC records name a city and a country."""
+    records = ((90, city), (101, country))  # IPTC 2:90 City, 2:101 Country
+    iptc = b"".join(b"\x1c\x02" + bytes([tag]) + struct.pack(">H", len(v)) + v for tag, v in records)
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + (b"\x00" if len(iptc) % 2 else b"")
+    app13 = b"Photoshop 3.0\x00" + resource
+    data = plain("JPEG")
+    return data[:2] + b"\xff\xed" + struct.pack(">H", len(app13) + 2) + app13 + data[2:]

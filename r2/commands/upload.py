@@ -43,19 +43,22 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
     except InvalidInput as exc:
         raise UsageError(str(exc)) from exc
     actor = f"cli:{_user()}"
-    results = upload_files(client, settings, [(f, Path(f)) for f in args.files], folder=folder, actor=actor)
-    # The command line names files as given (the result's `file` is the bare name).
-    named = list(zip(args.files, results, strict=True))
+
+    def report(done: int, result: Result) -> None:  # as each file ends: an interrupted batch has said what it stored
+        if args.json:
+            return
+        if isinstance(result, Uploaded):
+            ctx.print(f"uploaded {result.key}")
+            for problem in result.problems:
+                ctx.print(f"  warning: {problem}")
+        else:  # the command line names files as given (the result's `file` is the bare name)
+            ctx.print(f"rejected {args.files[done - 1]}: {result.reason}")
+        ctx.out.flush()
+
+    files = [(f, Path(f)) for f in args.files]
+    results = upload_files(client, settings, files, folder=folder, actor=actor, on_progress=report)
     if args.json:
-        ctx.print_json([_as_json(path, r) for path, r in named])
-    else:
-        for path, result in named:
-            if isinstance(result, Uploaded):
-                ctx.print(f"uploaded {result.key}")
-                for problem in result.problems:
-                    ctx.print(f"  warning: {problem}")
-            else:
-                ctx.print(f"rejected {path}: {result.reason}")
+        ctx.print_json([_as_json(path, r) for path, r in zip(args.files, results, strict=True)])
     return 0 if all(isinstance(r, Uploaded) for r in results) else 1
 
 

@@ -61,3 +61,28 @@ def locations(path: Path) -> dict[str, Any]:
     """Every tag that carries a location, in any group, as exiftool sees it (empty when there is none)."""
     found = exiftool(path, "-*gps*", "-*location*", "-*latitude*", "-*longitude*")
     return {k: v for k, v in found.items() if k not in ("SourceFile",) and not k.startswith(("ExifTool:", "File:"))}
+
+
+LOCATION_TAGS = ("-*gps*", "-*location*", "-*latitude*", "-*longitude*")
+
+
+def exiftool_many(paths: list[Path], *tags: str) -> dict[Path, dict[str, Any]]:
+    """`exiftool` for many files in one exiftool process (it starts in ~0.2 s: once, not per file)."""
+    if not paths:
+        return {}
+    command = [exiftool_path(), "-json", "-a", "-G1", "-n", *tags, *map(str, paths)]
+    out = subprocess.run(command, capture_output=True, check=False, timeout=600)
+    if out.returncode not in (0, 1):
+        raise AssertionError(f"exiftool failed: {out.stderr.decode(errors='replace')[:2000]}")
+    by_name = {str(path): path for path in paths}
+    return {by_name[record["SourceFile"]]: dict(record) for record in json.loads(out.stdout or b"[]")}
+
+
+def locations_many(paths: list[Path]) -> dict[Path, dict[str, Any]]:
+    """`locations` for many files at once: only the files that carry a location are in the answer."""
+    found = {}
+    for path, record in exiftool_many(paths, *LOCATION_TAGS).items():
+        tags = {k: v for k, v in record.items() if k != "SourceFile" and not k.startswith(("ExifTool:", "File:"))}
+        if tags:
+            found[path] = tags
+    return found
