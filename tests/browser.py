@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT, free_port, wait_until_up
+from tests.conftest import ROOT, free_port, require_tool, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,13 +27,12 @@ CHROMIUM_ARGS = [
 
 
 def require_chromium() -> str:
-    """The browser's path; skip when missing, but fail when R2_REQUIRE_BROWSER=1 (CI)."""
+    """The browser's path; skip when missing, but fail in CI (CI=true or R2_REQUIRE_BROWSER=1)."""
     if Path(CHROMIUM).exists():
         return CHROMIUM
     message = "Debian's chromium is not installed (apt-get install chromium)"
-    if os.environ.get("R2_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + "; R2_REQUIRE_BROWSER=1 forbids skipping browser tests")
-    pytest.skip(message)
+    require_tool(message)
+    raise AssertionError("unreachable")  # require_tool skips or fails
 
 
 @contextmanager

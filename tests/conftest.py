@@ -8,8 +8,11 @@ import os
 os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
 import tests.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values it was started with
 
+# Switches of the test suite itself, not settings of the app: they must survive the clean-up below
+# (R2_REQUIRE_BROWSER=1 is how .ci/run makes a missing browser or tool fail instead of skip).
+TEST_SWITCHES = ("R2_REQUIRE_BROWSER", "R2_PILLOW_CORPUS", "R2_LIVE_TEST")
 for _name in list(os.environ):  # tests must never pick up a developer's real credentials
-    if _name.startswith("R2_") or _name == "CLOUDFLARE_API_TOKEN":
+    if (_name.startswith("R2_") and _name not in TEST_SWITCHES) or _name == "CLOUDFLARE_API_TOKEN":
         del os.environ[_name]
 
 import socket
