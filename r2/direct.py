@@ -268,8 +268,10 @@ def cors_check(settings: Settings, *, probe: Callable[..., PreflightResult] = pr
         return CorsCheck(False, origin, problems, "Check the endpoint on the Health page.", result)
     reasons = result.reasons or ("the preflight was refused",)
     allow_origin = {k.lower(): v for k, v in result.response_headers.items()}.get("access-control-allow-origin", "")
-    if allow_origin.strip() not in ("*", origin):
-        # No rule matched the origin: the method and header complaints only follow from that.
+    if result.status is not None and 200 <= result.status < 300 and allow_origin.strip() not in ("*", origin):
+        # Answered, but not for this origin: no rule matched it, and the method and header complaints only
+        # follow from that. A refused (non-2xx) preflight does not say which part failed: keep the judge's
+        # own reasons, which name origin, method and headers as the possible causes.
         reasons = tuple(r for r in reasons if origin in r or "origin" in r) or reasons
         reasons = (f"no CORS rule lists the origin {origin}", *(r for r in reasons if "no CORS rule" not in r))
     return CorsCheck(False, origin, reasons, cors_fix(origin), result)

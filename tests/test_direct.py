@@ -189,7 +189,8 @@ def test_cors_check_allows_a_matching_rule(origin_settings: Settings, s3: S3Clie
     ("rule", "missing"),
     [
         (None, "no CORS rule lists the origin http://localhost:8599"),
-        ({"AllowedOrigins": ["https://elsewhere.example"]}, "no CORS rule lists the origin http://localhost:8599"),
+        # A refusal (403, as R2 and moto answer here) does not say which part failed: the check says so.
+        ({"AllowedOrigins": ["https://elsewhere.example"]}, "origin http://localhost:8599, method PUT"),
         ({"AllowedMethods": ["GET"]}, "PUT is not in AllowedMethods"),
         ({"AllowedHeaders": ["content-type"]}, "if-none-match are not in AllowedHeaders"),
     ],
@@ -331,3 +332,18 @@ def test_verify_is_audited(settings: Settings, s3: S3Client) -> None:
     assert len(audit) == 1
     text = s3.get_object(Bucket=settings.bucket, Key=audit[0])["Body"].read().decode()
     assert '"action": "upload.direct"' in text and ticket.key in text and "X-Amz" not in text
+
+
+def test_a_refused_preflight_is_not_blamed_on_the_origin(origin_settings: Settings) -> None:
+    """R2 answers a preflight it refuses with 403 and no CORS headers, whatever failed (issue #16 item 9):
+    the direct-upload check must not claim the origin is unlisted when the method may be the cause."""
+    from r2.preflight import PreflightResult
+
+    def refused(settings: Settings, origin: str, method: str, headers: list[str]) -> PreflightResult:
+        reasons = ("the server refused the preflight (403): the origin, the method or a header is not allowed",)
+        return PreflightResult(False, origin, method, tuple(headers), status=403, reasons=reasons)
+
+    check = cors_check(origin_settings, probe=refused)
+    assert not check.allowed
+    assert not any("no CORS rule lists the origin" in p for p in check.problems), check.problems
+    assert any("method" in p for p in check.problems)
