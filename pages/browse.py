@@ -28,7 +28,7 @@ from r2.naming import is_hidden, thumbnail_key
 from r2.objects import audit_delete, delete, head
 from r2.presign import check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
-from r2.thumbnails import regenerate
+from r2.thumbnails import regenerate, remove_orphans
 from ui.auth import require
 from ui.browse_grid import grid_html
 from ui.feedback import show_error
@@ -371,8 +371,15 @@ if can_repair and any(t.source == "thumbnail" for t in (tile_list if shown else 
                     on_progress=lambda done, total, key: bar.progress(done / total, text=f"{done} of {total}"),
                     should_stop=lambda: time.monotonic() - started > 600,
                 )
+                try:  # and thumbnails left behind by uploads cut between their two writes
+                    orphans = remove_orphans(client, settings.bucket, folder, actor=visitor.actor)
+                except R2Error as err:
+                    show_error(err)
+                    orphans = ()
                 bucket_changed()
                 flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
+                if orphans:
+                    flash.append(("info", f"Removed {len(orphans)} thumbnail(s) whose image is gone."))
                 flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
                 if result.audit_error:
                     flash.append(("warning", escape_md(f"Not recorded in the audit log: {result.audit_error}")))

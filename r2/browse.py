@@ -23,7 +23,7 @@ import mimetypes
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from botocore.auth import S3SigV4QueryAuth
@@ -324,16 +324,31 @@ def list_level(client: S3Client, bucket: str, folder: str = "", *, search: str =
             return ListingPage(page.folder, search, tuple(folders), tuple(objects), None, hidden)
 
 
-def missing_thumbnails(client: S3Client, bucket: str, folder: str = "") -> tuple[str, ...]:
-    """Images of one folder level whose thumbnail is absent: one level LIST of the folder and one of
-    its `.thumbs/` mirror (an explicit action, not a page view)."""
+def _thumbnail_state(client: S3Client, bucket: str, folder: str) -> tuple[list[Entry], dict[str, datetime]]:
+    """One folder level's objects and its `.thumbs/` mirror (thumbnail key -> last modified): one level
+    LIST of each (an explicit maintenance action, not a page view)."""
     folder = check_folder(folder)
-    images = [e.key for e in list_level(client, bucket, folder).objects if e.is_image]
-    have: set[str] = set()
-    thumbs = thumbnail_key(folder)[: -len(".webp")]  # `.thumbs/<folder>`
+    objects = list(list_level(client, bucket, folder).objects)
+    thumbs: dict[str, datetime] = {}
+    mirror = thumbnail_key(folder)[: -len(".webp")]  # `.thumbs/<folder>`
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=thumbs, Delimiter="/"):
-            have.update(item["Key"] for item in page.get("Contents", []))
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=mirror, Delimiter="/"):
+            thumbs.update((item["Key"], item["LastModified"]) for item in page.get("Contents", []))
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action="list the thumbnails", target="the thumbnails") from exc
-    return tuple(k for k in images if thumbnail_key(k) not in have)
+    return objects, thumbs
+
+
+def missing_thumbnails(client: S3Client, bucket: str, folder: str = "") -> tuple[str, ...]:
+    """Images of one folder level whose thumbnail is absent."""
+    objects, thumbs = _thumbnail_state(client, bucket, folder)
+    return tuple(e.key for e in objects if e.is_image and thumbnail_key(e.key) not in thumbs)
+
+
+def orphan_thumbnails(client: S3Client, bucket: str, folder: str = "", *, older_than_seconds: float) -> tuple[str, ...]:
+    """Thumbnails of one folder level whose original is gone (an upload interrupted between its two
+    writes, a delete by another tool), older than the grace period so an upload in flight is never hit."""
+    objects, thumbs = _thumbnail_state(client, bucket, folder)
+    originals = {thumbnail_key(e.key) for e in objects}
+    cutoff = datetime.now(UTC).timestamp() - older_than_seconds
+    return tuple(sorted(k for k, at in thumbs.items() if k not in originals and at.timestamp() <= cutoff))

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageOps
 
 from r2.audit import AuditEvent, record
+from r2.browse import orphan_thumbnails
 from r2.client import S3Client
 from r2.errors import R2Error, translate
 from r2.images import ImagePolicy, check_size, inspect, read_source
@@ -153,3 +154,26 @@ def _audit(
     except R2Error as exc:
         return exc.message
     return ""
+
+
+ORPHAN_GRACE_SECONDS = 3600  # an upload writes its thumbnail a moment before its original: never race it
+
+
+def remove_orphans(
+    client: S3Client, bucket: str, folder: str, *, actor: str, older_than_seconds: float = ORPHAN_GRACE_SECONDS
+) -> tuple[str, ...]:
+    """Delete the thumbnails of one folder level whose original is gone (an upload cut between its two
+    writes by a crash or a restart), older than the grace period; one audit event when any was removed.
+    Deletes are free on R2."""
+    orphans = orphan_thumbnails(client, bucket, folder, older_than_seconds=older_than_seconds)
+    for start in range(0, len(orphans), 1000):
+        batch = [{"Key": key} for key in orphans[start : start + 1000]]
+        try:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="remove thumbnails whose image is gone", target=folder or "/") from exc
+    if orphans:
+        detail = f"removed {len(orphans)} thumbnail(s) whose image is gone: " + ", ".join(orphans[:20])
+        with contextlib.suppress(R2Error):
+            record(client, bucket, AuditEvent(actor, "thumbnails.orphans", folder or "/", "ok", detail[:4000]))
+    return orphans
