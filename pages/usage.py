@@ -5,8 +5,12 @@ scan inside this script run with a progress bar; the Stop button's click reruns 
 interrupts the run: the scan object in session state keeps what was counted, and "Resume" continues it.
 """
 
+import contextlib
+import time
+
 import streamlit as st
 
+from r2 import usage_checkpoint
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.errors import R2Error
@@ -39,6 +43,18 @@ def latest_snapshot(_client: S3Client, bucket: str, version: int) -> tuple[Usage
     return latest(_client, bucket)
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def saved_scan(_client: S3Client, bucket: str, version: int) -> dict | None:  # type: ignore[type-arg]
+    return usage_checkpoint.load(_client, bucket)
+
+
+def keep_progress(job: UsageScan) -> None:
+    """Save the scan's state in the bucket, so this or any replica can resume it after a restart."""
+    with contextlib.suppress(R2Error):  # best effort: the scan in this session resumes either way
+        usage_checkpoint.save(client, job, actor=visitor.actor)
+        saved_scan.clear()
+
+
 @st.cache_data(ttl=600, show_spinner=False)
 def account_usage(_settings: Settings, key: str) -> AccountUsage:
     return fetch(_settings)
@@ -48,6 +64,9 @@ def finish(report: UsageReport) -> None:
     """Save the snapshot and the audit event; say so when either fails (the numbers stay shown)."""
     st.session_state.pop(JOB, None)
     st.session_state["usage_report"] = report
+    with contextlib.suppress(R2Error):  # a leftover checkpoint is only offered again, never counted twice
+        usage_checkpoint.clear(client, settings.bucket)
+        saved_scan.clear()
     try:
         save(client, settings.bucket, report)
         bucket_changed()
@@ -72,8 +91,14 @@ def run(job: UsageScan) -> None:
     stop.button("Stop", key="usage_stop", icon=":material/stop:")  # its click reruns the page: the scan pauses
     st.session_state[JOB] = job
 
+    saved_at = time.monotonic()
+
     def show(p):  # type: ignore[no-untyped-def]
+        nonlocal saved_at
         bar.progress(p.folders_done / p.folders_total if p.folders_total else 0.0, text=progress_text(p))
+        if time.monotonic() - saved_at >= usage_checkpoint.SAVE_EVERY_SECONDS:
+            saved_at = time.monotonic()
+            keep_progress(job)
 
     try:
         report = job.run(progress=show)
@@ -86,6 +111,9 @@ def run(job: UsageScan) -> None:
         show_error(err)
         st.caption("What was counted is kept: **Resume scan** continues from the last page listed.")
         return
+    finally:
+        if job.report is None:  # stopped, failed, or cut by a Stop click's rerun: keep it for any replica
+            keep_progress(job)
     stop.empty()
     bar.empty()
     st.success(
@@ -113,7 +141,30 @@ with st.container(border=True):
     left, right = st.columns(2)
     depth = int(left.number_input("Folder depth", min_value=1, max_value=5, value=1, key="usage_depth"))
     engine = ENGINES[right.selectbox("Lister", list(ENGINES), key="usage_engine")]
+    saved = None
     if job is None:
+        try:
+            saved = saved_scan(client, settings.bucket, bucket_version())
+        except R2Error as err:
+            show_error(err)
+    if job is None and saved is not None:
+        pending = usage_checkpoint.restore(saved, make_lister(saved["engine"], settings, client), client)
+        counted = pending.progress()
+        st.info(
+            f"A scan stopped at {counted.objects:,} objects ({human_bytes(counted.bytes)}), saved "
+            f"{escape_md(str(saved.get('saved_at', ''))[:16].replace('T', ' '))} UTC by "
+            f"{escape_md(str(saved.get('actor', 'someone')))}. It can be finished here (on any replica).",
+            icon=":material/pause:",
+        )
+        resume_col, discard_col = st.columns(2)
+        if resume_col.button("Resume saved scan", type="primary", icon=":material/play_arrow:"):
+            run(pending)
+        elif discard_col.button("Discard it", icon=":material/delete:"):
+            with contextlib.suppress(R2Error):
+                usage_checkpoint.clear(client, settings.bucket)
+            saved_scan.clear()
+            st.rerun()
+    elif job is None:
         if st.button("Scan now", type="primary", icon=":material/refresh:"):
             lister = make_lister(engine, settings, client)
             run(UsageScan(lister, settings.bucket, depth=depth, client=client))
@@ -129,6 +180,9 @@ with st.container(border=True):
             run(job)
         elif discard_col.button("Discard", icon=":material/delete:"):
             st.session_state.pop(JOB, None)
+            with contextlib.suppress(R2Error):
+                usage_checkpoint.clear(client, settings.bucket)
+            saved_scan.clear()
             st.rerun()
         else:
             show_partial(job.partial())

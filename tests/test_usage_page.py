@@ -136,3 +136,25 @@ def test_a_failed_audit_write_is_told_and_the_results_stay(
     assert any("audit log could not record it" in w.value for w in at.warning)
     assert any("audit event" in e.value for e in at.error)
     assert metrics(at)["Objects"] == "1"
+
+
+def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    """Issue #20 item 3: the scan's state lives in the bucket, so a restart does not lose it."""
+    from r2 import usage_checkpoint
+
+    seed(settings.bucket, [(f"f{n % 2}/{n:04d}.jpg", 10) for n in range(2500)])
+    dead = UsageScan(Boto3Lister(s3, settings.bucket), settings.bucket, client=s3, workers=1)
+    calls = iter(range(100))
+    with pytest.raises(ScanStopped):
+        dead.run(should_stop=lambda: next(calls) >= 2)
+    usage_checkpoint.save(s3, dead, actor="ann@example.com")  # what the other replica's page saved
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    assert not at.exception
+    assert "A scan stopped at 2,000 objects" in rendered_text(at) and "ann@example\\.com" in rendered_text(at)
+    at = button(at, "Resume saved scan").click().run(timeout=60)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert metrics(at)["Objects"] == "2,500"
+    assert usage_checkpoint.load(s3, settings.bucket) is None  # finished: nothing left to offer
