@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import AlreadyExists, Conflict, InvalidInput, R2Error, scrub, translate
+from r2.errors import AlreadyExists, Conflict, InvalidInput, R2Error, redact, translate
 from r2.images import FORMAT_TYPES, CleanFile, ImagePolicy
 from r2.preflight import PreflightResult, preflight
 from r2.presign import sign_put
@@ -240,7 +240,7 @@ class BrowserReport:
             ok=bool(raw.get("ok")),
             status=status if isinstance(status, int) and not isinstance(status, bool) else 0,
             code=str(raw.get("code") or "")[:64],
-            message=scrub(str(raw.get("message") or ""))[:300],
+            message=redact(str(raw.get("message") or ""))[:300],
             seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
         )
 

@@ -8,6 +8,7 @@ Secret values never appear in `repr`, logs or rendered pages: use `masked()`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -97,6 +98,13 @@ class Settings:
         values.update(endpoint=endpoint, access_key_id=access_key_id, secret_access_key=secret_access_key)
         return Settings(**values)
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The values `r2.errors.redact` removes from every outward text: the S3 secret key and the
+        Cloudflare API token (with its SHA-256, which is a secret key too)."""
+        token = self.cloudflare_api_token
+        derived = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        return tuple(v for v in (self.secret_access_key, token, derived) if v)
+
     def masked(self) -> dict[str, object]:
         """Every setting, with secrets masked: safe to render, log or print."""
         out: dict[str, object] = {}
@@ -142,6 +150,7 @@ ENV_NAMES: dict[str, str] = {
     "class_a_price_per_million": "R2_PRICE_CLASS_A_PER_MILLION",
     "class_b_price_per_million": "R2_PRICE_CLASS_B_PER_MILLION",
 }
+SECRET_ENV_NAMES = ("R2_SECRET_ACCESS_KEY", "CLOUDFLARE_API_TOKEN")
 _CREDENTIAL_NAMES = ("account_id", "access_key_id", "secret_access_key", "endpoint")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 
 import pandas as pd
 
@@ -29,3 +30,78 @@ def test_usage_csv_neutralises_formulas_in_keys_written_by_other_tools() -> None
         "plain.jpg",
     ]
     assert [r[1] for r in rows[1:]] == ["1", "2", "3", "4", "5"], "numbers stay numbers"
+
+
+# ---- 6. one redaction for every outward text ----------------------------------------------------------
+TOKEN = "cf-token-value-0123456789abcdefXYZ"
+
+
+def leaks(text: str, secret: str) -> bool:
+    """True when `text` holds the secret or any 8-character piece of it (a truncated echo leaks too)."""
+    return any(secret[i : i + 8] in text for i in range(len(secret) - 7))
+
+
+def test_health_and_cli_never_print_a_token_that_the_api_echoes(s3_endpoint: str) -> None:
+    from r2.cli import Context, main
+    from r2.health import Deps, report, run_all
+    from tests.conftest import env_for, settings_for
+    from tests.fault_proxy import FakeCloudflareAPI
+
+    with FakeCloudflareAPI({}) as cloudflare:
+        # Some APIs (and proxies in front of them) echo the credential they refused, padded to push it
+        # past a 200-character cut: the cut must not leave a piece of it either.
+        cloudflare.error_message = "Invalid API Token " + "x" * 190 + " Authorization: Bearer {token}"
+        extra = {"CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_API_BASE": cloudflare.base}
+        checks = run_all(Deps(settings=settings_for(s3_endpoint, **extra), connect_timeout=2.0, read_timeout=2.0))
+        token_check = next(c for c in checks if c.name == "Cloudflare API token")
+        assert token_check.status == "fail" and "Invalid API Token" in token_check.detail
+        assert not leaks(str(report(checks)), TOKEN)
+
+        cloudflare.error_message = "Invalid API Token {token}"
+        out, err = io.StringIO(), io.StringIO()
+        main(["health"], Context(out=out, err=err, environ=env_for(s3_endpoint, **extra)))
+        assert "Invalid API Token" in out.getvalue()
+        assert not leaks(out.getvalue() + err.getvalue(), TOKEN)
+
+
+def test_errors_shown_on_pages_and_logs_never_carry_the_secret_key(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from streamlit.testing.v1 import AppTest
+
+    secret = "test-secret-key-SHOULD-NOT-RENDER"
+
+    def script() -> None:
+        import logging
+
+        from r2.errors import Unavailable
+        from ui.feedback import show_error
+        from ui.state import base_settings
+
+        base_settings()
+        show_error(Unavailable("The proxy said: bad key test-secret-key-SHOULD-NOT-RENDER", "fix it"))
+        logging.getLogger("streamlit.access-test").warning("echoed: %s", "test-secret-key-SHOULD-NOT-RENDER")
+
+    for name, value in {
+        "R2_ENDPOINT": "http://127.0.0.1:9",
+        "R2_ACCESS_KEY_ID": "k",
+        "R2_BUCKET": "test-bucket",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", secret)
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Keep()
+    logging.getLogger("streamlit.access-test").addHandler(handler)
+    factory = logging.getLogRecordFactory()
+    try:
+        at = AppTest.from_function(script).run(timeout=30)
+    finally:
+        logging.setLogRecordFactory(factory)
+        logging.getLogger("streamlit.access-test").removeHandler(handler)
+    assert not at.exception
+    shown = at.error[0].value.replace("\\", "")  # Markdown escapes removed
+    assert "The proxy said" in shown and secret not in shown
+    assert records and all(secret not in r for r in records)
