@@ -105,3 +105,75 @@ def test_errors_shown_on_pages_and_logs_never_carry_the_secret_key(monkeypatch) 
     shown = at.error[0].value.replace("\\", "")  # Markdown escapes removed
     assert "The proxy said" in shown and secret not in shown
     assert records and all(secret not in r for r in records)
+
+
+# ---- 2. trusted header: a request that carries the header twice is refused ----------------------------
+HEADER = "Cf-Access-Authenticated-User-Email"
+ROLE_TABLE = {"default": "member", "admin": {"emails": ["kim@example.com"], "groups": ["kube-admins"]}}
+
+
+def test_a_second_copy_of_the_trusted_header_is_refused_whichever_comes_first() -> None:
+    from r2.roles import decide, parse_role_config
+
+    config = parse_role_config(ROLE_TABLE)
+    forged_first = [(HEADER, "kim@example.com"), ("Accept", "*/*"), (HEADER.lower(), "mallory@example.com")]
+    for headers in (forged_first, list(reversed(forged_first))):
+        decision = decide(local=False, default_role="admin", config=config, trusted_header=HEADER, headers=headers)
+        assert decision.source == "anonymous" and decision.roles == frozenset() and decision.identity is None
+        assert "more than once" in decision.refusal
+    one = decide(local=False, default_role="member", config=config, trusted_header=HEADER, headers=forged_first[:2])
+    assert one.source == "header" and "admin" in one.roles and not one.refusal
+
+
+def test_the_apps_request_headers_keep_every_copy(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from streamlit.runtime.context import StreamlitHeaders
+
+    import ui.auth
+
+    raw = [(HEADER, "mallory@example.com"), (HEADER, "kim@example.com")]
+    monkeypatch.setattr(ui.auth.st, "context", SimpleNamespace(headers=StreamlitHeaders(raw)))
+    pairs = [(k.lower(), v) for k, v in ui.auth._request_headers()]
+    assert pairs == [(HEADER.lower(), "mallory@example.com"), (HEADER.lower(), "kim@example.com")]
+
+
+# ---- 3. OIDC: only a true email_verified counts, emails compared as validated ASCII ---------------------
+def role_for_claims(**claims: object) -> str:
+    from r2.roles import identity_from_claims, parse_role_config, resolve_roles, top_role
+
+    config = parse_role_config(ROLE_TABLE)
+    return top_role(resolve_roles(identity_from_claims({"is_logged_in": True, **claims}, config), config))
+
+
+def test_email_rules_need_email_verified_to_be_true() -> None:
+    assert role_for_claims(email="kim@example.com", email_verified=True) == "admin"
+    assert role_for_claims(email="kim@example.com", email_verified="true") == "admin"
+    for unverified in ("missing", "0", "no", "False", "yes please", 1, None, "TRUE "):
+        claims = {} if unverified == "missing" else {"email_verified": unverified}
+        assert role_for_claims(email="kim@example.com", **claims) == "member", unverified
+    # Groups do not depend on the email.
+    assert role_for_claims(email="x@other.org", groups=["Kube-Admins"]) == "admin"
+
+
+def test_lookalike_unicode_emails_and_groups_do_not_map_onto_ascii_rules() -> None:
+    kelvin = "\u212a"  # KELVIN SIGN: "\u212a".lower() == "k"
+    assert role_for_claims(email=f"{kelvin}im@example.com", email_verified=True) == "member"
+    assert role_for_claims(email="kim@exampl\u0435.com", email_verified=True) == "member"  # Cyrillic e
+    assert role_for_claims(email="KIM@EXAMPLE.COM", email_verified=True) == "admin", "ASCII case still folds"
+    assert role_for_claims(email="x@other.org", groups=[f"{kelvin}ube-admins"]) == "member"
+
+
+def test_header_and_role_table_refuse_non_ascii_addresses_unless_idna_encoded() -> None:
+    import pytest
+
+    from r2.errors import SettingsError
+    from r2.roles import email_from_header, parse_role_config
+
+    assert email_from_header("\u212aim@example.com") == ""
+    assert email_from_header("kim@b\u00fccher.example") == ""
+    assert email_from_header("kim@xn--bcher-kva.example") == "kim@xn--bcher-kva.example"
+    with pytest.raises(SettingsError, match="ASCII"):
+        parse_role_config({"admin": {"emails": ["\u212aim@example.com"]}})
+    with pytest.raises(SettingsError, match="ASCII"):
+        parse_role_config({"member": {"domains": ["b\u00fccher.example"]}})

@@ -29,6 +29,7 @@ class Visitor:
     roles: frozenset[str]
     source: str = "open"  # local | open | header | oidc | anonymous (see r2.roles.decide)
     groups: tuple[str, ...] = ()
+    refusal: str = ""  # why the request was refused outright (r2.roles.Decision.refusal)
 
     @property
     def top_role(self) -> str:
@@ -79,12 +80,14 @@ def role_config() -> RoleConfig:
         raise  # unreachable: st.stop() raises
 
 
-def _request_headers() -> Mapping[str, str]:
-    """The headers of the request that opened this session (read only in trusted-header mode)."""
+def _request_headers() -> list[tuple[str, str]]:
+    """The headers of the request that opened this session, every copy of each (read only in
+    trusted-header mode, where a duplicated identity header must be seen to be refused)."""
     try:
-        return dict(st.context.headers)
+        headers = st.context.headers
+        return [(name, value) for name in headers for value in headers.get_all(name)]
     except Exception:  # no request (bare script run)
-        return {}
+        return []
 
 
 def _user_claims() -> dict[str, Any]:
@@ -111,12 +114,15 @@ def current_visitor(settings: Settings) -> Visitor:
     )
     identity = decision.identity
     if identity is None:
-        return Visitor("Not signed in", "", frozenset(), decision.source)
+        return Visitor("Not signed in", "", frozenset(), decision.source, refusal=decision.refusal)
     return Visitor(identity.name or identity.email, identity.email, decision.roles, decision.source, identity.groups)
 
 
-def sign_in_buttons(key: str = "sign-in") -> None:
+def sign_in_buttons(key: str = "sign-in", refusal: str = "") -> None:
     """One "Sign in" button per configured provider; explains the proxy when that is the only way."""
+    if refusal:
+        st.error(refusal + " Open the dashboard through its usual address (the one behind the proxy).")
+        return
     names = providers(secret_table("auth"))
     for name in names:
         label = "Sign in" if name == "default" else f"Sign in with {name.replace('-', ' ').title()}"
@@ -133,7 +139,7 @@ def sign_in_page() -> None:
     """The only page a visitor who is not signed in sees once sign-in is configured."""
     st.title("R2 images")
     st.markdown("Sign in to upload, browse and manage the team's images.")
-    sign_in_buttons()
+    sign_in_buttons(refusal=current_visitor(base_settings()).refusal)
 
 
 def require(role: str) -> Visitor:
@@ -146,7 +152,7 @@ def require(role: str) -> Visitor:
     if not allows(visitor.roles, role):
         if visitor.source == "anonymous":
             st.error(f"This page needs the **{role}** role: sign in first.")
-            sign_in_buttons(key="require-sign-in")
+            sign_in_buttons(key="require-sign-in", refusal=visitor.refusal)
         else:
             st.error(f"This page needs the **{role}** role; you are signed in as **{visitor.top_role}**.")
             st.caption("Ask an admin for access.")
