@@ -177,3 +177,119 @@ def test_header_and_role_table_refuse_non_ascii_addresses_unless_idna_encoded() 
         parse_role_config({"admin": {"emails": ["\u212aim@example.com"]}})
     with pytest.raises(SettingsError, match="ASCII"):
         parse_role_config({"member": {"domains": ["b\u00fccher.example"]}})
+
+
+# ---- 1. reserved prefixes are unreachable from every member-facing path --------------------------------
+AUDIT_KEY = ".dashboard/audit/2026/11/29/20261129T010203Z-ann-delete.json"
+RESERVED_KEYS = (AUDIT_KEY, ".dashboard/cors/lease.json", ".thumbs/uploads/a.jpg.webp")
+
+
+def seed_reserved(s3) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import TEST_BUCKET
+
+    for key in (*RESERVED_KEYS, "uploads/a.jpg", "zz.jpg"):
+        s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=b'{"actor": "ann@example.com"}')
+
+
+def all_text(at) -> str:  # type: ignore[no-untyped-def]
+    kinds = ("markdown", "error", "info", "warning", "caption", "title", "success", "code", "subheader")
+    parts = [str(e.value) for kind in kinds for e in getattr(at, kind)]
+    parts += [str(e.proto.body) for e in at.get("html")] + [str(b.proto.url) for b in at.get("link_button")]
+    parts += [str(df.value.to_dict()) for df in at.dataframe]
+    return "\n".join(parts)
+
+
+def test_browse_deep_links_never_open_reserved_objects_or_folders(monkeypatch, s3) -> None:  # type: ignore[no-untyped-def]
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    from tests.test_app_frame import configure
+
+    seed_reserved(s3)
+    for role in ("member", "admin"):  # the Audit page is the only reader of audit events, even for admins
+        for key in RESERVED_KEYS:
+            st.cache_data.clear()
+            configure(monkeypatch, s3.meta.endpoint_url, role)
+            at = AppTest.from_file(str(ROOT / "pages" / "browse.py"), default_timeout=30)
+            at.query_params["object"] = key
+            at.run(timeout=30)
+            assert not at.exception
+            text = all_text(at)
+            assert "reserved for the app" in text
+            assert not at.get("link_button"), "no Download link"
+            assert not any(b.label == "Create share link" for b in at.button)
+            assert key.rsplit("/", 1)[1] not in text, "the key is in no signed URL"
+            assert "ann@example.com" not in text, "nothing of the object is shown"
+        for folder in (".dashboard/audit/2026/11/29/", ".thumbs/uploads/", ".dashboard/"):
+            st.cache_data.clear()
+            at = AppTest.from_file(str(ROOT / "pages" / "browse.py"), default_timeout=30)
+            at.query_params["folder"] = folder
+            at.query_params["size"] = "30"
+            at.run(timeout=30)
+            assert not at.exception and "reserved for the app" in all_text(at)
+            assert ".dashboard/audit" not in str(dict(at.query_params)) and AUDIT_KEY not in all_text(at)
+
+
+def test_next_link_is_built_from_visible_entries_only(s3) -> None:  # type: ignore[no-untyped-def]
+    from r2.browse import list_page
+    from r2.errors import InvalidInput
+    from tests.conftest import TEST_BUCKET
+
+    seed_reserved(s3)
+    # Root, one entry per page: the first page holds only the hidden `.dashboard/` prefix.
+    first = list_page(s3, TEST_BUCKET, "", page_size=1)
+    assert first.is_empty and first.hidden == 1
+    assert first.last_key.startswith(".dashboard/") and first.last_key == ".dashboard/\U0010ffff"
+    # A value sent back inside a reserved prefix is refused before any request.
+    import pytest
+
+    for bad in (AUDIT_KEY, ".thumbs/uploads/a.jpg.webp", "zz.jpg"):
+        with pytest.raises(InvalidInput):
+            list_page(s3, TEST_BUCKET, "uploads/", start_after=bad)
+    with pytest.raises(InvalidInput, match="reserved"):
+        list_page(s3, TEST_BUCKET, "", start_after=AUDIT_KEY)
+    # Walking the root with `after` values reaches every visible entry and nothing else.
+    seen, after = [], None
+    for _ in range(10):
+        page = list_page(s3, TEST_BUCKET, "", page_size=1, start_after=after)
+        seen += [e.key for e in page.entries]
+        if page.next_token is None:
+            break
+        after = page.last_key
+    assert seen == ["uploads/", "zz.jpg"]
+
+
+def test_cli_sign_and_ls_refuse_reserved_keys(s3) -> None:  # type: ignore[no-untyped-def]
+    from r2.cli import Context, main
+    from tests.conftest import env_for
+
+    seed_reserved(s3)
+    for argv in (["sign", AUDIT_KEY], ["sign", ".thumbs/uploads/a.jpg.webp"], ["ls", ".dashboard/audit/"]):
+        out, err = io.StringIO(), io.StringIO()
+        code = main(argv, Context(out=out, err=err, environ=env_for(s3.meta.endpoint_url)))
+        assert code == 1 and "reserved for the app" in err.getvalue(), argv
+        assert "X-Amz-Signature" not in out.getvalue() and "audit" not in out.getvalue()
+    out = io.StringIO()
+    assert main(["sign", "uploads/a.jpg"], Context(out=out, environ=env_for(s3.meta.endpoint_url))) == 0
+    assert "X-Amz-Signature" in out.getvalue()
+
+
+def test_signing_refuses_reserved_keys_unless_the_app_signs_its_own_thumbnail(s3) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from r2.browse import UrlSigner
+    from r2.errors import InvalidInput
+    from r2.naming import check_visible
+    from r2.presign import sign_get
+    from tests.conftest import TEST_BUCKET, settings_for
+
+    signer = UrlSigner.from_settings(settings_for(s3.meta.endpoint_url))
+    for key in RESERVED_KEYS:
+        with pytest.raises(InvalidInput, match="reserved"):
+            check_visible(key)
+        with pytest.raises(InvalidInput, match="reserved"):
+            sign_get(s3, TEST_BUCKET, key, 60)
+        with pytest.raises(InvalidInput, match="reserved"):
+            signer.sign_get(key, 60)
+    assert "X-Amz-Signature" in sign_get(s3, TEST_BUCKET, ".thumbs/uploads/a.jpg.webp", 60, reserved_ok=True)
