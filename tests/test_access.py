@@ -293,3 +293,26 @@ def test_signing_refuses_reserved_keys_unless_the_app_signs_its_own_thumbnail(s3
         with pytest.raises(InvalidInput, match="reserved"):
             signer.sign_get(key, 60)
     assert "X-Amz-Signature" in sign_get(s3, TEST_BUCKET, ".thumbs/uploads/a.jpg.webp", 60, reserved_ok=True)
+
+
+# ---- 5. the server's upload limit is the app's ------------------------------------------------------
+def test_config_file_limit_is_the_default_app_limit_and_follows_the_setting() -> None:
+    import os
+
+    from streamlit import config
+
+    from r2.settings import parse_settings
+    from tests.conftest import ROOT
+    from ui.upload_gate import follow_upload_limit, server_limit_mb
+
+    before = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        config.get_config_options(force_reparse=True)
+        default = parse_settings({})
+        assert config.get_option("server.maxUploadSize") == server_limit_mb(default) == 10
+        follow_upload_limit(parse_settings({"R2_MAX_UPLOAD_MB": "2.5"}))
+        assert config.get_option("server.maxUploadSize") == 3, "whole MB, rounded up"
+    finally:
+        os.chdir(before)
+        config.get_config_options(force_reparse=True)

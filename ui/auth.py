@@ -13,10 +13,11 @@ from typing import Any
 import streamlit as st
 
 from r2.errors import SettingsError
-from r2.roles import RoleConfig, allows, decide, parse_role_config, top_role
+from r2.roles import PAGE_ROLES, RoleConfig, allows, decide, parse_role_config, top_role
 from r2.settings import Settings
 from ui.state import base_settings
 from ui.text import escape_md
+from ui.upload_gate import gate_uploads
 
 # Keys of an [auth] table (or [auth.<name>] subsection) that make it a provider.
 _PROVIDER_KEYS = ("client_id", "server_metadata_url")
@@ -112,6 +113,7 @@ def current_visitor(settings: Settings) -> Visitor:
         trusted_header=settings.trusted_email_header,
         headers=_request_headers() if settings.trusted_email_header else None,
     )
+    gate_uploads(allows(decision.roles, PAGE_ROLES["upload"]))
     identity = decision.identity
     if identity is None:
         return Visitor("Not signed in", "", frozenset(), decision.source, refusal=decision.refusal)

@@ -14,6 +14,7 @@ from r2.client import S3Client, make_client
 from r2.errors import SettingsError, redact
 from r2.settings import DEFAULT_APP_ORIGIN, Settings, gather, parse_settings
 from ui.text import escape_md
+from ui.upload_gate import follow_upload_limit
 
 
 def secret_values() -> tuple[str, ...]:
@@ -53,6 +54,11 @@ def base_settings() -> Settings:
             "Fix them in the environment, `.env` or `.streamlit/secrets.toml`, then reload. "
             "See the README, Configuration."
         )
+        st.stop()
+    try:
+        follow_upload_limit(settings)
+    except SettingsError as exc:
+        st.error(escape_md(exc.problems[0]))
         st.stop()
     if "R2_APP_ORIGIN" not in raw and settings.app_origin == DEFAULT_APP_ORIGIN:
         # The browser's origin is this server's: derive it from the port Streamlit listens on.
