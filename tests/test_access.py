@@ -8,6 +8,7 @@ import io
 import logging
 
 import pandas as pd
+import pytest
 
 from ui.usage_view import csv_bytes
 
@@ -316,3 +317,38 @@ def test_config_file_limit_is_the_default_app_limit_and_follows_the_setting() ->
     finally:
         os.chdir(before)
         config.get_config_options(force_reparse=True)
+
+
+# ---- 4. a sign-in configuration that cannot be read stops the app -------------------------------------
+BROKEN_AUTH = '[auth]\nclient_id = "dashboard"\nclient_secret = "s3cr3t-value"\nserver_metadata_url = \n'
+
+
+@pytest.mark.parametrize("where", ["user", "project"])
+def test_an_unreadable_secrets_file_stops_the_app_instead_of_opening_it(
+    where: str, tmp_path, monkeypatch, counting_server
+) -> None:  # type: ignore[no-untyped-def]
+    import streamlit as st
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    from tests.test_app_frame import configure
+
+    broken = tmp_path / where / ".streamlit" / "secrets.toml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(BROKEN_AUTH, encoding="utf-8")
+    files = [str(broken), str(tmp_path / "absent" / "secrets.toml")]
+    configure(monkeypatch, counting_server.endpoint, "member")  # no sign-in would mean: everyone a member
+    st.cache_resource.clear()
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", files if where == "user" else files[::-1])
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run(timeout=30)
+    finally:
+        config.set_option("secrets.files", before)
+    assert not at.exception
+    errors = "\n".join(str(e.value) for e in (*at.error, *at.markdown)).replace("\\", "")
+    assert "cannot be read" in errors and f"{broken} is not valid TOML" in errors
+    assert "s3cr3t" not in errors
+    assert not at.title and not at.dataframe, "no page ran"
+    assert counting_server.connections == 0

@@ -122,3 +122,17 @@ def test_a_member_cannot_open_reserved_keys_by_deep_link(browser, s3) -> None:  
             page.wait_for_url(re.compile(r"page=2"))
         assert ".dashboard" not in page.url and "ann@example.com" not in page.url
         page.close()
+
+
+def test_a_broken_user_level_secrets_file_keeps_the_dashboard_closed(browser, s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "secrets.toml").write_text('[auth]\nclient_id = "x"\nserver_metadata_url = \n')
+    s3.put_object(Bucket=TEST_BUCKET, Key="uploads/a.jpg", Body=b"x")
+    with streamlit_app(env_for(s3.meta.endpoint_url, HOME=str(home))) as url:
+        page = browser.new_page()
+        page.goto(url + "/browse")
+        expect(page.get_by_text("cannot be read, so the dashboard stays closed")).to_be_visible()
+        expect(page.get_by_role("heading", name="Browse")).to_have_count(0)
+        expect(page.locator('[data-key="uploads/a.jpg"]')).to_have_count(0)
+        page.close()

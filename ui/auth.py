@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit import config
 
 from r2.errors import SettingsError
 from r2.roles import PAGE_ROLES, RoleConfig, allows, decide, parse_role_config, top_role
-from r2.settings import Settings
+from r2.settings import Settings, unreadable_secrets
 from ui.state import base_settings
 from ui.text import escape_md
 from ui.upload_gate import gate_uploads
@@ -54,11 +56,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _closed(problems: list[str]) -> None:
+    st.error("The sign-in configuration cannot be read, so the dashboard stays closed:")
+    st.markdown("\n".join(f"- {escape_md(p)}" for p in problems))
+    st.info("Fix the file (or remove it), then reload. Without it the dashboard would be open to anyone.")
+    st.stop()
+
+
 def secret_table(name: str) -> dict[str, Any]:
-    """A table of `.streamlit/secrets.toml` as a plain dict; {} when absent (or no secrets file)."""
+    """A table of the secrets files as a plain dict; {} when absent or when no secrets file exists.
+
+    A secrets file that exists but cannot be read stops the app with the reason: it may hold the
+    `[auth]` or `[roles]` table, and treating it as absent would open the dashboard to anyone (fail
+    closed, never open). That includes the user-level `~/.streamlit/secrets.toml`.
+    """
+    files = [Path(p) for p in config.get_option("secrets.files") or []]
+    problems = unreadable_secrets(files)
+    if problems:
+        _closed(problems)
     try:
         value = st.secrets.get(name)
-    except Exception:  # no secrets.toml at all: st.secrets raises instead of returning None
+    except Exception as exc:  # with no secrets file at all, st.secrets raises instead of returning None
+        if any(p.exists() for p in files):
+            _closed([f"Streamlit could not load its secrets files ({type(exc).__name__})."])
         return {}
     return _plain(value) if isinstance(value, Mapping) else {}
 
