@@ -58,7 +58,11 @@ class Context:
         try:
             return self.settings.secret_values()
         except SettingsError:  # reported as such; whatever did parse is still not printed
-            return tuple(v for k, v in gather(self.environ or os.environ).items() if k in SECRET_ENV_NAMES)
+            return tuple(
+                v
+                for k, v in gather(os.environ if self.environ is None else self.environ).items()
+                if k in SECRET_ENV_NAMES
+            )
 
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)

@@ -25,20 +25,28 @@ def secret_values() -> tuple[str, ...]:
         return ()
 
 
-@st.cache_resource(show_spinner=False)
+_log_secrets: dict[str, tuple[str, ...]] = {"values": ()}
+
+
 def redact_logs(secrets: tuple[str, ...]) -> None:
     """Every log record of this process (Streamlit's, uvicorn's, ours; loggers made later too) passes
-    through `r2.errors.redact` when it is created: a record factory, installed once per set of secrets."""
+    through `r2.errors.redact` when it is created: one record factory per process, installed on first
+    use, redacting the secrets of the settings read last."""
+    _log_secrets["values"] = secrets
     make = logging.getLogRecordFactory()
+    if getattr(make, "redacts", False):
+        return
 
     def redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make(*args, **kwargs)
-        record.msg, record.args = redact(record.getMessage(), secrets), None
+        values = _log_secrets["values"]
+        record.msg, record.args = redact(record.getMessage(), values), None
         if record.exc_info:  # a traceback can quote a secret too: format it now, redacted
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), secrets)
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), values)
             record.exc_info = None
         return record
 
+    redacted.redacts = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(redacted)
 
 
