@@ -24,7 +24,7 @@ from r2.browse import (
 )
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
-from r2.naming import is_hidden, thumbnail_key
+from r2.naming import check_visible, thumbnail_key
 from r2.objects import audit_delete, delete, head
 from r2.presign import check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
@@ -98,6 +98,8 @@ try:
 except InvalidInput as err:
     show_error(err)
     folder = ""
+    for name in ("folder", "after", "page"):
+        st.query_params.pop(name, None)
 search = params.get("q", "")
 view = params.get("view", "grid")
 try:
@@ -110,8 +112,13 @@ except ValueError:
     size = DEFAULT_PAGE_SIZE
 size = size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 selected = params.get("object", "")
-if is_hidden(selected):  # the app's own (staged, unchecked uploads; thumbnails; audit): never shown or signed
-    selected = ""
+if selected:
+    try:
+        check_visible(selected)  # reserved keys are never opened, signed or shared, whatever the role
+    except InvalidInput as err:
+        show_error(err)
+        selected = ""
+        st.query_params.pop("object", None)
 
 st.title("Browse")
 
@@ -446,7 +453,7 @@ if selected:
         if info.content_type.startswith("image/") or selected.lower().endswith((".jpg", ".jpeg", ".png", ".webp")):
             target = selected if info.size <= LARGE_PREVIEW_LIMIT else thumbnail_key(selected)
             try:
-                st.image(sign_get(client, settings.bucket, target, settings.preview_ttl_seconds))
+                st.image(sign_get(client, settings.bucket, target, settings.preview_ttl_seconds, reserved_ok=True))
             except InvalidInput as err:
                 show_error(err)
         else:

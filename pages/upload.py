@@ -100,7 +100,9 @@ for r in results:
     row["Link"] = ""
     if isinstance(r, Uploaded):
         try:
-            row["Preview"] = sign_get(client, settings.bucket, r.thumbnail_key or r.key, settings.preview_ttl_seconds)
+            row["Preview"] = sign_get(
+                client, settings.bucket, r.thumbnail_key or r.key, settings.preview_ttl_seconds, reserved_ok=True
+            )
             row["Link"] = sign_get(client, settings.bucket, r.key, settings.share_ttl_seconds)
         except R2Error as err:
             row["Reason"] = err.message

@@ -9,16 +9,18 @@ need the bucket call `ctx.connect()`. Output is plain text, or JSON with `--json
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from r2.client import S3Client, make_client
-from r2.errors import R2Error, SettingsError
-from r2.settings import Settings, load_settings
+from r2.errors import R2Error, SettingsError, redact
+from r2.settings import SECRET_ENV_NAMES, Settings, gather, load_settings
 
 NEEDS_CREDENTIALS = (
     "No R2 credentials are configured. Set R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY and "
@@ -53,12 +55,41 @@ class Context:
             self._client = make_client(self.settings)
         return self.settings, self._client
 
+    def secret_values(self) -> tuple[str, ...]:
+        try:
+            return self.settings.secret_values()
+        except SettingsError:  # reported as such; whatever did parse is still not printed
+            return tuple(
+                v
+                for k, v in gather(os.environ if self.environ is None else self.environ).items()
+                if k in SECRET_ENV_NAMES
+            )
+
     def print(self, *parts: object) -> None:
         print(*parts, file=self.out)
 
     def print_json(self, value: Any) -> None:
         json.dump(value, self.out, indent=2, default=str, ensure_ascii=False)
         self.out.write("\n")
+
+
+class Redacting(io.TextIOBase):
+    """A text stream that passes everything through `r2.errors.redact` (the configured secrets; with
+    `signatures`, also URL signatures). The command line's stdout and stderr are wrapped in it, so no
+    command can print a secret that an API or a server echoed back."""
+
+    def __init__(self, stream: TextIO, ctx: Context, *, signatures: bool) -> None:
+        self.stream, self.ctx, self.signatures = stream, ctx, signatures
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact(text, self.ctx.secret_values(), signatures=self.signatures))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 Command = Callable[[argparse.Namespace, Context], int]
@@ -99,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     ctx = ctx or Context()
+    if not isinstance(ctx.out, Redacting):
+        # stdout may carry a signed URL (`sign`), which is the output itself; stderr may not.
+        ctx.out = cast(TextIO, Redacting(ctx.out, ctx, signatures=False))
+        ctx.err = cast(TextIO, Redacting(ctx.err, ctx, signatures=True))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -47,7 +47,7 @@ from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.cors import UPLOAD_HEADERS as PUT_HEADERS  # what the browser's PUT sends; CORS must allow them
-from r2.errors import AlreadyExists, Conflict, InvalidInput, NotFound, R2Error, scrub, translate
+from r2.errors import AlreadyExists, Conflict, InvalidInput, NotFound, R2Error, redact, translate
 from r2.images import FORMAT_TYPES, CleanFile, ImagePolicy
 from r2.naming import check_key, is_hidden, thumbnail_key
 from r2.objects import details_from_head
@@ -303,7 +303,7 @@ class BrowserReport:
             ok=bool(raw.get("ok")),
             status=status if isinstance(status, int) and not isinstance(status, bool) else 0,
             code=str(raw.get("code") or "")[:64],
-            message=scrub(str(raw.get("message") or ""))[:300],
+            message=redact(str(raw.get("message") or ""))[:300],
             seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
         )
 

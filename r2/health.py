@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from r2.client import S3Client, make_client
 from r2.cors import UPLOAD_HEADERS, evaluate, from_s3_response, origin_matches
-from r2.errors import InvalidInput, R2Error, scrub, translate
+from r2.errors import InvalidInput, R2Error, redact, translate
 from r2.preflight import preflight
 from r2.presign import sign_get, sign_put
 from r2.settings import RESERVED_PREFIX, Settings, mask
@@ -174,7 +174,7 @@ def _xml_code(text: str) -> str:
 def _explain(exc: BaseException, action: str) -> Outcome:
     """fail with the error hierarchy's message and fix (never botocore's text, it can hold URLs)."""
     err = translate(exc, action=action, target="the probe object")
-    return "fail", scrub(err.message), scrub(err.fix)
+    return "fail", redact(err.message), redact(err.fix)
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[str]:
@@ -435,7 +435,7 @@ def check_signed_get(run: Run) -> Outcome:
         if run.sample_key is None:
             raise Skip("no object to fetch (writing the probe failed and the bucket is empty)")
         key, expected = run.sample_key, None
-    url = sign_get(client, s.bucket, key, 60)
+    url = sign_get(client, s.bucket, key, 60, reserved_ok=True)  # the probe lives under .dashboard/
     try:  # sent with the app's Origin, as a page's fetch() would: the answer shows the exposed headers
         response = run.http.get(url, headers={"Origin": s.app_origin}, timeout=run.timeout)
     except requests.RequestException as exc:
@@ -709,7 +709,7 @@ def check_token(run: Run) -> Outcome:
     result = data.get("result") if isinstance(data, Mapping) else None
     if status != 200 or not data.get("success") or not isinstance(result, Mapping):
         messages = [str(e.get("message", "")) for e in data.get("errors", []) if isinstance(e, Mapping)]
-        said = scrub("; ".join(m for m in messages if m)[:200]) or f"HTTP {status}"
+        said = redact("; ".join(m for m in messages if m), s.secret_values())[:200] or f"HTTP {status}"
         return (
             "fail",
             f"Cloudflare does not accept the token: {said}.",
@@ -819,6 +819,7 @@ KNOWN_PROBLEMS: tuple[tuple[str, str, str], ...] = (
 def run_checks(deps: Deps) -> Iterator[Check]:
     """Run every check in order, yielding each result as it completes. Probe objects are always removed."""
     run = Run(deps=deps, http=deps.session or requests.Session())
+    secrets = deps.settings.secret_values() if deps.settings is not None else ()
     start = deps.monotonic()
     try:
         for name, func in CHECKS:
@@ -831,9 +832,10 @@ def run_checks(deps: Deps) -> Iterator[Check]:
             except Skip as why:
                 status, detail, fix = "skip", f"Skipped: {why}.", ""
             except R2Error as err:
-                status, detail, fix = "fail", scrub(err.message), scrub(err.fix)
+                status, detail, fix = "fail", err.message, err.fix
             except Exception as exc:  # one broken check must not hide the others
                 status, detail, fix = "fail", f"The check itself failed ({type(exc).__name__}).", ""
+            detail, fix = redact(detail, secrets), redact(fix, secrets)
             yield Check(name, status, detail, fix, round((deps.monotonic() - began) * 1000, 1))
         left = _cleanup(run)
         if left:

@@ -386,7 +386,8 @@ class _CloudflareHandler(_Quiet):
             status, data = 200, {"success": True, "errors": [], "messages": [], "result": record}
         else:
             status = 401
-            data = {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}], "result": None}
+            message = fake.error_message.format(token=token)
+            data = {"success": False, "errors": [{"code": 1000, "message": message}], "result": None}
         payload = json.dumps(data).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -399,7 +400,8 @@ class FakeCloudflareAPI(_Server):
     """`tokens` maps a token value to its verify result: {"id", "status", "expires_on"?}.
 
     `account_owned=True` answers only under `/accounts/{account_id}/tokens/verify`, as Cloudflare does
-    for account-owned tokens. `base` is what CLOUDFLARE_API_BASE should be set to.
+    for account-owned tokens. `base` is what CLOUDFLARE_API_BASE should be set to. `error_message` is
+    what a refusal says; `{token}` in it echoes the token sent, as some APIs and proxies do.
     """
 
     handler = _CloudflareHandler
@@ -408,6 +410,7 @@ class FakeCloudflareAPI(_Server):
         self.tokens = tokens
         self.account_owned = account_owned
         self.account_id = account_id
+        self.error_message = "Invalid API Token"
         self.paths: list[str] = []
 
     @property

@@ -23,7 +23,7 @@ AUTH = {
     "client_secret": "x",
     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
 }
-ADMIN = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
+ADMIN = {"is_logged_in": True, "email": "ann@example.com", "email_verified": True, "name": "Ann"}
 
 
 @pytest.fixture(autouse=True)

@@ -27,10 +27,10 @@ ROLES_TABLE = {
     "member": {"domains": ["example.com"]},
 }
 USERS: dict[str, dict[str, Any]] = {
-    "admin": {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"},
+    "admin": {"is_logged_in": True, "email": "ann@example.com", "email_verified": True, "name": "Ann"},
     "developer": {"is_logged_in": True, "email": "dev@other.org", "name": "Dev", "groups": ["Engineering"]},
-    "member": {"is_logged_in": True, "email": "mem@example.com", "name": "Mem"},
-    "none": {"is_logged_in": True, "email": "stranger@other.org", "name": "Stranger"},
+    "member": {"is_logged_in": True, "email": "mem@example.com", "email_verified": True, "name": "Mem"},
+    "none": {"is_logged_in": True, "email": "stranger@other.org", "email_verified": True, "name": "Stranger"},
     "anonymous": {"is_logged_in": False},
 }
 WEAKER = {"member": "none", "developer": "member", "admin": "developer"}

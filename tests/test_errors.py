@@ -4,7 +4,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from r2.client import make_client
-from r2.errors import AccessDenied, AlreadyExists, NotFound, R2Error, Unavailable, scrub, translate
+from r2.errors import AccessDenied, AlreadyExists, NotFound, R2Error, Unavailable, redact, translate
 from tests.conftest import free_port, settings_for
 
 
@@ -58,6 +58,6 @@ def test_closed_port_is_unavailable_with_a_fix() -> None:
 
 def test_scrub_removes_signatures_and_credentials() -> None:
     url = "https://h/b/k?X-Amz-Credential=AKID%2F2026&X-Amz-Signature=abcdef0123&X-Amz-Expires=60"
-    cleaned = scrub(url)
+    cleaned = redact(url)
     assert "AKID" not in cleaned and "abcdef0123" not in cleaned
     assert "X-Amz-Expires=60" in cleaned

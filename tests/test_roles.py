@@ -125,7 +125,7 @@ def test_trusted_header_mode_without_the_header_grants_nothing() -> None:
 
 
 def test_oidc_sign_in_and_its_absence() -> None:
-    claims = {"is_logged_in": True, "email": "bob@dev.example.com", "name": "Bob"}
+    claims = {"is_logged_in": True, "email": "bob@dev.example.com", "email_verified": True, "name": "Bob"}
     signed_in = decide(local=False, default_role="admin", config=CONFIG, oidc_configured=True, claims=claims)
     assert signed_in.source == "oidc" and signed_in.identity is not None and signed_in.identity.name == "Bob"
     assert top_role(signed_in.roles) == "developer"

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit import config
 
 from r2.errors import SettingsError
-from r2.roles import RoleConfig, allows, decide, parse_role_config, top_role
-from r2.settings import Settings
+from r2.roles import PAGE_ROLES, RoleConfig, allows, decide, parse_role_config, top_role
+from r2.settings import Settings, unreadable_secrets
 from ui.state import base_settings
 from ui.text import escape_md
+from ui.upload_gate import gate_uploads
 
 # Keys of an [auth] table (or [auth.<name>] subsection) that make it a provider.
 _PROVIDER_KEYS = ("client_id", "server_metadata_url")
@@ -29,6 +32,7 @@ class Visitor:
     roles: frozenset[str]
     source: str = "open"  # local | open | header | oidc | anonymous (see r2.roles.decide)
     groups: tuple[str, ...] = ()
+    refusal: str = ""  # why the request was refused outright (r2.roles.Decision.refusal)
 
     @property
     def top_role(self) -> str:
@@ -52,11 +56,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _closed(problems: list[str]) -> None:
+    st.error("The sign-in configuration cannot be read, so the dashboard stays closed:")
+    st.markdown("\n".join(f"- {escape_md(p)}" for p in problems))
+    st.info("Fix the file (or remove it), then reload. Without it the dashboard would be open to anyone.")
+    st.stop()
+
+
 def secret_table(name: str) -> dict[str, Any]:
-    """A table of `.streamlit/secrets.toml` as a plain dict; {} when absent (or no secrets file)."""
+    """A table of the secrets files as a plain dict; {} when absent or when no secrets file exists.
+
+    A secrets file that exists but cannot be read stops the app with the reason: it may hold the
+    `[auth]` or `[roles]` table, and treating it as absent would open the dashboard to anyone (fail
+    closed, never open). That includes the user-level `~/.streamlit/secrets.toml`.
+    """
+    files = [Path(p) for p in config.get_option("secrets.files") or []]
+    problems = unreadable_secrets(files)
+    if problems:
+        _closed(problems)
     try:
         value = st.secrets.get(name)
-    except Exception:  # no secrets.toml at all: st.secrets raises instead of returning None
+    except Exception as exc:  # with no secrets file at all, st.secrets raises instead of returning None
+        if any(p.exists() for p in files):
+            _closed([f"Streamlit could not load its secrets files ({type(exc).__name__})."])
         return {}
     return _plain(value) if isinstance(value, Mapping) else {}
 
@@ -79,12 +101,14 @@ def role_config() -> RoleConfig:
         raise  # unreachable: st.stop() raises
 
 
-def _request_headers() -> Mapping[str, str]:
-    """The headers of the request that opened this session (read only in trusted-header mode)."""
+def _request_headers() -> list[tuple[str, str]]:
+    """The headers of the request that opened this session, every copy of each (read only in
+    trusted-header mode, where a duplicated identity header must be seen to be refused)."""
     try:
-        return dict(st.context.headers)
+        headers = st.context.headers
+        return [(name, value) for name in headers for value in headers.get_all(name)]
     except Exception:  # no request (bare script run)
-        return {}
+        return []
 
 
 def _user_claims() -> dict[str, Any]:
@@ -109,14 +133,18 @@ def current_visitor(settings: Settings) -> Visitor:
         trusted_header=settings.trusted_email_header,
         headers=_request_headers() if settings.trusted_email_header else None,
     )
+    gate_uploads(allows(decision.roles, PAGE_ROLES["upload"]))
     identity = decision.identity
     if identity is None:
-        return Visitor("Not signed in", "", frozenset(), decision.source)
+        return Visitor("Not signed in", "", frozenset(), decision.source, refusal=decision.refusal)
     return Visitor(identity.name or identity.email, identity.email, decision.roles, decision.source, identity.groups)
 
 
-def sign_in_buttons(key: str = "sign-in") -> None:
+def sign_in_buttons(key: str = "sign-in", refusal: str = "") -> None:
     """One "Sign in" button per configured provider; explains the proxy when that is the only way."""
+    if refusal:
+        st.error(refusal + " Open the dashboard through its usual address (the one behind the proxy).")
+        return
     names = providers(secret_table("auth"))
     for name in names:
         label = "Sign in" if name == "default" else f"Sign in with {name.replace('-', ' ').title()}"
@@ -133,7 +161,7 @@ def sign_in_page() -> None:
     """The only page a visitor who is not signed in sees once sign-in is configured."""
     st.title("R2 images")
     st.markdown("Sign in to upload, browse and manage the team's images.")
-    sign_in_buttons()
+    sign_in_buttons(refusal=current_visitor(base_settings()).refusal)
 
 
 def require(role: str) -> Visitor:
@@ -149,7 +177,7 @@ def require(role: str) -> Visitor:
     if not allows(visitor.roles, role):
         if visitor.source == "anonymous":
             st.error(f"This page needs the **{role}** role: sign in first.")
-            sign_in_buttons(key="require-sign-in")
+            sign_in_buttons(key="require-sign-in", refusal=visitor.refusal)
         else:
             st.error(f"This page needs the **{role}** role; you are signed in as **{visitor.top_role}**.")
             st.caption("Ask an admin for access.")

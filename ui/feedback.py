@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from r2.errors import R2Error
+from r2.errors import R2Error, redact
+from ui.state import secret_values
 from ui.text import escape_md
 
 
 def show_error(err: R2Error) -> None:
-    st.error(escape_md(err.message), icon=":material/error:")
+    secrets = secret_values()
+    st.error(escape_md(redact(err.message, secrets)), icon=":material/error:")
     if err.fix:
-        st.caption(escape_md(err.fix))
+        st.caption(escape_md(redact(err.fix, secrets)))

@@ -6,12 +6,12 @@ text) or escaped, never as Markdown/HTML.
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
+from r2 import spreadsheet
 from r2.client import S3Client
 from r2.errors import R2Error
 from r2.presign import sign_get
@@ -39,9 +39,9 @@ def groups_frame(groups: dict[str, dict[str, int]], label: str) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    out = io.StringIO()
-    frame.to_csv(out, index=False)
-    return out.getvalue().encode("utf-8")
+    """The frame as spreadsheet-safe CSV (keys written by other tools must not become formulas)."""
+    rows = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
+    return spreadsheet.to_csv([str(c) for c in frame.columns], rows).encode("utf-8")
 
 
 def scan_cost_caption(settings: Settings, last: UsageReport | None) -> str:
