@@ -150,10 +150,12 @@ def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
     with pytest.raises(ScanStopped):
         dead.run(should_stop=lambda: next(calls) >= 2)
     usage_checkpoint.save(s3, dead, actor="ann@example.com")  # what the other replica's page saved
+    counted = dead.progress().objects  # how far it got depends on when the stop landed: read, not assumed
+    assert 0 < counted < 2500
     configure(monkeypatch, s3.meta.endpoint_url, "admin")
     at = AppTest.from_file(PAGE).run(timeout=30)
     assert not at.exception
-    assert "A scan stopped at 2,000 objects" in rendered_text(at) and "ann@example\\.com" in rendered_text(at)
+    assert f"A scan stopped at {counted:,} objects" in rendered_text(at) and "ann@example\\.com" in rendered_text(at)
     at = button(at, "Resume saved scan").click().run(timeout=60)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert metrics(at)["Objects"] == "2,500"
