@@ -38,6 +38,9 @@ def require_chromium() -> str:
     pytest.skip(message)
 
 
+PORT_ATTEMPTS = 3  # free_port() releases the port before Streamlit binds it: another process may take it
+
+
 @contextmanager
 def streamlit_app(
     env: dict[str, str] | None = None,
@@ -48,48 +51,70 @@ def streamlit_app(
 
     `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
     app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
+
+    The port is free when `free_port()` returns it, but other processes on this shared machine (other
+    test runs too) may bind it before Streamlit does. Then Streamlit exits ("Port … is not available")
+    and the app starts again on another port (bounded); and the app counts as up only once *this*
+    process listens on the port (another run's app there may answer the health check first).
     """
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="app-"))
-    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
-    if secrets is not None:
-        (workdir / ".streamlit" / "secrets.toml").write_text(secrets(f"http://localhost:{port}"), encoding="utf-8")
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
-    child_env.update(env or {})
-    child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
-    log = (workdir / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(script),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=workdir,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://localhost:{port}"
-    try:
-        wait_until_up(f"{base}/_stcore/health", proc, workdir / "streamlit.log", what="streamlit")
-        yield base
-    finally:
-        proc.terminate()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="app-"))
+        shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
+        if secrets is not None:
+            secrets_toml = secrets(f"http://localhost:{port}")
+            (workdir / ".streamlit" / "secrets.toml").write_text(secrets_toml, encoding="utf-8")
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
+        child_env.update(env or {})
+        child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
+        log_path = workdir / "streamlit.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=workdir,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://localhost:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            try:
+                wait_until_up(f"{base}/_stcore/health", proc, log_path, what="streamlit", port=port)
+            except RuntimeError:
+                if attempt < PORT_ATTEMPTS and proc.poll() is not None and _port_taken(log_path):
+                    continue  # the port was taken meanwhile: start again on another one
+                raise
+            yield base
+            return
+        finally:
+            _stop(proc)
+            log.close()
+
+
+def _port_taken(log: Path) -> bool:
+    return "is not available" in log.read_text(errors="replace")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def launch(playwright: Any) -> Any:

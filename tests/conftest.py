@@ -133,13 +133,22 @@ def counting_server() -> Iterator[HangingServer]:
 
 
 def wait_until_up(
-    url: str, proc: subprocess.Popen[bytes], log: Path | None = None, *, what: str, timeout: float = 60
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+    *,
+    what: str,
+    timeout: float = 60,
+    port: int | None = None,
 ) -> None:
-    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does."""
+    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does.
+
+    With `port`, the answer counts only once `proc` itself listens there: on a machine shared with other
+    test runs, another process may hold the port that `free_port()` gave us and answer instead."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=5).ok:
+            if requests.get(url, timeout=5).ok and (port is None or listens(proc.pid, port)):
                 return
         except requests.RequestException:  # not listening yet, or too busy to answer in time
             pass
@@ -147,6 +156,18 @@ def wait_until_up(
             tail = log.read_text(errors="replace")[-3000:] if log is not None else "(no log kept)"
             raise RuntimeError(f"{what} did not start:\n{tail}")
         time.sleep(0.1)
+
+
+def listens(pid: int, port: int) -> bool:
+    """Does process `pid` hold a listening TCP socket on `port`?"""
+    import psutil
+
+    try:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in psutil.Process(pid).net_connections("tcp")
+        )
+    except psutil.Error:
+        return False
 
 
 def free_port() -> int:
