@@ -117,6 +117,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+# Every image that is not deferred (loading="lazy") has loaded or failed: its load/error handlers ran.
+_IMAGES_SETTLED = "() => Array.from(document.images).every(i => i.loading === 'lazy' || i.complete)"
+
+
+def images_settled(page: Any) -> None:
+    """Wait until the page's images have loaded or failed, then one more task: an `onerror` that a
+    hostile name smuggled in has run by then (a fixed wait could end before it on a busy machine)."""
+    page.wait_for_function(_IMAGES_SETTLED, polling=100)
+    page.evaluate("() => new Promise(r => setTimeout(r, 0))")
+
+
 def launch(playwright: Any) -> Any:
     """Debian's Chromium with the flags this machine needs (no sandbox as root, no background traffic)."""
     return playwright.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS, headless=True)

@@ -17,7 +17,7 @@ from r2.client import S3Client
 from r2.local import demo_cors_rules
 from r2.settings import Settings
 from tests import upload_corpus as corpus
-from tests.browser import streamlit_app
+from tests.browser import images_settled, streamlit_app
 from tests.conftest import TEST_BUCKET
 from tests.fault_proxy import Fault, FaultProxy, call
 
@@ -68,7 +68,7 @@ def test_hostile_text_renders_literally_on_every_page(browser, s3: S3Client) -> 
         def visit(path: str, ready: str) -> None:
             page.goto(url + path)
             expect(page.get_by_text(ready).first).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(700)  # images fail to load, handlers would have fired by now
+            images_settled(page)  # images loaded or failed: their handlers have run
             assert page.evaluate("window.__xss") is None, path
             assert page.locator('img[src="x"]').count() == 0, path
             assert SECRET not in page.content(), path
@@ -92,7 +92,7 @@ def test_hostile_text_renders_literally_on_every_page(browser, s3: S3Client) -> 
         # Chromium sends '"' in a file name as %22; the rest arrives, and shows, as typed.
         expect(page.get_by_text(f"{MARKDOWN}.png →", exact=False)).to_be_visible(timeout=30_000)
         expect(page.get_by_text(f"<img src=x onerror=%22window.__xss=1;alert(1)%22>{MARKDOWN}.png →")).to_be_visible()
-        page.wait_for_timeout(700)
+        images_settled(page)
         assert page.evaluate("window.__xss") is None
         assert dialogs == []
         context.close()
