@@ -193,6 +193,18 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def demo_app() -> Iterator[str]:
+    """One `streamlit run app.py` in local demo mode (embedded bucket) for the browser tests that leave
+    its demo bucket as they found it for each other (the frame, Health, the Usage scan): one start
+    instead of three. Each test opens its own page, a new Streamlit session. A test that changes the
+    demo bucket (the Upload test adds an image) starts its own app."""
+    from tests.browser import streamlit_app
+
+    with streamlit_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def localstack_endpoint() -> Iterator[str]:
     """LocalStack's S3, which (unlike moto) enforces presigned signatures, expiry and signed headers."""
     from tests.localstack import running_localstack
