@@ -35,17 +35,16 @@ def require_chromium() -> str:
     raise AssertionError("unreachable")  # require_tool skips or fails
 
 
+PORT_ATTEMPTS = 3  # free_port() releases the port before Streamlit binds it: another process may take it
+
+
 @contextmanager
 def streamlit_app(
     env: dict[str, str] | None = None,
     script: Path = ROOT / "app.py",
     secrets: Callable[[str], str] | None = None,
 ) -> Iterator[str]:
-    """Run `streamlit run` on a free loopback port; yields the base URL. Output goes to a log file.
-
-    `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
-    app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
-    """
+    """`streamlit_process`, yielding only the base URL."""
     with streamlit_process(env, script, secrets) as (base, _proc):
         yield base
 
@@ -56,48 +55,86 @@ def streamlit_process(
     script: Path = ROOT / "app.py",
     secrets: Callable[[str], str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`streamlit_app`, also yielding the server process (for tests that stop a replica on purpose)."""
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="app-"))
-    shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
-    if secrets is not None:
-        (workdir / ".streamlit" / "secrets.toml").write_text(secrets(f"http://localhost:{port}"), encoding="utf-8")
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
-    child_env.update(env or {})
-    child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
-    log = (workdir / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(script),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=workdir,
-        env=child_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://localhost:{port}"
-    try:
-        wait_until_up(f"{base}/_stcore/health", proc, workdir / "streamlit.log", what="streamlit")
-        yield base, proc
-    finally:
-        proc.terminate()
+    """Run `streamlit run` on a free loopback port; yields the base URL and the server process (for tests
+    that stop a replica on purpose). Output goes to a log file.
+
+    `secrets`, when given, gets the base URL and returns the text of `.streamlit/secrets.toml` for the
+    app's working directory (for example an `[auth]` table whose redirect_uri needs the port).
+
+    The port is free when `free_port()` returns it, but other processes on this shared machine (other
+    test runs too) may bind it before Streamlit does. Then Streamlit exits ("Port … is not available")
+    and the app starts again on another port (bounded); and the app counts as up only once *this*
+    process listens on the port (another run's app there may answer the health check first).
+    """
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        workdir = Path(tempfile.mkdtemp(prefix="app-"))
+        shutil.copytree(ROOT / ".streamlit", workdir / ".streamlit", ignore=shutil.ignore_patterns("secrets.toml"))
+        if secrets is not None:
+            secrets_toml = secrets(f"http://localhost:{port}")
+            (workdir / ".streamlit" / "secrets.toml").write_text(secrets_toml, encoding="utf-8")
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith(("R2_", "CLOUDFLARE_"))}
+        child_env.update(env or {})
+        child_env.setdefault("R2_APP_ORIGIN", f"http://localhost:{port}")
+        log_path = workdir / "streamlit.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=workdir,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://localhost:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            try:
+                wait_until_up(f"{base}/_stcore/health", proc, log_path, what="streamlit", port=port)
+            except RuntimeError:
+                if attempt < PORT_ATTEMPTS and proc.poll() is not None and _port_taken(log_path):
+                    continue  # the port was taken meanwhile: start again on another one
+                raise
+            yield base, proc
+            return
+        finally:
+            _stop(proc)
+            log.close()
+
+
+def _port_taken(log: Path) -> bool:
+    return "is not available" in log.read_text(errors="replace")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# Every image that is not deferred (loading="lazy") has loaded or failed: its load/error handlers ran.
+_IMAGES_SETTLED = "() => Array.from(document.images).every(i => i.loading === 'lazy' || i.complete)"
+
+
+def images_settled(page: Any) -> None:
+    """Wait until the page's images have loaded or failed, then one more task: an `onerror` that a
+    hostile name smuggled in has run by then (a fixed wait could end before it on a busy machine)."""
+    page.wait_for_function(_IMAGES_SETTLED, polling=100)
+    page.evaluate("() => new Promise(r => setTimeout(r, 0))")
 
 
 def launch(playwright: Any) -> Any:

@@ -10,7 +10,14 @@ import tests.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values
 
 # Switches of the test suite itself, not settings of the app: they must survive the clean-up below
 # (R2_REQUIRE_BROWSER=1 is how .ci/run makes a missing browser or tool fail instead of skip).
-TEST_SWITCHES = ("R2_REQUIRE_BROWSER", "R2_PILLOW_CORPUS", "R2_LIVE_TEST")
+TEST_SWITCHES = (
+    "R2_REQUIRE_BROWSER",
+    "R2_PILLOW_CORPUS",
+    "R2_LIVE_TEST",
+    "R2_LOAD_SESSIONS",
+    "R2_LOAD_SECONDS",
+    "R2_LOAD_RAMP",
+)
 for _name in list(os.environ):  # tests must never pick up a developer's real credentials
     if (_name.startswith("R2_") and _name not in TEST_SWITCHES) or _name == "CLOUDFLARE_API_TOKEN":
         del os.environ[_name]
@@ -136,13 +143,22 @@ def counting_server() -> Iterator[HangingServer]:
 
 
 def wait_until_up(
-    url: str, proc: subprocess.Popen[bytes], log: Path | None = None, *, what: str, timeout: float = 60
+    url: str,
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+    *,
+    what: str,
+    timeout: float = 60,
+    port: int | None = None,
 ) -> None:
-    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does."""
+    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does.
+
+    With `port`, the answer counts only once `proc` itself listens there: on a machine shared with other
+    test runs, another process may hold the port that `free_port()` gave us and answer instead."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=5).ok:
+            if requests.get(url, timeout=5).ok and (port is None or listens(proc.pid, port)):
                 return
         except requests.RequestException:  # not listening yet, or too busy to answer in time
             pass
@@ -150,6 +166,18 @@ def wait_until_up(
             tail = log.read_text(errors="replace")[-3000:] if log is not None else "(no log kept)"
             raise RuntimeError(f"{what} did not start:\n{tail}")
         time.sleep(0.1)
+
+
+def listens(pid: int, port: int) -> bool:
+    """Does process `pid` hold a listening TCP socket on `port`?"""
+    import psutil
+
+    try:
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in psutil.Process(pid).net_connections("tcp")
+        )
+    except psutil.Error:
+        return False
 
 
 def free_port() -> int:
@@ -172,6 +200,18 @@ def browser() -> Iterator[object]:
         chromium = launch(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def demo_app() -> Iterator[str]:
+    """One `streamlit run app.py` in local demo mode (embedded bucket) for the browser tests that leave
+    its demo bucket as they found it for each other (the frame, Health, the Usage scan): one start
+    instead of three. Each test opens its own page, a new Streamlit session. A test that changes the
+    demo bucket (the Upload test adds an image) starts its own app."""
+    from tests.browser import streamlit_app
+
+    with streamlit_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

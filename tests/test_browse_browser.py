@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from r2.local import sample_image
 from r2.thumbnails import regenerate
-from tests.browser import streamlit_app
+from tests.browser import images_settled, streamlit_app
 from tests.conftest import TEST_BUCKET, env_for, settings_for
 
 pytestmark = pytest.mark.browser
@@ -52,6 +52,6 @@ def test_grid_shows_hostile_keys_literally_and_thumbnail_fallbacks(browser, s3) 
         assert loaded(HOSTILE) == 200, "a small original is shown as it is"
         assert loaded("big-without-thumb.jpg") == 0
         expect(page.locator('[data-key="big-without-thumb.jpg"]').get_by_text("No thumbnail yet")).to_be_visible()
-        page.wait_for_timeout(300)
+        images_settled(page)
         assert dialogs == [], "no script from a key ran"
         page.close()

@@ -19,18 +19,17 @@ NAV = '[data-testid="stSidebarNavLink"]'
 TITLES = {name: title for name, title, _ in PAGES}
 
 
-def test_frame_shows_local_demo_bucket(browser) -> None:  # type: ignore[no-untyped-def]
-    with streamlit_app() as url:
-        page = browser.new_page()
-        page.goto(url)
-        # The sidebar banner, not the "Starting the local demo bucket…" spinner shown before app.py's
-        # navigation exists (seeding runs the upload pipeline: thumbnails take a few seconds under load).
-        expect(page.get_by_text("data lives in memory").first).to_be_visible(timeout=60_000)
-        links = page.locator(NAV)
-        expect(links).to_have_count(6)
-        expect(links).to_contain_text(["Browse", "Upload", "CORS", "Health", "Usage", "Audit"])
-        expect(page.get_by_text("role admin")).to_be_visible()
-        page.close()
+def test_frame_shows_local_demo_bucket(browser, demo_app: str) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(demo_app)
+    # The sidebar banner, not the "Starting the local demo bucket…" spinner shown before app.py's
+    # navigation exists (seeding runs the upload pipeline: thumbnails take a few seconds under load).
+    expect(page.get_by_text("data lives in memory").first).to_be_visible(timeout=60_000)
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    expect(links).to_have_count(6)
+    expect(links).to_contain_text(["Browse", "Upload", "CORS", "Health", "Usage", "Audit"])
+    expect(page.get_by_text("role admin")).to_be_visible()
+    page.close()
 
 
 def open_fresh(browser: Any, url: str, title: str) -> Any:

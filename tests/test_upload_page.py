@@ -13,6 +13,8 @@ from tests.conftest import ROOT, TEST_BUCKET
 from tests.test_app_frame import configure, rendered_text
 
 PAGE = str(ROOT / "pages" / "upload.py")
+# Every run, the later `.run()`s included, gets 30 s: AppTest's own default is 3 s, which a loaded
+# 2-core machine can exceed.
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +27,7 @@ def test_page_shows_limits_before_any_file(monkeypatch: pytest.MonkeyPatch, s3) 
     configure(monkeypatch, s3.meta.endpoint_url, "member")
     monkeypatch.setenv("R2_MAX_UPLOAD_MB", "2")
     monkeypatch.setenv("R2_FOLDERS", "clinics,products")
-    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception and not at.error
     text = rendered_text(at)
     assert "up to 2 MiB" in text and "50 megapixels" in text and "GPS" in text
@@ -36,7 +38,7 @@ def test_page_shows_limits_before_any_file(monkeypatch: pytest.MonkeyPatch, s3) 
 def test_upload_batch_stores_good_files_and_lists_rejections_literally(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
     configure(monkeypatch, s3.meta.endpoint_url, "member")
     monkeypatch.setenv("R2_FOLDERS", "clinics,products")
-    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
     at.selectbox[0].set_value("products").run()
     hostile = "<img src=x onerror=alert(1)>**bold**.png"
     at.file_uploader[0].set_value(
@@ -76,7 +78,7 @@ def test_upload_bumps_the_bucket_version(monkeypatch: pytest.MonkeyPatch, s3) ->
     from ui.freshness import bucket_version
 
     configure(monkeypatch, s3.meta.endpoint_url, "member")
-    at = AppTest.from_file(PAGE).run(timeout=30)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
     before = bucket_version()
     at.file_uploader[0].set_value([("a.png", corpus.plain("PNG"), "image/png")]).run()
     at.button[0].click().run(timeout=30)
