@@ -9,12 +9,16 @@ usage snapshots, and a replica dying under its users.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
+import requests
+from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
 from r2 import audit, cors_store, usage_snapshots
@@ -22,6 +26,7 @@ from r2.client import S3Client, make_client
 from tests import upload_corpus as corpus
 from tests.browser import streamlit_process
 from tests.conftest import TEST_BUCKET, env_for, free_port, settings_for
+from tests.fake_oidc import FakeOIDCProvider
 from tests.support.nginx import nginx_in_front, route_keys
 
 pytestmark = pytest.mark.browser
@@ -44,25 +49,33 @@ class Cluster:
         return int(answer.headers["x-upstream"].rsplit(":", 1)[1])
 
 
+@contextmanager
+def two_replicas(
+    endpoint: str, listen: int, env: dict[str, str], secrets: Callable[[str], str] | None = None
+) -> Iterator[Cluster]:
+    """Two `streamlit run` replicas on one bucket behind deploy/nginx.conf listening on `listen`."""
+    client = make_client(settings_for(endpoint))
+    with contextlib.suppress(ClientError):  # the module's first test made it already
+        client.create_bucket(Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    with ExitStack() as stack:
+        replicas = {}
+        for _ in range(2):
+            base, proc = stack.enter_context(streamlit_process(env, secrets=secrets))
+            replicas[int(base.rsplit(":", 1)[1])] = proc
+        proxy = stack.enter_context(nginx_in_front(sorted(replicas), listen=listen))
+        yield Cluster(proxy, replicas, route_keys(proxy, sorted(replicas)), client)
+
+
 @pytest.fixture(scope="module")
 def cluster(s3_server: Any) -> Iterator[Cluster]:
     endpoint = s3_server.endpoint
-    import requests
-
     requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-    client = make_client(settings_for(endpoint))
-    client.create_bucket(Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
     listen = free_port()
     # Both replicas know the origin people use (the proxy's), and every visitor is an admin here so
     # that one session can reach every page (roles have their own tests).
     env = env_for(endpoint, R2_APP_ORIGIN=f"http://localhost:{listen}", R2_DEFAULT_ROLE="admin")
-    with ExitStack() as stack:
-        replicas = {}
-        for _ in range(2):
-            base, proc = stack.enter_context(streamlit_process(env))
-            replicas[int(base.rsplit(":", 1)[1])] = proc
-        proxy = stack.enter_context(nginx_in_front(sorted(replicas), listen=listen))
-        yield Cluster(proxy, replicas, route_keys(proxy, sorted(replicas)), client)
+    with two_replicas(endpoint, listen, env) as running:
+        yield running
 
 
 def _upload(page: Any, proxy: str, path: Any) -> None:
@@ -148,6 +161,46 @@ def test_replicas_share_uploads_audit_cors_and_usage(cluster: Cluster, browser: 
             break
         assert time.monotonic() < deadline, "Bob's replica still shows no scan 45 s after Ann's"
         bob.wait_for_timeout(3000)
+
+
+def test_uploads_up_to_the_limit_pass_the_proxy(cluster: Cluster, browser: Any, tmp_path: Any) -> None:
+    """R2_MAX_UPLOAD_MB (10 by default) through nginx: a photo of ~8 MB is stored, nothing cut short."""
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (1600, 1700), os.urandom(1600 * 1700 * 3))  # incompressible: ~8 MB as PNG
+    big = tmp_path / "big.png"
+    noise.save(big, "PNG", compress_level=1)
+    assert 7_000_000 < big.stat().st_size < 10 * 1024 * 1024
+    page = cluster.session(browser, sorted(cluster.replicas)[0])
+    _upload(page, cluster.proxy, big)
+    key = _key_named(cluster.client, "big.png")
+    assert cluster.client.head_object(Bucket=TEST_BUCKET, Key=key)["ContentLength"] == big.stat().st_size
+    page.context.close()
+
+
+def test_sign_in_through_the_proxy_holds_on_every_replica(s3_server: Any, browser: Any) -> None:
+    """OIDC sign-in redirects go through the proxy, and a visitor sent to the other replica (a deploy, a
+    failover) stays signed in: both replicas share the [auth] cookie_secret, as docs/deploy.md says."""
+    listen = free_port()
+    proxy = f"http://localhost:{listen}"
+    user = {"email": "ann@example.com", "email_verified": True, "name": "Ann Admin"}
+    roles = '\n[roles]\ndefault = "none"\n[roles.admin]\nemails = ["ann@example.com"]\n'
+    with FakeOIDCProvider(user) as idp:
+        shared = idp.auth_toml(proxy) + roles  # one cookie_secret for both replicas
+        env = env_for(s3_server.endpoint, R2_APP_ORIGIN=proxy)
+        with two_replicas(s3_server.endpoint, listen, env, secrets=lambda _own_url: shared) as signed:
+            first, second = sorted(signed.replicas)
+            page = signed.session(browser, first)
+            page.goto(signed.proxy)
+            page.get_by_role("button", name="Sign in").click()
+            _see(page, "Ann Admin")
+            _see(page, "role admin")
+            assert signed.served_by(page) == first
+            page.context.add_cookies([{"name": "r2_route", "value": signed.keys[second], "url": signed.proxy}])
+            page.reload()
+            _see(page, "role admin")
+            assert signed.served_by(page) == second
+            page.context.close()
 
 
 def test_a_replica_that_dies_hands_its_users_to_the_other(cluster: Cluster, browser: Any, tmp_path: Any) -> None:
