@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 LSVENV := .venv-localstack
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
+# axe-core for the accessibility test (tests/test_a11y_browser.py), pinned in tests/axe/package-lock.json.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint format bench bench-quick screenshots clean
+.PHONY: run test lint format axe bench bench-quick screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,12 @@ $(LSVENV)/.installed: requirements-localstack.txt
 	$(LSVENV)/bin/pip install --quiet --no-deps -r requirements-localstack.txt
 	touch $@
 
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	touch $@
+
+axe: $(AXE)
+
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -38,7 +46,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint $(LSVENV)/.installed
+test: lint $(LSVENV)/.installed $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/, results in docs/benchmarks.md): full mode for the README figures, quick mode in
@@ -56,4 +64,4 @@ test-live: $(VENV)/.dev
 	R2_LIVE_TEST=1 $(BIN)/python -m pytest -v tests/test_live_r2.py
 
 clean:
-	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LSVENV) .pytest_cache .mypy_cache .ruff_cache tests/axe/node_modules

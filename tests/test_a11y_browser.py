@@ -1,0 +1,154 @@
+"""Accessibility in a real browser: axe-core (WCAG 2.0/2.1 A and AA rules) on every page for every role,
+and a keyboard-only upload that ends on the image's details.
+
+One `streamlit run` serves every role (trusted-header mode: each role is a browser context sending its
+own email in the proxy header), so the whole module starts one app. axe-core comes from the npm registry,
+pinned in tests/axe/package-lock.json; `make test` installs it (`make axe`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from r2.client import S3Client, make_client
+from r2.local import LocalServer, demo_cors_rules, seed_samples
+from r2.settings import Settings
+from tests.browser import streamlit_app
+from tests.conftest import ROOT, TEST_BUCKET, env_for, require_tool, settings_for
+
+pytestmark = pytest.mark.browser
+
+AXE = ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+HEADER = "Cf-Access-Authenticated-User-Email"
+EMAILS = {"member": "mia@example.com", "developer": "dev@example.com", "admin": "ann@example.com"}
+ROLES_TOML = f"""
+[roles]
+default = "none"
+[roles.admin]
+emails = ["{EMAILS["admin"]}"]
+[roles.developer]
+emails = ["{EMAILS["developer"]}"]
+[roles.member]
+emails = ["{EMAILS["member"]}"]
+"""
+MEMBER_PAGES = ["browse", "upload"]
+DEVELOPER_PAGES = [*MEMBER_PAGES, "cors", "health"]
+ADMIN_PAGES = [*DEVELOPER_PAGES, "usage", "audit"]
+IDLE = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
+)
+
+
+class App:
+    def __init__(self, url: str, settings: Settings, client: S3Client, keys: list[str]) -> None:
+        self.url, self.settings, self.client, self.keys = url, settings, client, keys
+
+    def context(self, browser: Any, role: str | None) -> Any:
+        headers = {HEADER: EMAILS[role]} if role else {}
+        return browser.new_context(extra_http_headers=headers, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture(scope="module")
+def app(s3_server: LocalServer) -> Iterator[App]:
+    """The app in trusted-header mode over a bucket with sample images (thumbnails made), a file that is
+    no image, and the app's CORS policy (so the direct upload shows, and Health is green)."""
+    if not AXE.exists():
+        require_tool(f"axe-core is not installed ({AXE.relative_to(ROOT)}): run `make axe`")
+    requests.post(f"{s3_server.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+    settings = settings_for(s3_server.endpoint)
+    client = make_client(settings)
+    client.create_bucket(Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    keys = [k for k in seed_samples(client, settings, 4) if k.startswith("uploads/")]
+    client.put_object(Bucket=TEST_BUCKET, Key="uploads/notes.txt", Body=b"not an image", ContentType="text/plain")
+    env = env_for(s3_server.endpoint, R2_TRUSTED_EMAIL_HEADER=HEADER)
+    with streamlit_app(env, secrets=lambda base: ROLES_TOML) as url:
+        client.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(url)})
+        yield App(url, settings, client, keys)
+
+
+QUIET = """() => new Promise((resolve) => {
+  // Streamlit marks the script finished before its last elements are drawn: wait until the DOM has not
+  // changed for 300 ms (bounded: 15 s), so axe sees the page as a user does once it has settled.
+  let timer = setTimeout(done, 300);
+  const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(done, 300); });
+  const limit = setTimeout(done, 15000);
+  function done() { observer.disconnect(); clearTimeout(limit); resolve(); }
+  observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+})"""
+
+
+def wait_idle(page: Page) -> None:
+    """Until the page's script has finished and its elements are drawn."""
+    expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+    page.wait_for_function(IDLE, timeout=60_000)
+    page.evaluate(QUIET)
+    page.wait_for_function(IDLE, timeout=60_000)
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2 A/AA violations of the page as it is now, one line per rule and element."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async (tags) => {
+          const options = { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] };
+          const result = await axe.run(document, options);
+          return result.violations.flatMap((v) => v.nodes.map((n) =>
+            `${v.id}: ${n.target.join(" ")} — ${(n.failureSummary || "").replace(/\\s+/g, " ").slice(0, 240)}`));
+        }""",
+        TAGS,
+    )
+    return [str(line) for line in found]
+
+
+def check(page: Page, url: str, found: dict[str, list[str]]) -> None:
+    page.goto(url)
+    wait_idle(page)
+    violations = axe_violations(page)
+    if violations:
+        found[url] = violations
+
+
+def report(found: dict[str, list[str]]) -> str:
+    return "\n".join(f"{url}:\n  " + "\n  ".join(lines) for url, lines in found.items())
+
+
+@pytest.mark.parametrize(
+    ("role", "pages"),
+    [(None, []), ("member", MEMBER_PAGES), ("developer", DEVELOPER_PAGES), ("admin", ADMIN_PAGES)],
+    ids=["signed-out", "member", "developer", "admin"],
+)
+def test_axe_finds_no_wcag2_violation_on_any_page_of_the_role(
+    browser, app: App, role: str | None, pages: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    context = app.context(browser, role)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    try:
+        check(page, app.url, found)  # the first page the role gets (the proxy's explanation when signed out)
+        if role is not None:
+            links = page.locator('[data-testid="stSidebarNavLink"]')
+            expect(links).to_have_count(len(pages))
+        for name in pages:
+            check(page, f"{app.url}/{name}", found)
+        if role == "admin":  # Browse's other states (the admin's, a superset): a folder's grid and list, details
+            folder = f"{app.url}/browse?folder=uploads%2F"
+            check(page, folder, found)
+            check(page, f"{folder}&view=list", found)
+            check(page, f"{folder}&object={app.keys[0]}", found)
+    finally:
+        context.close()
+    assert not found, "axe-core found WCAG 2 A/AA violations:\n" + report(found)
+
+
+def png(size: tuple[int, int] = (80, 60)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, "teal").save(out, "PNG")
+    return out.getvalue()
