@@ -3,10 +3,11 @@
 import streamlit as st
 
 from ui.auth import current_visitor
-from ui.frame import navigation, sidebar
+from ui.frame import frame_style, navigation, sidebar
 from ui.state import connection
 
 st.set_page_config(page_title="R2 images", page_icon=":material/cloud:", layout="wide")
+frame_style()
 
 settings, _ = connection()
 visitor = current_visitor(settings)
