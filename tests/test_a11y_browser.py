@@ -39,7 +39,7 @@ emails = ["{EMAILS["developer"]}"]
 [roles.member]
 emails = ["{EMAILS["member"]}"]
 """
-MEMBER_PAGES = ["browse", "upload"]
+MEMBER_PAGES = ["", "upload"]  # Browse, the default page, lives at the root (/browse is "Page not found")
 DEVELOPER_PAGES = [*MEMBER_PAGES, "cors", "health"]
 ADMIN_PAGES = [*DEVELOPER_PAGES, "usage", "audit"]
 IDLE = (
@@ -70,7 +70,11 @@ def app(s3_server: LocalServer) -> Iterator[App]:
     client.put_object(Bucket=TEST_BUCKET, Key="uploads/notes.txt", Body=b"not an image", ContentType="text/plain")
     env = env_for(s3_server.endpoint, R2_TRUSTED_EMAIL_HEADER=HEADER)
     with streamlit_app(env, secrets=lambda base: ROLES_TOML) as url:
-        client.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(url)})
+        rules = demo_cors_rules(url)
+        # Playwright sends a context's extra header with every request, the direct PUT to the bucket
+        # included (a real proxy adds it only to the app's requests): the bucket must allow it too.
+        rules[0]["AllowedHeaders"].append(HEADER.lower())
+        client.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": rules})
         yield App(url, settings, client, keys)
 
 
@@ -87,7 +91,7 @@ QUIET = """() => new Promise((resolve) => {
 
 def wait_idle(page: Page) -> None:
     """Until the page's script has finished and its elements are drawn."""
-    expect(page.locator("h1").first).to_be_visible(timeout=60_000)
+    expect(page.locator("h1").first).to_be_attached(timeout=60_000)
     page.wait_for_function(IDLE, timeout=60_000)
     page.evaluate(QUIET)
     page.wait_for_function(IDLE, timeout=60_000)
@@ -132,17 +136,21 @@ def test_axe_finds_no_wcag2_violation_on_any_page_of_the_role(
     page = context.new_page()
     found: dict[str, list[str]] = {}
     try:
-        check(page, app.url, found)  # the first page the role gets (the proxy's explanation when signed out)
-        if role is not None:
-            links = page.locator('[data-testid="stSidebarNavLink"]')
-            expect(links).to_have_count(len(pages))
-        for name in pages:
+        for name in pages or [""]:  # signed out: the proxy's explanation
             check(page, f"{app.url}/{name}", found)
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+        if role is not None:
+            expect(page.locator('[data-testid="stSidebarNavLink"]')).to_have_count(len(pages))
         if role == "admin":  # Browse's other states (the admin's, a superset): a folder's grid and list, details
-            folder = f"{app.url}/browse?folder=uploads%2F"
+            folder = f"{app.url}/?folder=uploads%2F"
             check(page, folder, found)
             check(page, f"{folder}&view=list", found)
             check(page, f"{folder}&object={app.keys[0]}", found)
+            page.get_by_role("button", name="Delete this object…").click()  # the confirmation dialog
+            expect(page.get_by_role("dialog")).to_be_visible()
+            wait_idle(page)
+            if violations := axe_violations(page):
+                found["delete dialog"] = violations
     finally:
         context.close()
     assert not found, "axe-core found WCAG 2 A/AA violations:\n" + report(found)
@@ -152,3 +160,87 @@ def png(size: tuple[int, int] = (80, 60)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, "teal").save(out, "PNG")
     return out.getvalue()
+
+
+def focused(page: Page) -> dict[str, str]:
+    """What has the keyboard focus: its tag, role, accessible text, data-key of its tile, and outline."""
+    return dict(
+        page.evaluate(
+            """() => {
+              let el = document.activeElement;
+              while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+              if (!el) return {};
+              const style = getComputedStyle(el);
+              return { tag: el.tagName.toLowerCase(), text: (el.innerText || el.value || "").trim(),
+                       key: el.querySelector("[data-key]")?.dataset.key || "",
+                       href: el.getAttribute("href") || "", outline: style.outlineStyle, width: style.outlineWidth };
+            }"""
+        )
+    )
+
+
+def label(f: dict[str, str]) -> str:
+    """A control's visible label without its Material icon's ligature name (the last line of its text)."""
+    return f.get("text", "").split("\n")[-1].strip()
+
+
+def tab_to(page: Page, want: Any, what: str, limit: int = 150) -> dict[str, str]:
+    """Press Tab until `want(focused)` holds; the control reached must show a visible focus ring."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if want(now):
+            assert now["outline"] != "none" and now["width"] != "0px", f"{what}: no visible focus ring: {now}"
+            return now
+        seen.append(f"{now.get('tag')}:{now.get('text', '')[:30]}")
+    raise AssertionError(f"{what} was not reached with Tab; focus went through: {seen}")
+
+
+def stored_keys(app: App) -> set[str]:
+    listing = app.client.list_objects_v2(Bucket=TEST_BUCKET, Prefix="uploads/")
+    return {o["Key"] for o in listing.get("Contents", [])}
+
+
+def test_keyboard_only_upload_then_open_the_image_details(browser, app: App) -> None:  # type: ignore[no-untyped-def]
+    before = stored_keys(app)
+    context = app.context(browser, "member")
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        wait_idle(page)
+        tab_to(page, lambda f: f["tag"] == "a" and label(f) == "Upload", "the Upload link")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        # The direct upload: a focusable "Choose files" control opens the file chooser with Enter.
+        expect(page.locator('[data-testid="r2-direct-drop"] .limits')).not_to_be_empty()  # its script runs
+        wait_idle(page)
+        tab_to(page, lambda f: f["tag"] == "button" and label(f) == "Choose files", "the Choose files button")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(files=[{"name": "keyboard.png", "mimeType": "image/png", "buffer": png()}])
+        row = page.locator('[data-testid="r2-direct-files"] li').first
+        expect(row).to_contain_text("Stored and checked.", timeout=60_000)
+        wait_idle(page)
+        (key,) = stored_keys(app) - before
+        assert axe_violations(page) == [], "the upload's result rows"
+
+        # To Browse through the sidebar, into the folder, onto the new image's tile: Tab and Enter only.
+        tab_to(page, lambda f: f["tag"] == "a" and label(f) == "Browse", "the Browse link")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        tab_to(page, lambda f: f["tag"] == "button" and label(f) == "uploads/", "the uploads folder")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        tab_to(page, lambda f: f["tag"] == "a" and f["key"] == key, f"the tile of {key}")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        expect(page.get_by_role("heading", name="Details")).to_be_visible()
+        expect(page.get_by_text(key, exact=True)).to_be_visible()
+        # A screen reader names the images: the details by the original file name, the tile by its key.
+        expect(page.get_by_role("img", name="keyboard.png")).to_be_visible()
+        expect(page.locator(f'[data-key="{key}"] img')).to_have_attribute("alt", key)
+        expect(page.locator(f'a:has([data-key="{key}"])')).to_have_attribute("aria-current", "true")
+        assert axe_violations(page) == [], "the details view"
+    finally:
+        context.close()
