@@ -241,6 +241,7 @@ def test_keyboard_only_upload_then_open_the_image_details(browser, app: App) -> 
         expect(page.get_by_role("img", name="keyboard.png")).to_be_visible()
         expect(page.locator(f'[data-key="{key}"] img')).to_have_attribute("alt", key)
         expect(page.locator(f'a:has([data-key="{key}"])')).to_have_attribute("aria-current", "true")
+        expect(page.locator(f'[data-key="{key}"] > div')).to_have_css("outline-style", "solid")  # seen, too
         assert axe_violations(page) == [], "the details view"
     finally:
         context.close()

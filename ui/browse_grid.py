@@ -25,7 +25,7 @@ _GRID = (
 # Placeholder text #5f6369 on #f0f2f6: 5.4:1 (WCAG 2 AA needs 4.5:1).
 _BOX = (
     "position:relative;aspect-ratio:1/1;border-radius:6px;overflow:hidden;background:#f0f2f6;"
-    "display:flex;align-items:center;justify-content:center;text-align:center;color:#5f6369;padding:4px"
+    "display:flex;align-items:center;justify-content:center;text-align:center;color:#5f6369;padding:4px;"
 )
 _IMG = "position:absolute;top:0;left:0;width:100%;height:100%;object-fit:cover;color:transparent;font-size:0"
 _CAPTION = "margin-top:4px;overflow-wrap:anywhere;line-height:1.3"
