@@ -8,8 +8,10 @@ LSVENV := .venv-localstack
 PILLOW_VERSION := $(shell sed -n 's/^pillow==//p' requirements.txt)
 CORPUS := .corpus/pillow-$(PILLOW_VERSION)
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
+# axe-core for the accessibility test (tests/test_a11y_browser.py), pinned in tests/axe/package-lock.json.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint format bench bench-quick screenshots corpus clean
+.PHONY: run test lint format axe bench bench-quick screenshots corpus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +42,12 @@ $(CORPUS)/.installed: requirements.txt | $(BIN)/python
 
 corpus: $(CORPUS)/.installed
 
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	touch $@
+
+axe: $(AXE)
+
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
@@ -53,7 +61,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint $(LSVENV)/.installed $(CORPUS)/.installed
+test: lint $(LSVENV)/.installed $(CORPUS)/.installed $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/, results in docs/benchmarks.md): full mode for the README figures, quick mode in
@@ -71,4 +79,4 @@ test-live: $(VENV)/.dev
 	R2_LIVE_TEST=1 $(BIN)/python -m pytest -v tests/test_live_r2.py
 
 clean:
-	rm -rf $(VENV) $(LSVENV) .corpus .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LSVENV) .corpus .pytest_cache .mypy_cache .ruff_cache tests/axe/node_modules

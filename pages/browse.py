@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -85,6 +86,11 @@ def go(**changes: str | int | None) -> None:
         else:
             st.query_params[name] = str(value)
     st.rerun()
+
+
+def details_link(key: str) -> str:
+    """This view's deep link with `key` selected: a grid tile's target (a link, so Tab and Enter open it)."""
+    return "?" + urlencode({**st.query_params.to_dict(), "object": key})
 
 
 def signing_epoch(expires: int) -> int:
@@ -260,7 +266,7 @@ elif shown:
             },
         )
     else:
-        st.html(grid_html(tile_list, selected))
+        st.html(grid_html(tile_list, selected, link=details_link))
     missing = [t for t in tile_list if t.source == "thumbnail"]
     if missing:
         st.caption(
@@ -453,7 +459,8 @@ if selected:
         if info.content_type.startswith("image/") or selected.lower().endswith((".jpg", ".jpeg", ".png", ".webp")):
             target = selected if info.size <= LARGE_PREVIEW_LIMIT else thumbnail_key(selected)
             try:
-                st.image(sign_get(client, settings.bucket, target, settings.preview_ttl_seconds, reserved_ok=True))
+                url = sign_get(client, settings.bucket, target, settings.preview_ttl_seconds, reserved_ok=True)
+                st.image(url, alt=info.original_name or selected)  # what a screen reader says for it
             except InvalidInput as err:
                 show_error(err)
         else:

@@ -52,14 +52,20 @@ COMPONENT_KEY = "direct_upload"
 STATE_KEY = "_direct_upload"
 SWEPT_KEY = "_direct_upload_swept"
 
+# Keyboard and screen readers: the drop zone holds a real button ("Choose files", reached with Tab, opened
+# with Enter or Space); the file input itself is hidden (the button and a click anywhere in the zone open
+# it). Each progress bar is named after its file, and a polite live region announces the batch's start
+# and end (not every percent).
 HTML = """
 <div class="r2du">
-  <label class="drop" data-testid="r2-direct-drop">
-    <input type="file" multiple data-testid="r2-direct-input" />
-    <span class="lead">Drop images here or click to choose</span>
+  <div class="drop" data-testid="r2-direct-drop" role="group" aria-label="Direct upload">
+    <input type="file" multiple hidden aria-label="Images to upload" data-testid="r2-direct-input" />
+    <span class="lead">Drop images here or</span>
+    <button type="button" class="choose" data-testid="r2-direct-choose">Choose files</button>
     <span class="limits"></span>
-  </label>
-  <ul class="files" data-testid="r2-direct-files"></ul>
+  </div>
+  <ul class="files" data-testid="r2-direct-files" aria-label="Files of this upload"></ul>
+  <p class="announce" role="status" aria-live="polite"></p>
 </div>
 """
 
@@ -69,9 +75,14 @@ CSS = """
   border: 1px dashed var(--st-border-color); border-radius: var(--st-base-radius);
   background: var(--st-secondary-background-color); cursor: pointer; }
 .drop.over { border-color: var(--st-primary-color); }
-.drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
 .lead { font-weight: 600; }
-.limits { font-size: .85em; opacity: .75; }
+.choose { font: inherit; font-weight: 600; padding: .375rem .875rem; border-radius: var(--st-button-radius, .5rem);
+  border: 1px solid var(--st-primary-color); background: var(--st-primary-color); color: #fff; cursor: pointer; }
+.choose:hover { filter: brightness(.9); }
+.choose:focus-visible { outline: 2px solid #1E40AF; outline-offset: 2px; }
+.limits { font-size: .85em; opacity: .8; }
+.announce { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 .files { list-style: none; padding: 0; margin: .5rem 0 0 0; }
 .files li { display: grid; grid-template-columns: minmax(8rem, 2fr) 6rem 1fr; gap: .5rem; align-items: center;
   padding: .25rem 0; border-bottom: 1px solid var(--st-border-color); font-size: .9em; }
@@ -101,6 +112,11 @@ function s3Error(text) {
   } catch (e) {
     return { code: "", message: "" };
   }
+}
+
+function announce(root, text) {
+  const region = root.querySelector(".announce");
+  if (region && region.textContent !== text) region.textContent = text;
 }
 
 function setup(root, state) {
@@ -134,6 +150,7 @@ function setup(root, state) {
       size.textContent = human(file.size);
       const bar = document.createElement("progress");
       bar.max = 1; bar.value = 0;
+      bar.setAttribute("aria-label", `Upload of ${file.name}`);
       const status = document.createElement("span");
       status.className = "status";
       status.textContent = "Asking the app for an upload link…";
@@ -143,9 +160,13 @@ function setup(root, state) {
       return { id, name: file.name, size: file.size, type: file.type || "" };
     });
     input.value = "";
+    announce(root, `${files.length} file(s) chosen: uploading.`);
     state.setStateValue("offer", { batch, files: offers });
   };
   input.addEventListener("change", () => pick(input.files));
+  // The button (Enter/Space) and a click anywhere in the zone open the chooser; the input's own click
+  // event bubbles here too and must not open it again.
+  drop.addEventListener("click", (e) => { if (e.target !== input) input.click(); });
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
@@ -270,12 +291,18 @@ export default function (component) {
     }
   }
   if (state.queue.length) pump(state);
-  for (const [id, final] of Object.entries(data.final || {})) {
+  const finals = Object.entries(data.final || {});
+  for (const [id, final] of finals) {
     const row = state.rows.get(id);
     if (!row) continue;
     row.li.classList.remove("done", "failed");
     row.li.classList.add(final.ok ? "done" : "failed");
     row.status.textContent = final.text;
+  }
+  const ended = finals.length + (data.refusals || []).length;
+  if (state.files.size && ended >= state.files.size) {
+    const stored = finals.filter(([, f]) => f.ok).length;
+    announce(root, `Upload finished: ${stored} stored, ${state.files.size - stored} not stored.`);
   }
 }
 """
