@@ -10,67 +10,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TextIO, cast
 
-from r2.client import S3Client, make_client
+from r2.commands import COMMAND_MODULES
+from r2.commands.common import Context, UsageError
+
+__all__ = ["Context", "UsageError", "build_parser", "main", "main_exit"]  # scripts and tests use these
 from r2.errors import R2Error, SettingsError, redact
-from r2.settings import SECRET_ENV_NAMES, Settings, gather, load_settings
-
-NEEDS_CREDENTIALS = (
-    "No R2 credentials are configured. Set R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY and "
-    "R2_BUCKET (or R2_ENDPOINT for another S3-compatible server) in the environment, .env or "
-    ".streamlit/secrets.toml. The command line has no embedded demo bucket."
-)
-
-
-class UsageError(Exception):
-    """Exit status 2 with this message."""
-
-
-@dataclass
-class Context:
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: dict[str, str] | None = None
-    _settings: Settings | None = None
-    _client: S3Client | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.environ)
-        return self._settings
-
-    def connect(self) -> tuple[Settings, S3Client]:
-        """Settings and a client for the configured bucket, or exit 2 when none is configured."""
-        if self.settings.is_local:
-            raise UsageError(NEEDS_CREDENTIALS)
-        if self._client is None:
-            self._client = make_client(self.settings)
-        return self.settings, self._client
-
-    def secret_values(self) -> tuple[str, ...]:
-        try:
-            return self.settings.secret_values()
-        except SettingsError:  # reported as such; whatever did parse is still not printed
-            return tuple(
-                v
-                for k, v in gather(os.environ if self.environ is None else self.environ).items()
-                if k in SECRET_ENV_NAMES
-            )
-
-    def print(self, *parts: object) -> None:
-        print(*parts, file=self.out)
-
-    def print_json(self, value: Any) -> None:
-        json.dump(value, self.out, indent=2, default=str, ensure_ascii=False)
-        self.out.write("\n")
 
 
 class Redacting(io.TextIOBase):
@@ -120,8 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="show the effective settings, secrets masked")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_config)
-
-    from r2.commands import COMMAND_MODULES  # imported here: command modules import Context from us
 
     for module in COMMAND_MODULES:
         module.register(sub)

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -21,3 +22,46 @@ def test_r2_package_never_imports_streamlit() -> None:
 def test_no_secrets_file_is_tracked() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert ".env" not in tracked and ".streamlit/secrets.toml" not in tracked
+
+
+def _imports_of(path: Path, package_root: Path) -> set[str]:
+    """The r2 modules a file imports (absolute imports, at any level of the file: a function-level import
+    that exists to dodge a cycle is still a cycle)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "r2":
+            found.add(node.module)
+            for alias in node.names:  # `from r2 import catalog_sync` names a module too
+                if (package_root / node.module.replace(".", "/") / f"{alias.name}.py").exists():
+                    found.add(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "r2"}
+    return found
+
+
+def test_the_library_has_no_import_cycle() -> None:
+    """Issue #19: r2/cli.py and its command modules used to import each other (a function-level import
+    hid it). Modules import each other in one direction only."""
+    root = Path(__file__).resolve().parent.parent
+    modules: dict[str, set[str]] = {}
+    for path in (root / "r2").rglob("*.py"):
+        rel = path.relative_to(root).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        modules[name] = _imports_of(path, root)
+    graph = {m: {d for d in deps if d in modules and d != m} for m, deps in modules.items()}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := cycle_from(m))]
+    assert not cycles, f"import cycles: {cycles[:3]}"

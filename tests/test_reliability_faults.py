@@ -17,7 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import r2.cli
+import r2.commands.common
 import ui.state
 from r2 import cors, cors_store
 from r2.cli import Context, main
@@ -56,7 +56,7 @@ def proxy(s3: S3Client, settings: Settings) -> Iterator[FaultProxy]:
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's and the CLI's clients with 0.5 s timeouts (same retry policy), so a hang ends fast."""
     monkeypatch.setattr(ui.state, "make_client", functools.partial(make_client, **SHORT))
-    monkeypatch.setattr(r2.cli, "make_client", functools.partial(make_client, **SHORT))
+    monkeypatch.setattr(r2.commands.common, "make_client", functools.partial(make_client, **SHORT))
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, endpoint: str, name: str, role: str = "developer") -> AppTest:

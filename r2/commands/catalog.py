@@ -13,8 +13,7 @@ from typing import Any
 
 from r2 import catalog_reports, catalog_sync
 from r2.catalog import SORTS, Catalog, Search, search
-from r2.cli import Context, UsageError
-from r2.commands.cors import confirm
+from r2.commands.common import Context, UsageError, confirm
 from r2.usage import scan_cost_usd
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from r2 import cors, cors_store
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError, confirm
 from r2.errors import InvalidInput, R2Error
 from r2.preflight import preflight
 
@@ -71,21 +71,6 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
-
-
-def confirm(args: argparse.Namespace, ctx: Context, question: str) -> bool:
-    """True when --yes was given or a person answered yes on a terminal; False (and say why) otherwise."""
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        print("refused: not a terminal, so nobody can confirm; add --yes to proceed.", file=ctx.err)
-        return False
-    ctx.err.write(f"{question} [y/N] ")
-    ctx.err.flush()
-    if sys.stdin.readline().strip().lower() in ("y", "yes"):
-        return True
-    print("cancelled: nothing was changed.", file=ctx.err)
-    return False
 
 
 def read_file(name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from r2.cli import NEEDS_CREDENTIALS, Context, UsageError
+from r2.commands.common import NEEDS_CREDENTIALS, Context, UsageError
 from r2.errors import SettingsError
 from r2.health import Check, Deps, overall, report, run_checks
 

@@ -7,7 +7,7 @@ import getpass
 from pathlib import Path
 from typing import Any
 
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError
 from r2.direct import sweep
 from r2.errors import InvalidInput
 from r2.uploads import Rejected, Result, Uploaded, choose_folder, upload_files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError
 from r2.usage import Progress, estimate_cost, scan
 from r2.usage_listing import make_lister
 

@@ -6,8 +6,6 @@ If-None-Match: *, so several app replicas can write at once and nothing is ever 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
@@ -17,6 +15,7 @@ from datetime import UTC, date, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from r2 import spreadsheet
 from r2.client import S3Client
 from r2.errors import translate
 from r2.settings import RESERVED_PREFIX
@@ -190,20 +189,9 @@ def recent(
 
 
 CSV_COLUMNS = ("at", "actor", "action", "target", "outcome", "detail")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas: a key such as `=HYPERLINK(...)` must stay text in Excel."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def to_csv(events: Iterable[AuditEvent]) -> str:
-    """CSV of `events` (UTC ISO times), safe to open in a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for e in events:
-        at = e.at.astimezone(UTC).isoformat()
-        writer.writerow([at, *(_cell(v) for v in (e.actor, e.action, e.target, e.outcome, e.detail))])
-    return out.getvalue()
+    """CSV of `events` (UTC ISO times), safe to open in a spreadsheet (r2.spreadsheet)."""
+    rows = ((e.at.astimezone(UTC).isoformat(), e.actor, e.action, e.target, e.outcome, e.detail) for e in events)
+    return spreadsheet.to_csv(CSV_COLUMNS, rows)

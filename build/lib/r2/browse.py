@@ -23,7 +23,7 @@ import mimetypes
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from botocore.auth import S3SigV4QueryAuth
@@ -34,7 +34,7 @@ from botocore.utils import percent_encode
 
 from r2.client import S3Client
 from r2.errors import InvalidInput, translate
-from r2.naming import check_key, is_hidden, thumbnail_key
+from r2.naming import HIDDEN_PREFIXES, check_key, check_visible, is_hidden, reserved_root, thumbnail_key
 from r2.presign import check_expiry, sign_get
 from r2.settings import Settings
 
@@ -123,7 +123,23 @@ def check_folder(folder: str) -> str:
         raise InvalidInput("A folder path may not contain '.' or '..' segments.")
     if len(folder.encode("utf-8")) > 1024:
         raise InvalidInput("The folder path is longer than 1,024 bytes.")
+    if folder:
+        check_visible(folder)  # `.dashboard/…` and `.thumbs/…` are never listed here
     return folder
+
+
+# What a page past a reserved prefix at the root starts after: the end of that whole prefix.
+_SKIPS = frozenset(p + "\U0010ffff" for p in HIDDEN_PREFIXES)
+
+
+def check_start_after(start_after: str, prefix: str) -> str:
+    """Validate a `start_after` that came back from a link: inside the listed folder and search, and
+    never inside a reserved prefix (only the marker that skips a whole reserved prefix)."""
+    if not start_after.startswith(prefix):
+        raise InvalidInput("The link's page position is not in this folder.", "Open the folder's first page.")
+    if start_after not in _SKIPS:
+        check_visible(start_after.removesuffix("\U0010ffff") or start_after)
+    return start_after
 
 
 def list_page(
@@ -154,7 +170,7 @@ def list_page(
     if token:
         params["ContinuationToken"] = token
     elif start_after:
-        params["StartAfter"] = start_after
+        params["StartAfter"] = check_start_after(start_after, folder + search)
     try:
         response = client.list_objects_v2(**params)
     except (ClientError, BotoCoreError) as exc:
@@ -190,7 +206,10 @@ def page_from_response(folder: str, search: str, response: dict[str, Any]) -> Li
             )
         )
     token = response.get("NextContinuationToken") if response.get("IsTruncated") else None
+    # The position of the next page is built from visible entries only: a reserved entry stands for
+    # its whole prefix (`.dashboard/`), so no key inside it can reach a link.
     seen = [i["Prefix"] for i in response.get("CommonPrefixes", [])] + [i["Key"] for i in response.get("Contents", [])]
+    seen = [reserved_root(k) or k for k in seen]
     return ListingPage(folder, search, tuple(folders), tuple(objects), token, hidden, max(seen, default=""))
 
 
@@ -265,8 +284,9 @@ class UrlSigner:
     def from_settings(cls, settings: Settings) -> UrlSigner:
         return cls(settings.endpoint, settings.bucket, settings.access_key_id, settings.secret_access_key)
 
-    def sign_get(self, key: str, expires: int) -> str:
-        path = percent_encode(check_key(key), safe="/~")
+    def sign_get(self, key: str, expires: int, *, reserved_ok: bool = False) -> str:
+        """Refuses reserved keys (`r2.naming.check_visible`) unless `reserved_ok` (a visible key's thumbnail)."""
+        path = percent_encode(check_key(key) if reserved_ok else check_visible(key), safe="/~")
         request = AWSRequest(method="GET", url=f"{self.endpoint.rstrip('/')}/{self.bucket}/{path}")
         credentials = Credentials(self.access_key_id, self.secret_access_key)
         S3SigV4QueryAuth(credentials, "s3", self.region, expires=check_expiry(expires)).add_auth(request)
@@ -299,7 +319,11 @@ def tiles(
             continue
         target = entry.key if source == "original" else thumbnail_key(entry.key)
         try:
-            url = signer.sign_get(target, expires) if signer else sign_get(client, bucket, target, expires)
+            own = source == "thumbnail"  # the app's thumbnail of a visible key
+            if signer:
+                url = signer.sign_get(target, expires, reserved_ok=own)
+            else:
+                url = sign_get(client, bucket, target, expires, reserved_ok=own)
         except InvalidInput:
             out.append(Tile(entry.key, entry.name, entry.size, "none", reason="key cannot be signed"))
             continue
@@ -324,16 +348,31 @@ def list_level(client: S3Client, bucket: str, folder: str = "", *, search: str =
             return ListingPage(page.folder, search, tuple(folders), tuple(objects), None, hidden)
 
 
-def missing_thumbnails(client: S3Client, bucket: str, folder: str = "") -> tuple[str, ...]:
-    """Images of one folder level whose thumbnail is absent: one level LIST of the folder and one of
-    its `.thumbs/` mirror (an explicit action, not a page view)."""
+def _thumbnail_state(client: S3Client, bucket: str, folder: str) -> tuple[list[Entry], dict[str, datetime]]:
+    """One folder level's objects and its `.thumbs/` mirror (thumbnail key -> last modified): one level
+    LIST of each (an explicit maintenance action, not a page view)."""
     folder = check_folder(folder)
-    images = [e.key for e in list_level(client, bucket, folder).objects if e.is_image]
-    have: set[str] = set()
-    thumbs = thumbnail_key(folder)[: -len(".webp")]  # `.thumbs/<folder>`
+    objects = list(list_level(client, bucket, folder).objects)
+    thumbs: dict[str, datetime] = {}
+    mirror = thumbnail_key(folder)[: -len(".webp")]  # `.thumbs/<folder>`
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=thumbs, Delimiter="/"):
-            have.update(item["Key"] for item in page.get("Contents", []))
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=mirror, Delimiter="/"):
+            thumbs.update((item["Key"], item["LastModified"]) for item in page.get("Contents", []))
     except (ClientError, BotoCoreError) as exc:
         raise translate(exc, action="list the thumbnails", target="the thumbnails") from exc
-    return tuple(k for k in images if thumbnail_key(k) not in have)
+    return objects, thumbs
+
+
+def missing_thumbnails(client: S3Client, bucket: str, folder: str = "") -> tuple[str, ...]:
+    """Images of one folder level whose thumbnail is absent."""
+    objects, thumbs = _thumbnail_state(client, bucket, folder)
+    return tuple(e.key for e in objects if e.is_image and thumbnail_key(e.key) not in thumbs)
+
+
+def orphan_thumbnails(client: S3Client, bucket: str, folder: str = "", *, older_than_seconds: float) -> tuple[str, ...]:
+    """Thumbnails of one folder level whose original is gone (an upload interrupted between its two
+    writes, a delete by another tool), older than the grace period so an upload in flight is never hit."""
+    objects, thumbs = _thumbnail_state(client, bucket, folder)
+    originals = {thumbnail_key(e.key) for e in objects}
+    cutoff = datetime.now(UTC).timestamp() - older_than_seconds
+    return tuple(sorted(k for k, at in thumbs.items() if k not in originals and at.timestamp() <= cutoff))

@@ -9,56 +9,36 @@ need the bucket call `ctx.connect()`. Output is plain text, or JSON with `--json
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO, cast
 
-from r2.client import S3Client, make_client
-from r2.errors import R2Error, SettingsError
-from r2.settings import Settings, load_settings
+from r2.commands import COMMAND_MODULES
+from r2.commands.common import Context, UsageError
 
-NEEDS_CREDENTIALS = (
-    "No R2 credentials are configured. Set R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY and "
-    "R2_BUCKET (or R2_ENDPOINT for another S3-compatible server) in the environment, .env or "
-    ".streamlit/secrets.toml. The command line has no embedded demo bucket."
-)
+__all__ = ["Context", "UsageError", "build_parser", "main", "main_exit"]  # scripts and tests use these
+from r2.errors import R2Error, SettingsError, redact
 
 
-class UsageError(Exception):
-    """Exit status 2 with this message."""
+class Redacting(io.TextIOBase):
+    """A text stream that passes everything through `r2.errors.redact` (the configured secrets; with
+    `signatures`, also URL signatures). The command line's stdout and stderr are wrapped in it, so no
+    command can print a secret that an API or a server echoed back."""
 
+    def __init__(self, stream: TextIO, ctx: Context, *, signatures: bool) -> None:
+        self.stream, self.ctx, self.signatures = stream, ctx, signatures
 
-@dataclass
-class Context:
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: dict[str, str] | None = None
-    _settings: Settings | None = None
-    _client: S3Client | None = None
+    def write(self, text: str) -> int:
+        self.stream.write(redact(text, self.ctx.secret_values(), signatures=self.signatures))
+        return len(text)
 
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.environ)
-        return self._settings
+    def flush(self) -> None:
+        self.stream.flush()
 
-    def connect(self) -> tuple[Settings, S3Client]:
-        """Settings and a client for the configured bucket, or exit 2 when none is configured."""
-        if self.settings.is_local:
-            raise UsageError(NEEDS_CREDENTIALS)
-        if self._client is None:
-            self._client = make_client(self.settings)
-        return self.settings, self._client
-
-    def print(self, *parts: object) -> None:
-        print(*parts, file=self.out)
-
-    def print_json(self, value: Any) -> None:
-        json.dump(value, self.out, indent=2, default=str, ensure_ascii=False)
-        self.out.write("\n")
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 Command = Callable[[argparse.Namespace, Context], int]
@@ -90,8 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_config)
 
-    from r2.commands import COMMAND_MODULES  # imported here: command modules import Context from us
-
     for module in COMMAND_MODULES:
         module.register(sub)
     return parser
@@ -99,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     ctx = ctx or Context()
+    if not isinstance(ctx.out, Redacting):
+        # stdout may carry a signed URL (`sign`), which is the output itself; stderr may not.
+        ctx.out = cast(TextIO, Redacting(ctx.out, ctx, signatures=False))
+        ctx.err = cast(TextIO, Redacting(ctx.err, ctx, signatures=True))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

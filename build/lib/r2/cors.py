@@ -17,9 +17,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import idna
 
 from r2.errors import InvalidInput
-from r2.local import demo_cors_rules
 
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 MAX_AGE_LIMIT = 86_400  # R2 refuses a larger MaxAgeSeconds
@@ -50,6 +52,7 @@ _ORIGIN = re.compile(
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]]+)(?::(?P<port>[^/?#\s]*))?$"
 )
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}  # browsers leave these out of the Origin header
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
 
 
@@ -407,13 +410,23 @@ def _validate_rule(rule: CorsRule, n: int) -> list[Problem]:
 
 
 def origin_problem(origin: str) -> tuple[str, str] | None:
-    """(message, fix) when `origin` is not an origin R2 accepts, else None."""
-    if origin == "*":
+    """(message, fix) when `origin` is not an origin R2 accepts or one a browser never sends, else None.
+
+    A browser serialises its Origin header one way (the URL standard): ASCII host (punycode), no
+    user name, no default port, port without leading zeros. Any other spelling never matches, so it is
+    refused here with the spelling to use. "null" is accepted (lint explains what it lets in).
+    """
+    if origin in ("*", "null"):
         return None
     if not origin.strip():
         return "an empty origin.", "Remove the empty string."
     if origin != origin.strip():
         return f'"{origin}" has spaces around it.', f'Write "{origin.strip()}".'
+    if origin.lower() == "null":
+        return f'"{origin}": browsers send the opaque origin as "null", in lower case.', 'Write "null".'
+    userinfo = _userinfo_problem(origin)
+    if userinfo:
+        return userinfo
     match = _ORIGIN.match(origin)
     if match is None:
         head = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]+)[/?#]", origin)
@@ -437,7 +450,50 @@ def origin_problem(origin: str) -> tuple[str, str] | None:
         return f'"{origin}" has an invalid port.', "Use a number from 1 to 65535."
     if "*" in match.group("scheme"):
         return f'"{origin}": the scheme cannot be a wildcard.', "Write https:// or http://."
-    return None
+    return _serialisation_problem(origin, match.group("scheme"), match.group("host"), port)
+
+
+def _userinfo_problem(origin: str) -> tuple[str, str] | None:
+    """A user name (and maybe a password) before "@": browsers never send one. The origin is not echoed."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: the pattern check below names it
+        return None
+    if "://" not in origin or "@" not in parts.netloc:
+        return None
+    bare = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    return (
+        f'"{parts.scheme}://…@{parts.netloc.rpartition("@")[2]}" has a user name before "@"; browsers never '
+        "send one in Origin, so it never matches.",
+        f'Write "{bare}".',
+    )
+
+
+def _serialisation_problem(origin: str, scheme: str, host: str, port: str | None) -> tuple[str, str] | None:
+    """The origin is well formed but not as a browser writes it: name the difference and the right form."""
+    why: list[str] = []
+    ascii_host = host
+    if not host.isascii():
+        try:  # browsers apply UTS #46 (IDNA 2008) per label: what the `idna` package implements
+            ascii_host = ".".join(
+                label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+                for label in host.split(".")
+            )
+        except UnicodeError as exc:  # idna.IDNAError is one
+            return (
+                f'"{origin}": the host is not a valid international domain name ({exc}).',
+                "Write the host's punycode form (xn--…), as the browser's address bar shows it.",
+            )
+        why.append(f"browsers send a non-ASCII host in its punycode form ({ascii_host})")
+    port_part = "" if port is None else f":{int(port)}"
+    if port is not None and str(int(port)) == _DEFAULT_PORTS.get(scheme.lower()):
+        port_part = ""
+        why.append(f"browsers leave the default port :{int(port)} of {scheme.lower()}:// out of Origin")
+    elif port is not None and port != str(int(port)):
+        why.append(f"browsers write the port without leading zeros ({int(port)})")
+    if not why:
+        return None
+    return f'"{origin}" never matches: {"; ".join(why)}.', f'Write "{scheme}://{ascii_host}{port_part}".'
 
 
 # --------------------------------------------------------------------------------------------- evaluate
@@ -476,15 +532,35 @@ def _missing_headers(rule: CorsRule, headers: Sequence[str]) -> list[str]:
 
 
 def normalise_headers(headers: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(h.strip().lower() for h in headers if h.strip()))
+    """Header names as a browser lists them in Access-Control-Request-Headers: lower case, each once.
+
+    An item may itself be a comma list ("content-type, if-none-match"), as typed on the page or the CLI.
+    """
+    names = (name.strip().lower() for item in headers for name in item.split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def require_method(method: str) -> str:
+    """The method as a browser sends it (upper case). InvalidInput when it is empty or not a method name."""
+    name = method.strip().upper()
+    if not _TOKEN.match(name):
+        raise InvalidInput(
+            f'"{method}" is not an HTTP method name.'
+            if name
+            else "No method given: a preflight asks about one method.",
+            f"Give the method the browser will send, one of {', '.join(METHODS)}.",
+            code="InvalidMethod",
+        )
+    return name
 
 
 def evaluate(policy: CorsPolicy | None, origin: str, method: str, headers: Sequence[str] = ()) -> Evaluation:
     """Evaluate a preflight as R2 (like S3) does: the first rule matching origin, method and every header.
 
     Returns the matching rule and the headers R2 would answer with, or the reasons the browser blocks.
+    Raises InvalidInput when `method` is empty or not a method name (see `require_method`).
     """
-    method = method.strip().upper()
+    method = require_method(method)
     names = normalise_headers(headers)
     base = Evaluation(allowed=False, origin=origin, method=method, headers=names)
     if policy is None or not policy.rules:
@@ -604,6 +680,26 @@ def lint(policy: CorsPolicy, app_origin: str = "") -> list[Problem]:
                 "AllowedHeaders",
             )
         for origin in rule.origins:
+            if origin != "*" and "*" in origin and origin_problem(origin) is None:
+                reach = wildcard_reach(origin)
+                warn(
+                    f'"{origin}" is a wildcard origin: it matches {reach.matches}, e.g. {reach.example}, '
+                    f'{reach.who}. R2\'s documentation only promises exact origin matches; a "*" inside an '
+                    "origin is reported to work as on S3 (any characters, dots included), not documented.",
+                    f'List each origin you use exactly, e.g. "{reach.exact}".',
+                    n,
+                    "AllowedOrigins",
+                )
+            if origin == "null":
+                warn(
+                    '"null" is the opaque origin: browsers send it from pages opened from local files, '
+                    "sandboxed iframes, data: URLs and some cross-site redirects. Any website can make a "
+                    'visitor\'s browser send "null" (a sandboxed iframe), so allowing it lets every site in. '
+                    'How R2 treats "null" is not documented.',
+                    "Remove it, and serve the page from a real origin you list (e.g. http://localhost:8501).",
+                    n,
+                    "AllowedOrigins",
+                )
             match = _ORIGIN.match(origin)
             if not match:
                 continue
@@ -643,6 +739,59 @@ def lint(policy: CorsPolicy, app_origin: str = "") -> list[Problem]:
     return warnings
 
 
+ATTACKER_DOMAIN = "attacker.net"  # stands for a domain anyone can register, in lint's examples
+
+
+@dataclass(frozen=True)
+class WildcardReach:
+    """What an origin with one "*" lets in, for lint: in words, one example, and an exact origin to list."""
+
+    matches: str  # e.g. "every https:// site"
+    example: str  # an origin it lets in (`origin_matches(pattern, example)` holds)
+    who: str  # who can get such an origin, e.g. "which anyone can register"
+    exact: str  # an exact origin to list instead
+
+
+def wildcard_reach(pattern: str) -> WildcardReach:
+    """Where the "*" of `pattern` sits decides who can get in; the example is one an attacker could own."""
+    head, _, tail = pattern.partition("*")
+    scheme = head.partition("://")[0]
+    tail_host, colon, port = tail.partition(":")
+    port_part = colon + port
+    anyone = "which anyone can register"
+    if not tail_host:  # the "*" ends the host: anything may follow what is written before it
+        if head.endswith("://"):
+            on_port = f" on port {port}" if port else ""
+            return WildcardReach(
+                f"every {scheme}:// site{on_port}",
+                f"{head}{ATTACKER_DOMAIN}{port_part}",
+                anyone,
+                f"{head}app.example.com{port_part}",
+            )
+        joint = "" if head.endswith(".") else "."
+        return WildcardReach(
+            f"every origin that starts with {head}",
+            f"{head}{joint}{ATTACKER_DOMAIN}{port_part}",
+            anyone,
+            (f"{head}com" if head.endswith(".") else head) + port_part,
+        )
+    at_host_start = head.endswith(("://", "."))
+    if tail_host.startswith("."):  # https://*.example.com -> https://app.example.com
+        exact = f"{head}{'app' if at_host_start else '1'}{tail}"
+    else:  # https://*example.com -> https://example.com
+        exact = f"{head}{'' if head.endswith('://') else '1'}{tail}"
+    parent = tail_host[1:] if tail_host.startswith(".") else tail_host.partition(".")[2]
+    example = f"{head}attacker{tail}"
+    if "." in parent:  # every match ends in .parent: whoever controls a name under it gets in
+        return WildcardReach(
+            f"any host under {parent}, at any depth",
+            example,
+            f"which anyone who controls a name under {parent} can use (a forgotten DNS record, a user-content host)",
+            exact,
+        )
+    return WildcardReach(f"every host that ends in {tail_host}", example, anyone, exact)
+
+
 def check(text: str | bytes | object, app_origin: str = "") -> tuple[CorsPolicy | None, list[Problem], list[Problem]]:
     """Parse, validate and lint in one go: (policy or None, problems, warnings)."""
     try:
@@ -662,9 +811,27 @@ def require_valid(policy: CorsPolicy) -> CorsPolicy:
 # --------------------------------------------------------------------------------------------- preset / diff
 
 
+def preset_rules(app_origin: str) -> list[dict[str, Any]]:
+    """The seed guide's policy adapted to this app, as the dashboard's array: its own origin in rule 1
+    (moto only matches rule 1), the methods and UPLOAD_HEADERS its direct upload sends, ETag exposed.
+    The one preset: the CORS page, the CLI and the local demo bucket all use it."""
+    origins = [app_origin]
+    if "://localhost" in app_origin:
+        origins.append(app_origin.replace("://localhost", "://127.0.0.1"))
+    return [
+        {
+            "AllowedOrigins": origins,
+            "AllowedMethods": ["GET", "PUT", "HEAD"],
+            "AllowedHeaders": list(UPLOAD_HEADERS),
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
+
+
 def preset(app_origin: str) -> CorsPolicy:
-    """The seed guide's policy with this app's origin first (same as the local demo bucket's policy)."""
-    return parse(demo_cors_rules(app_origin))
+    """`preset_rules` as a policy."""
+    return parse(preset_rules(app_origin))
 
 
 def rows(policy: CorsPolicy) -> list[dict[str, object]]:

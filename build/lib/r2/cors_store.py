@@ -262,9 +262,13 @@ def _take_lease(
         _, data = _read_lease(client, bucket)
     _audit(client, bucket, actor, action, "refused", "another CORS change was in progress")
     if isinstance(expected, _Unchecked):
+        # A writer that died mid-change (a replica restarted, a killed command) leaves its lease pending:
+        # say when it frees itself, so nobody has to guess or delete app data by hand.
+        left = max(0, round(LEASE_SECONDS - _age(data))) if data.get("state") == "pending" else 0
         raise Conflict(
             f"Another CORS change is in progress (by {data.get('actor', 'someone')}). Nothing was changed.",
-            "Wait a moment, look at the live policy and try again.",
+            "Wait a moment, look at the live policy and try again"
+            + (f"; if that change was interrupted, its lock frees itself within {left} s." if left else "."),
             code="Busy",
         )
     raise StaleEdit(expected, _lease_policy(data))

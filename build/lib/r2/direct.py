@@ -5,16 +5,24 @@ The app never carries the bytes. The protocol (driven by `ui/direct_upload.py`):
 1. The browser offers each picked file: name, size, type (`Offer`).
 2. `plan()` refuses what the limits or the allowed types rule out *before any PUT* and signs a PUT
    URL for the rest (`Ticket`): Content-Type, the exact Content-Length and `If-None-Match: *` are
-   signed (R2 has no presigned POST, so the exact length is the only size cap), short-lived.
+   signed (R2 has no presigned POST, so the exact length is the only size cap), short-lived. The PUT
+   goes to a **staging key** under the app's reserved prefix (`.dashboard/direct/<batch>/<final key>`):
+   invisible to Browse and never signed for GET. A small batch record (`<batch>.json`: who signed
+   for which names) is written next to it, so the server can finish the job without the browser.
 3. The browser PUTs with exactly those headers and reports each result (`BrowserReport`).
    `explain_failure()` tells a CORS block (network error, no status) from a refused signature or
    permission (403 with an S3 error body).
-4. `verify()` checks the stored object on the server: HEAD for size and type, one streamed read into
+4. `verify()` checks the staged object on the server: HEAD for size and type, one streamed read into
    a temporary file for the same content checks as the upload pipeline, run on that file
    (`images.clean_file`: memory holds the decoded pixels, never the file), the thumbnail, then the
-   cleaned file streamed back from disk with `If-Match` on the ETag, or, when nothing had to be
-   removed, no upload at all (a server-side copy onto itself records the metadata). A file that is
-   not what it claimed is deleted and the user told why.
+   **promotion** to the final generated key, never overwriting: the cleaned file streamed from disk,
+   or, when nothing had to be removed, a server-side copy of the staged object (no bytes sent). The
+   staged object is then deleted. A file that is not what it claimed is deleted and the user told why.
+5. `sweep()` does step 4 for what nobody reported (a browser that PUT and never said so, or said it
+   failed): one LIST of the staging prefix; a batch whose links have expired and whose reporting
+   window has passed is verified and promoted (or deleted), each with an audit event, and its record
+   removed. It runs when links are signed, once per Upload page session, and as `python -m r2
+   direct-sweep`. Verification therefore never depends on the browser's word.
 
 Before offering any of this, `cors_check()` sends the browser's preflight from the server and says
 exactly which part of the bucket's CORS policy is missing, so the page can fall back to the app path.
@@ -22,11 +30,14 @@ exactly which part of the bucket's CORS policy is missing, so the page can fall 
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -35,22 +46,36 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import AlreadyExists, Conflict, InvalidInput, R2Error, scrub, translate
+from r2.cors import UPLOAD_HEADERS as PUT_HEADERS  # what the browser's PUT sends; CORS must allow them
+from r2.errors import AlreadyExists, Conflict, InvalidInput, NotFound, R2Error, redact, translate
 from r2.images import FORMAT_TYPES, CleanFile, ImagePolicy
+from r2.naming import check_key, is_hidden, thumbnail_key
+from r2.objects import details_from_head
 from r2.preflight import PreflightResult, preflight
 from r2.presign import sign_put
-from r2.settings import Settings
+from r2.settings import RESERVED_PREFIX, Settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import choose_folder, plan_upload, store
 
-# The headers the browser sends with the PUT besides the ones it sets itself (Content-Length).
-# The bucket's CORS policy must allow both (AllowedHeaders), and PUT (AllowedMethods).
-PUT_HEADERS = ("content-type", "if-none-match")
 CORS_PAGE = "/cors"
 MAX_FILES = 50  # per batch: each file costs a signature and a verification
 MAX_NAME_CHARS = 255
 CHUNK = 1024 * 1024
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STAGING_PREFIX = f"{RESERVED_PREFIX}direct/"  # the browser's PUTs land here, hidden, until checked
+# After a batch's last signing, its links live `upload_url_ttl_seconds`; the page reports once every
+# PUT of the batch has ended. The sweep leaves a batch alone for this long after its links expire,
+# so that a slow but honest browser's report is the one that checks it (and clocks may differ).
+SWEEP_GRACE_SECONDS = 600
+_BATCH = re.compile(r"^[0-9a-f]{32}$")
+
+
+def staged_key(batch: str, key: str) -> str:
+    return f"{STAGING_PREFIX}{batch}/{key}"
+
+
+def record_key(batch: str) -> str:
+    return f"{STAGING_PREFIX}{batch}.json"
 
 
 # ---------------------------------------------------------------- 1-2: offers and tickets
@@ -84,13 +109,19 @@ class Ticket:
 
     id: str
     name: str
-    key: str
+    key: str  # the final key, written only by the server after the check
     size: int
     format: str
     content_type: str
     expires_at: float
     url: str = field(repr=False)
     signing: int = 0  # 0 when planned, +1 for each renewal: the browser takes the newest
+    batch: str = ""  # the server's batch id (never the browser's)
+
+    @property
+    def staged(self) -> str:
+        """Where the browser's PUT goes: hidden under `.dashboard/`, never signed for GET."""
+        return staged_key(self.batch, self.key)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -124,17 +155,21 @@ def plan(
     offers: Sequence[Offer],
     folder: str | None,
     *,
+    actor: str,
     now: Callable[[], float] = time.time,
 ) -> tuple[list[Ticket], list[Refusal]]:
-    """Sign a PUT for each acceptable offer; refuse the others with a reason. No request is made.
+    """Sign a PUT for each acceptable offer; refuse the others with a reason.
 
     The limits, the allowed types and the key are the upload pipeline's (`r2.uploads.plan_upload`).
+    When anything is signed, one request: the batch record (`record_batch`); if it cannot be
+    written this raises and no link leaves the server.
     """
     target = choose_folder(settings, folder)
     if len(offers) > MAX_FILES:
         raise InvalidInput(f"At most {MAX_FILES} files at once.", "Upload them in several batches.")
     tickets: list[Ticket] = []
     refusals: list[Refusal] = []
+    batch = uuid.uuid4().hex
     for offer in offers:
         try:
             planned = plan_upload(settings, offer.name, offer.size, offer.type, target)
@@ -142,10 +177,36 @@ def plan(
             refusals.append(Refusal(offer.id, offer.name, f"{exc} Nothing was uploaded."))
             continue
         unsigned = Ticket(
-            offer.id, planned.original_name, planned.key, planned.size, planned.format, planned.content_type, 0.0, ""
+            offer.id,
+            planned.original_name,
+            planned.key,
+            planned.size,
+            planned.format,
+            planned.content_type,
+            0.0,
+            "",
+            batch=batch,
         )
         tickets.append(renew(client, settings, unsigned, now=now))
+    if tickets:
+        record_batch(client, settings, tickets, actor)
     return tickets, refusals
+
+
+def record_batch(client: S3Client, settings: Settings, tickets: Sequence[Ticket], actor: str) -> None:
+    """Write (again) the batch record: who got links for which names. Its LastModified is the batch's
+    last signing, which tells the sweep when the links have expired; so renewals write it again."""
+    batch = tickets[0].batch
+    body = {"actor": actor, "files": {t.key: t.name for t in tickets}}
+    try:
+        client.put_object(
+            Bucket=settings.bucket,
+            Key=record_key(batch),
+            Body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            ContentType="application/json",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="prepare the upload links", target="the upload record") from exc
 
 
 def renew_margin(settings: Settings) -> float:
@@ -163,7 +224,7 @@ def renew(client: S3Client, settings: Settings, ticket: Ticket, *, now: Callable
     url = sign_put(
         client,
         settings.bucket,
-        ticket.key,
+        ticket.staged,
         ttl,
         content_type=ticket.content_type,
         content_length=ticket.size,
@@ -207,8 +268,10 @@ def cors_check(settings: Settings, *, probe: Callable[..., PreflightResult] = pr
         return CorsCheck(False, origin, problems, "Check the endpoint on the Health page.", result)
     reasons = result.reasons or ("the preflight was refused",)
     allow_origin = {k.lower(): v for k, v in result.response_headers.items()}.get("access-control-allow-origin", "")
-    if allow_origin.strip() not in ("*", origin):
-        # No rule matched the origin: the method and header complaints only follow from that.
+    if result.status is not None and 200 <= result.status < 300 and allow_origin.strip() not in ("*", origin):
+        # Answered, but not for this origin: no rule matched it, and the method and header complaints only
+        # follow from that. A refused (non-2xx) preflight does not say which part failed: keep the judge's
+        # own reasons, which name origin, method and headers as the possible causes.
         reasons = tuple(r for r in reasons if origin in r or "origin" in r) or reasons
         reasons = (f"no CORS rule lists the origin {origin}", *(r for r in reasons if "no CORS rule" not in r))
     return CorsCheck(False, origin, reasons, cors_fix(origin), result)
@@ -240,7 +303,7 @@ class BrowserReport:
             ok=bool(raw.get("ok")),
             status=status if isinstance(status, int) and not isinstance(status, bool) else 0,
             code=str(raw.get("code") or "")[:64],
-            message=scrub(str(raw.get("message") or ""))[:300],
+            message=redact(str(raw.get("message") or ""))[:300],
             seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
         )
 
@@ -352,28 +415,35 @@ def verify(
     *,
     actor: str,
     tmp_dir: str | None = None,
+    note: str = "",
 ) -> Outcome:
-    """Check what the browser stored under `ticket.key`; keep it (cleaned, with a thumbnail) or delete it.
+    """Check what the browser stored under `ticket.staged`; promote it to `ticket.key` or delete it.
 
-    HEAD (size and type as signed), one GET streamed into a temporary file, the pipeline's checks on
-    that file, then `r2.uploads.store(..., if_match=ETag)`: the thumbnail, and, only if the object is
-    still the one checked, the cleaned file streamed over it, or (nothing removed) just the pipeline's
-    metadata by a server-side self-copy: the bytes are not sent again. The temporary folder (download
-    and cleaned copy) is removed whatever happens.
+    HEAD (size and type as signed), one GET (exactly that version) streamed into a temporary file,
+    the pipeline's checks on that file, then `r2.uploads.store(..., copy_from=(staged, ETag))`: the
+    thumbnail, then the final key, never overwriting: the cleaned file streamed from disk, or, when
+    nothing was removed, a server-side copy of the checked version (no bytes sent again). Then the
+    staged object is deleted. The temporary folder is removed whatever happens. `note` (the sweep's)
+    starts the outcome's message and its audit event.
     """
     base = Outcome(ticket.id, ticket.name, ticket.key, "failed", size=ticket.size, format=ticket.format)
-    key = ticket.key
+    staged = ticket.staged
 
     def done(outcome: Outcome) -> Outcome:
+        if note:
+            outcome = replace(outcome, message=f"{note} {outcome.message}".strip())
         return _audited(client, settings, actor, outcome)
 
     def removed(why: str) -> Outcome:
-        return done(replace(base, status="removed", message=why + _delete(client, settings, key)))
+        return done(replace(base, status="removed", message=why + _delete(client, settings, staged)))
 
     try:
-        head = client.head_object(Bucket=settings.bucket, Key=key)
+        head = client.head_object(Bucket=settings.bucket, Key=staged)
     except (ClientError, BotoCoreError) as exc:
-        return done(replace(base, message=str(translate(exc, action="check the upload", target=key))))
+        err = translate(exc, action="check the upload", target=ticket.name)
+        if isinstance(err, NotFound):
+            return _already_checked(client, settings, base)
+        return done(replace(base, message=str(err)))
     etag = str(head.get("ETag", ""))
     size, ctype = int(head.get("ContentLength", -1)), str(head.get("ContentType", ""))
     if size != ticket.size or ctype != ticket.content_type:
@@ -385,7 +455,7 @@ def verify(
         with tempfile.TemporaryDirectory(prefix="direct-", dir=tmp_dir) as work:
             downloaded = Path(work) / "object"
             with downloaded.open("wb") as tmp:
-                download_to(client, settings, key, etag, tmp)
+                download_to(client, settings, staged, etag, tmp)
             try:
                 clean = check(downloaded, settings)
             except InvalidInput as exc:
@@ -397,15 +467,24 @@ def verify(
                     f"It was removed: rename it to .{ext} and upload again."
                 )
             thumb_key, problems = store(
-                client, settings.bucket, key, clean, original_name=ticket.name, uploaded_by=actor, if_match=etag
+                client,
+                settings.bucket,
+                ticket.key,
+                clean,
+                original_name=ticket.name,
+                uploaded_by=actor,
+                copy_from=(staged, etag),
             )
     except (ClientError, BotoCoreError) as exc:
-        return done(replace(base, message=str(translate(exc, action="verify the upload", target=key))))
-    except AlreadyExists as exc:  # If-Match refused: someone changed the object after it was checked
-        conflict = Conflict("The object changed after it was checked, so it was not rewritten.", "Upload it again.")
+        return done(replace(base, message=str(translate(exc, action="verify the upload", target=ticket.name))))
+    except AlreadyExists as exc:  # the checked version is no longer there, or the final key is taken
+        conflict = Conflict("The upload changed after it was checked, so it was not kept.", "Upload it again.")
         return done(replace(base, message=f"{conflict} ({exc.code or 'PreconditionFailed'})"))
     except R2Error as exc:
         return done(replace(base, message=str(exc)))
+    left = _delete(client, settings, staged)
+    if left:
+        problems += (f"The staged copy stays hidden until the next sweep.{left}",)
     return done(
         replace(
             base,
@@ -420,6 +499,30 @@ def verify(
     )
 
 
+def _already_checked(client: S3Client, settings: Settings, base: Outcome) -> Outcome:
+    """No staged object: the server's sweep may have checked it first (a report that came late).
+    One HEAD of the final key tells; nothing is audited again (the sweep did that)."""
+    try:
+        final = details_from_head(base.key, client.head_object(Bucket=settings.bucket, Key=base.key))
+    except (ClientError, BotoCoreError):
+        return replace(
+            base,
+            message="The upload is not in the bucket: it never arrived, or the server's check removed it "
+            "(see the Audit page).",
+        )
+    width, height = final.dimensions or (0, 0)
+    return replace(
+        base,
+        status="stored",
+        size=final.size,
+        width=width,
+        height=height,
+        format=final.image_format or base.format,
+        thumbnail_key=thumbnail_key(base.key) if final.has_thumbnail else "",
+        message="It was checked by the server before your browser reported it.",
+    )
+
+
 def _audited(client: S3Client, settings: Settings, actor: str, outcome: Outcome) -> Outcome:
     """Record the outcome in the audit log; an audit failure is added to the message, never raised."""
     outcome_word = {"stored": "ok", "removed": "refused", "failed": "failed"}[outcome.status]
@@ -431,3 +534,117 @@ def _audited(client: S3Client, settings: Settings, actor: str, outcome: Outcome)
             outcome, message=f"{outcome.message} (The audit log could not be written: {exc.message})".strip()
         )
     return outcome
+
+
+# ---------------------------------------------------------------- 5: the sweep (what nobody reported)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What one sweep did: each staged upload it checked, how many wait for their time, records removed."""
+
+    outcomes: tuple[Outcome, ...] = ()
+    waiting: int = 0  # staged objects whose links may still be in use or reported
+    records_removed: int = 0
+
+
+@dataclass
+class _Batch:
+    record: datetime | None = None  # the record's LastModified: the batch's last signing
+    staged: list[tuple[str, int, datetime]] = field(default_factory=list)  # final key, size, LastModified
+
+
+SWEEP_NOTE = "Not reported by the browser: checked by the server's sweep."
+_EXT_FORMAT = {ext: fmt for fmt, (ext, _) in FORMAT_TYPES.items()}
+
+
+def _staging_listing(client: S3Client, settings: Settings) -> dict[str, _Batch]:
+    """One LIST of the staging prefix (per 1,000 keys), grouped by batch. Anything malformed is ignored."""
+    batches: dict[str, _Batch] = {}
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=STAGING_PREFIX)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                rest = str(obj["Key"])[len(STAGING_PREFIX) :]
+                batch, slash, final = rest.partition("/")
+                if not slash and batch.endswith(".json") and _BATCH.match(batch[:-5]):
+                    batches.setdefault(batch[:-5], _Batch()).record = obj["LastModified"]
+                elif slash and _BATCH.match(batch) and final:
+                    batches.setdefault(batch, _Batch()).staged.append((final, int(obj["Size"]), obj["LastModified"]))
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="list the staged direct uploads", target=STAGING_PREFIX) from exc
+    return batches
+
+
+NO_RECORD = "unknown (no upload record)"
+
+
+def _read_record(client: S3Client, settings: Settings, batch: str) -> tuple[str, dict[str, str]] | None:
+    """(actor, {final key: original name}), or None when the record cannot be read now."""
+    try:
+        body = client.get_object(Bucket=settings.bucket, Key=record_key(batch))["Body"].read()
+        data = json.loads(body)
+        return str(data["actor"]), {str(k): str(v) for k, v in dict(data["files"]).items()}
+    except (ClientError, BotoCoreError, ValueError, KeyError, TypeError):
+        return None
+
+
+def sweep(
+    client: S3Client,
+    settings: Settings,
+    check: ContentCheck = pipeline_check,
+    *,
+    now: Callable[[], float] = time.time,
+    tmp_dir: str | None = None,
+) -> SweepResult:
+    """Verify and promote (or delete) staged direct uploads that nobody reported, once they are due.
+
+    A batch is due when its links have expired (its record's LastModified + the link lifetime) and
+    `SWEEP_GRACE_SECONDS` more have passed. Cost: one LIST when nothing is due; per due batch with
+    staged objects one GET of its record, then what `verify()` costs per object; records are deleted
+    (free on R2). Raises R2Error only when the staging prefix cannot be listed.
+    """
+    outcomes: list[Outcome] = []
+    waiting = removed_records = 0
+    life = settings.upload_url_ttl_seconds + SWEEP_GRACE_SECONDS
+    for batch, found in sorted(_staging_listing(client, settings).items()):
+        signed = found.record or min((at for _, _, at in found.staged), default=None)
+        if signed is None or signed.timestamp() + life > now():
+            waiting += len(found.staged)
+            continue
+        record = _read_record(client, settings, batch) if found.staged and found.record else (NO_RECORD, {})
+        if record is None:  # unreadable for now: never decide without it
+            waiting += len(found.staged)
+            continue
+        actor, names = record
+        for final, size, _ in found.staged:
+            outcomes.append(_sweep_one(client, settings, check, batch, final, size, actor, names, tmp_dir))
+        if found.record is not None and not _delete(client, settings, record_key(batch)):
+            removed_records += 1
+    return SweepResult(tuple(outcomes), waiting, removed_records)
+
+
+def _sweep_one(
+    client: S3Client,
+    settings: Settings,
+    check: ContentCheck,
+    batch: str,
+    final: str,
+    size: int,
+    actor: str,
+    names: Mapping[str, str],
+    tmp_dir: str | None,
+) -> Outcome:
+    fmt = _EXT_FORMAT.get(final.rpartition(".")[2], "")
+    name = names.get(final, final.rpartition("/")[2])
+    ticket = Ticket("sweep", name, final, size, fmt, FORMAT_TYPES.get(fmt, ("", ""))[1], 0.0, "", batch=batch)
+    try:
+        check_key(final)
+        valid = bool(fmt) and not is_hidden(final) and final in names
+    except InvalidInput:
+        valid = False
+    if not valid:  # no link of ours was signed for it: never promoted anywhere
+        base = Outcome(ticket.id, name, ticket.staged, "removed", size=size)
+        why = "A staged object that no upload link was signed for was removed."
+        return _audited(client, settings, actor, replace(base, message=why + _delete(client, settings, ticket.staged)))
+    return verify(client, settings, ticket, check, actor=actor, tmp_dir=tmp_dir, note=SWEEP_NOTE)

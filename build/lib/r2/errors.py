@@ -8,6 +8,8 @@ botocore messages can carry request details.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from urllib.parse import quote
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -173,13 +175,25 @@ _CLIENT_ERRORS: dict[str, tuple[type[R2Error], str, str]] = {
 _SCRUB = [
     re.compile(r"(X-Amz-(Signature|Credential|Security-Token)=)[^&\s'\"]+", re.IGNORECASE),
     re.compile(r"(Signature=|Credential=)[^,&\s'\"]+"),
+    re.compile(r"(Bearer\s+)[^\s,;'\"]+", re.IGNORECASE),
 ]
+_MIN_SECRET = 8  # shorter values are not replaced (they would blank ordinary words)
 
 
-def scrub(text: str) -> str:
-    """Remove signatures and credentials from a text (URLs, headers) before showing or logging it."""
-    for pattern in _SCRUB:
-        text = pattern.sub(r"\1…", text)
+def redact(text: str, secrets: Iterable[str] = (), *, signatures: bool = True) -> str:
+    """The one redaction for every outward text (errors shown, health results, CLI output, logs).
+
+    Replaces each of `secrets` (`Settings.secret_values()`: the secret key, the Cloudflare API token),
+    also percent-encoded, with `…`; with `signatures` (the default) also URL signatures, credentials and
+    bearer tokens. The command line's `sign` prints its URL with `signatures=False`: that URL is its
+    output. Redact before cutting a text short, or a cut can leave a piece of a secret behind.
+    """
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        for form in {secret, quote(secret, safe="")}:
+            text = text.replace(form, "…")
+    if signatures:
+        for pattern in _SCRUB:
+            text = pattern.sub(r"\1…", text)
     return text
 
 

@@ -14,6 +14,7 @@ No detail or fix ever contains a secret or a signed URL: secrets are shown maske
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import socket
 import threading
@@ -30,7 +31,8 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from r2.client import S3Client, make_client
-from r2.errors import R2Error, scrub, translate
+from r2.cors import UPLOAD_HEADERS, evaluate, from_s3_response, origin_matches
+from r2.errors import InvalidInput, R2Error, redact, translate
 from r2.preflight import preflight
 from r2.presign import sign_get, sign_put
 from r2.settings import RESERVED_PREFIX, Settings, mask
@@ -42,7 +44,6 @@ SKEW_WARN_S = 60.0  # NTP keeps clocks within milliseconds: a minute off means n
 SKEW_FAIL_S = 15 * 60.0  # SigV4: R2 refuses requests signed more than 15 minutes off
 TOKEN_WARN_DAYS = 14
 PROBE_PREFIX = f"{RESERVED_PREFIX}health/"
-UPLOAD_HEADERS = ("content-type", "if-none-match")  # what the app's direct uploads send
 SETTINGS_FIX = "Fix them in the environment, .env or .streamlit/secrets.toml (see docs/configuration.md)."
 
 
@@ -173,7 +174,7 @@ def _xml_code(text: str) -> str:
 def _explain(exc: BaseException, action: str) -> Outcome:
     """fail with the error hierarchy's message and fix (never botocore's text, it can hold URLs)."""
     err = translate(exc, action=action, target="the probe object")
-    return "fail", scrub(err.message), scrub(err.fix)
+    return "fail", redact(err.message), redact(err.fix)
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[str]:
@@ -195,15 +196,6 @@ def _resolve(host: str, port: int, timeout: float) -> list[str]:
     if failure:
         raise failure[0]
     return found
-
-
-def _origin_matches(pattern: str, origin: str) -> bool:
-    if pattern in ("*", origin):
-        return True
-    if pattern.count("*") == 1:
-        head, tail = pattern.split("*")
-        return origin.startswith(head) and origin.endswith(tail) and len(origin) > len(head) + len(tail)
-    return False
 
 
 def _fmt_s(seconds: float) -> str:
@@ -443,7 +435,7 @@ def check_signed_get(run: Run) -> Outcome:
         if run.sample_key is None:
             raise Skip("no object to fetch (writing the probe failed and the bucket is empty)")
         key, expected = run.sample_key, None
-    url = sign_get(client, s.bucket, key, 60)
+    url = sign_get(client, s.bucket, key, 60, reserved_ok=True)  # the probe lives under .dashboard/
     try:  # sent with the app's Origin, as a page's fetch() would: the answer shows the exposed headers
         response = run.http.get(url, headers={"Origin": s.app_origin}, timeout=run.timeout)
     except requests.RequestException as exc:
@@ -611,8 +603,8 @@ def check_tier(run: Run) -> Outcome:
 def _cors_fix(origin: str) -> str:
     return (
         f"Add a CORS rule (CORS page, or R2 > bucket > Settings > CORS policy) with AllowedOrigins "
-        f'["{origin}"], AllowedMethods ["GET", "PUT", "HEAD"], AllowedHeaders ["content-type", '
-        '"if-none-match"] and ExposeHeaders ["ETag"]. Put it first: the origin must match exactly (scheme, host, '
+        f'["{origin}"], AllowedMethods ["GET", "PUT", "HEAD"], AllowedHeaders {json.dumps(list(UPLOAD_HEADERS))} '
+        'and ExposeHeaders ["ETag"]. Put it first: the origin must match exactly (scheme, host, '
         "port, no trailing slash). Set R2_APP_ORIGIN if the app is served from another address."
     )
 
@@ -629,6 +621,8 @@ def check_cors(run: Run) -> Outcome:
         # When no rule matches the origin, the method and header complaints are noise: name the origin only.
         about_origin = [r for r in result.reasons if "origin" in r or "HTTP" in r]
         reasons = about_origin or list(result.reasons)
+        if result.status is not None and not 200 <= result.status < 300 and run.cors_rules:
+            reasons.append(_policy_says(run.cors_rules, origin))  # a refusal does not say what failed
         none = " The bucket has no CORS policy." if run.cors_rules == [] else ""
         return "fail", f"A browser at {origin} cannot upload directly: {'; '.join(reasons)}.{none}", _cors_fix(origin)
     exposed = _exposed_headers(run, origin)
@@ -649,11 +643,22 @@ def check_cors(run: Run) -> Outcome:
     return "ok", f"{origin} may PUT with content-type and if-none-match (a real preflight), and ETag is exposed.", ""
 
 
+def _policy_says(rules: list[dict[str, Any]], origin: str) -> str:
+    """What the policy read earlier says about the upload preflight the server refused."""
+    try:
+        verdict = evaluate(from_s3_response(rules), origin, "PUT", UPLOAD_HEADERS)
+    except InvalidInput:
+        return "the policy read could not be evaluated"
+    if verdict.allowed:
+        return f"the policy read allows it (rule {verdict.rule}): a recent change may still be propagating"
+    return "in the policy, " + "; ".join(verdict.reasons)
+
+
 def _exposed_headers(run: Run, origin: str) -> set[str] | None:
     """ExposeHeaders for `origin`: from the policy when readable, else from the signed GET's answer."""
     if run.cors_rules is not None:
         for rule in run.cors_rules:
-            if any(_origin_matches(o, origin) for o in rule.get("AllowedOrigins", [])) and "PUT" in [
+            if any(origin_matches(o, origin) for o in rule.get("AllowedOrigins", [])) and "PUT" in [
                 m.upper() for m in rule.get("AllowedMethods", [])
             ]:
                 return {h.lower() for h in rule.get("ExposeHeaders", [])}
@@ -704,7 +709,7 @@ def check_token(run: Run) -> Outcome:
     result = data.get("result") if isinstance(data, Mapping) else None
     if status != 200 or not data.get("success") or not isinstance(result, Mapping):
         messages = [str(e.get("message", "")) for e in data.get("errors", []) if isinstance(e, Mapping)]
-        said = scrub("; ".join(m for m in messages if m)[:200]) or f"HTTP {status}"
+        said = redact("; ".join(m for m in messages if m), s.secret_values())[:200] or f"HTTP {status}"
         return (
             "fail",
             f"Cloudflare does not accept the token: {said}.",
@@ -814,6 +819,7 @@ KNOWN_PROBLEMS: tuple[tuple[str, str, str], ...] = (
 def run_checks(deps: Deps) -> Iterator[Check]:
     """Run every check in order, yielding each result as it completes. Probe objects are always removed."""
     run = Run(deps=deps, http=deps.session or requests.Session())
+    secrets = deps.settings.secret_values() if deps.settings is not None else ()
     start = deps.monotonic()
     try:
         for name, func in CHECKS:
@@ -826,9 +832,10 @@ def run_checks(deps: Deps) -> Iterator[Check]:
             except Skip as why:
                 status, detail, fix = "skip", f"Skipped: {why}.", ""
             except R2Error as err:
-                status, detail, fix = "fail", scrub(err.message), scrub(err.fix)
+                status, detail, fix = "fail", err.message, err.fix
             except Exception as exc:  # one broken check must not hide the others
                 status, detail, fix = "fail", f"The check itself failed ({type(exc).__name__}).", ""
+            detail, fix = redact(detail, secrets), redact(fix, secrets)
             yield Check(name, status, detail, fix, round((deps.monotonic() - began) * 1000, 1))
         left = _cleanup(run)
         if left:

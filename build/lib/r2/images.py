@@ -9,10 +9,15 @@ the pixel cap, about 4 bytes a pixel) and small buffers, never the file. Pillow 
 metadata it parses (JPEG APP/COM segments, PNG text and private chunks), normally a few KiB.
 
 How each format is cleaned (pixels are never touched unless said so):
-- JPEG: the marker segments are walked and the EXIF APP1 segment is rebuilt without the GPS IFD and
-  spliced in place (~1 ms; the compressed image data is copied byte for byte). XMP (which can hold a
-  location too) is dropped, as are multi-picture (MPF) segments and anything after the end-of-image
-  marker (secondary images carry their own EXIF; trailing data is where polyglots hide).
+- JPEG (and multi-picture JPEGs, which Pillow calls MPO): the marker segments are walked and kept
+  only when of a known-safe kind (`r2.jpeg_meta`): JFIF, EXIF, ICC, Adobe, Photoshop resources. The
+  EXIF block is edited in place: GPS IFDs linked from any IFD, XMP/IPTC inside EXIF and unknown entries
+  are unlinked and zeroed while nothing else moves, so IFD1 (the thumbnail) and maker notes stay valid.
+  Photoshop blocks keep layout resources and IPTC without place names (XMP resource 0x0424 goes). XMP
+  segments, vendor blocks (a FLIR APP1 holds GPS), multi-picture (MPF) indexes, stray bytes between
+  segments (skipped as libjpeg does) and anything after the end-of-image marker (an MPO's secondary
+  pictures, which carry their own EXIF; trailing data is where polyglots hide) are dropped. The
+  compressed image data is copied byte for byte.
 - PNG: chunks are walked; the eXIf chunk is rebuilt without GPS, XMP (`iTXt XML:com.adobe.xmp`) and
   ImageMagick's raw EXIF/XMP profiles in text chunks are dropped, data after IEND is dropped.
 - WebP: RIFF chunks are walked; the EXIF chunk is rebuilt without GPS, the XMP chunk dropped and the
@@ -24,14 +29,14 @@ How each format is cleaned (pixels are never touched unless said so):
   without such metadata is stored byte for byte.
 With strip mode "all", comments and text chunks go too, and EXIF is reduced to the orientation tag
 alone (dropping it would show photos sideways). ICC colour profiles are kept: they are not personal.
-Every cleaned file is opened again and checked (no GPS, no XMP): if anything remains, it is refused.
+Every cleaned file is opened again and checked (no GPS, no XMP; for JPEG, Pillow's own parsers read
+every segment, IFD, Photoshop resource and IPTC field): if anything remains, it is refused.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import struct
 import warnings
 import zlib
 from collections.abc import Callable
@@ -39,8 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, IptcImagePlugin, UnidentifiedImageError
 
+from r2 import jpeg_meta
 from r2.errors import InvalidInput
 from r2.settings import IMAGE_FORMATS, Settings
 
@@ -136,7 +142,10 @@ def read_source(source: bytes | Path | BinaryIO, max_bytes: int) -> bytes:
         data = source
     elif isinstance(source, Path):
         check_size(_size_of(source), max_bytes)
-        data = source.read_bytes()
+        try:
+            data = source.read_bytes()
+        except OSError as exc:  # a folder, no permission, gone meanwhile: a refusal, never a traceback
+            raise ImageRejected(f"The file cannot be read ({type(exc).__name__}).") from exc
     else:
         data = source.read(max_bytes + 1)
     check_size(len(data), max_bytes)
@@ -334,13 +343,13 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
         except Exception as exc:  # untrusted bytes: any parser failure is a rejection
             raise ImageRejected("The file is a damaged image (its header cannot be read).") from exc
         try:
-            fmt = str(image.format)
+            fmt = _identified_format(image)
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise ImageRejected("The image has no pixels.")
             if width * height > policy.max_pixels:
                 raise _too_many_pixels(policy, width, height)
-            frames = int(getattr(image, "n_frames", 1))
+            frames = int(getattr(image, "n_frames", 1)) if image.format != "MPO" else 1
             if frames > MAX_FRAMES or frames * width * height > policy.max_pixels * MAX_FRAME_PIXELS_FACTOR:
                 raise ImageRejected(
                     f"The animation has {frames} frames of {width}×{height}: too many pixels to check safely.",
@@ -348,7 +357,7 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
                 )
             if fmt == "JPEG" and thumb_size:
                 image.draft("RGB", (thumb_size, thumb_size))
-            _decode_all(image, frames)
+            _decode_all(image, frames, policy)
         except ImageRejected:
             image.close()
             raise
@@ -365,10 +374,33 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
     return ImageInfo(fmt, width, height, frames), image
 
 
-def _decode_all(image: Image.Image, frames: int) -> None:
+def _identified_format(image: Image.Image) -> str:
+    """Pillow's format name, except that a multi-picture JPEG (MPO: what many phones and cameras write,
+    Pillow's name even when asked for JPEG only) is a JPEG: its first picture is the photo, and the
+    secondary pictures (previews, depth or gain maps) are dropped when its metadata is cleaned."""
+    return "JPEG" if image.format == "MPO" else str(image.format)
+
+
+def _decode_all(image: Image.Image, frames: int, policy: ImagePolicy) -> None:
+    """Decode every frame, each checked against the pixel cap by its own size before it is decoded.
+
+    Seeking reads a frame's header only; a GIF frame larger than the logical screen enlarges the
+    canvas there (so `image.size` is what the decode will allocate), and only `load()` decodes.
+    """
+    budget, spent = policy.max_pixels * MAX_FRAME_PIXELS_FACTOR, 0
     for index in range(frames):
         if index:
             image.seek(index)
+        width, height = image.size
+        if width * height > policy.max_pixels:
+            raise _too_many_pixels(policy, width, height, frame=index + 1)
+        spent += width * height
+        if spent > budget:
+            raise ImageRejected(
+                f"The animation's first {index + 1} frames hold {_megapixels(spent)} megapixels: too many pixels "
+                "to check safely.",
+                "Upload a shorter or smaller animation.",
+            )
         image.load()
     if frames > 1:
         image.seek(0)
@@ -385,7 +417,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _too_many_pixels(
-    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None
+    policy: ImagePolicy, width: int = 0, height: int = 0, exc: BaseException | None = None, frame: int = 0
 ) -> ImageRejected:
     pixels = width * height
     if not pixels and exc is not None and (found := re.search(r"\((\d+) pixels\)", str(exc))):
@@ -393,8 +425,9 @@ def _too_many_pixels(
     size = f" ({width}×{height})" if width else ""
     amount = f"{_megapixels(pixels)} megapixels{size}" if pixels else "too many pixels"
     limit = min(policy.max_pixels, Image.MAX_IMAGE_PIXELS or policy.max_pixels)  # Pillow's own bomb guard
+    what = f"The animation's frame {frame}" if frame > 1 else "The image"
     return ImageRejected(
-        f"The image has {amount}; the limit is {_megapixels(limit)} megapixels "
+        f"{what} has {amount}; the limit is {_megapixels(limit)} megapixels "
         "(a decompression bomb or a very large image would exhaust the server's memory).",
         "Resize it first.",
     )
@@ -431,13 +464,18 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
     accepted = ", ".join(_nice(f) for f in policy.formats)
     if what:
         return ImageRejected(f"The file is {what}, not an accepted image.", f"Accepted: {accepted}.")
-    try:  # known to Pillow but not allowed here?
+    try:  # known to Pillow but not allowed here? Only to name it: headers are read, pixels never.
         with Image.open(_open(data)) as other:
             if other.format in FORMAT_TYPES:
                 name = _nice(str(other.format))
                 return ImageRejected(f"{name} images are not accepted here.", f"Accepted: {accepted}.")
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError):
-        pass
+            if other.format:
+                return ImageRejected(
+                    f"The file is an image in the {other.format} format, which is not accepted here.",
+                    f"Accepted: {accepted}.",
+                )
+    except Exception:  # noqa: S110  untrusted bytes: any decoder's failure (NotImplementedError of an
+        pass  # unimplemented DDS variant, the bomb warning of a huge FLI, ...) only means "not accepted"
     return ImageRejected(
         "The file is not an image of an accepted format (its content was checked, not its name).",
         f"Accepted: {accepted}.",
@@ -448,12 +486,21 @@ def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
 
 
 def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[str]]:
-    """EXIF bytes (same framing as given) without GPS, or with only orientation for "all".
+    """EXIF bytes (same framing as given) without GPS (and the other entries off the allow-list of
+    `r2.jpeg_meta`), or with only orientation for "all" and for EXIF that cannot be walked safely.
 
     Returns (new payload or None to drop the block, what was removed). Unchanged blocks come back
-    as the very same bytes.
+    as the very same bytes. In "gps" mode the block is edited in place (same length, nothing moves),
+    so IFD1 (the thumbnail and its orientation) and maker notes with absolute offsets stay valid.
     """
     prefix = b"Exif\x00\x00" if payload.startswith(b"Exif\x00\x00") else b""
+    if strip == "gps":
+        try:
+            tiff, dropped = jpeg_meta.clean_tiff(payload[len(prefix) :])
+        except jpeg_meta.Damaged:
+            pass  # a structure we cannot walk safely: keep the orientation alone (below)
+        else:
+            return (payload, []) if not dropped else (prefix + tiff, _unique(dropped))
     exif = Image.Exif()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -463,23 +510,16 @@ def _clean_exif(payload: bytes, strip: StripMode) -> tuple[bytes | None, list[st
                 exif.get_ifd(_GPS)  # parse it too: a GPS block we cannot read is damaged EXIF
         except Exception as exc:  # untrusted bytes
             raise ImageRejected("The image's EXIF metadata is damaged and cannot be cleaned safely.") from exc
-    damaged = any(issubclass(w.category, UserWarning) for w in caught)
-    if damaged:
-        # Pillow read only part of it: what it missed might be a location. Keep the orientation only.
-        strip = "all"
-    if strip == "all":
-        orientation = exif.get(_ORIENTATION)
-        what = "damaged EXIF" if damaged else "EXIF"
-        if not isinstance(orientation, int) or not 2 <= orientation <= 8:
-            return None, [what]
-        minimal = Image.Exif()
-        minimal[_ORIENTATION] = orientation
-        return _reframe(minimal.tobytes(), prefix), [f"{what} (orientation kept)"]
-    if _GPS not in exif:
-        return payload, []
-    exif.pop(_GPS)
-    exif._ifds.pop(_GPS, None)  # tobytes() writes cached sub-IFDs back unless removed here too
-    return _reframe(exif.tobytes(), prefix), ["GPS location"]
+    # In "gps" mode only EXIF the walker could not walk safely gets here; in "all" mode Pillow may have
+    # read only part of it. Either way what was missed might be a location: keep the orientation only.
+    damaged = strip == "gps" or any(issubclass(w.category, UserWarning) for w in caught)
+    orientation = exif.get(_ORIENTATION)
+    what = "damaged EXIF" if damaged else "EXIF"
+    if not isinstance(orientation, int) or not 2 <= orientation <= 8:
+        return None, [what]
+    minimal = Image.Exif()
+    minimal[_ORIENTATION] = orientation
+    return _reframe(minimal.tobytes(), prefix), [f"{what} (orientation kept)"]
 
 
 def _reframe(exif_bytes: bytes, prefix: bytes) -> bytes:
@@ -494,8 +534,8 @@ def _reframe(exif_bytes: bytes, prefix: bytes) -> bytes:
 # kept as they are (the compressed image data above all, never read into memory for a file) and the few
 # rewritten pieces. `strip_metadata` turns the plan into bytes; `clean_file` writes it file to file.
 
-_XMP_JPEG = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _JPEG_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")  # a marker inside/after entropy-coded data
+_ANY_MARKER = re.compile(rb"\xff[\x01-\xfe]")
 
 
 def _jpeg(data: _View, strip: StripMode) -> tuple[_Out, list[str]]:
@@ -506,17 +546,29 @@ def _jpeg(data: _View, strip: StripMode) -> tuple[_Out, list[str]]:
     removed: list[str] = []
     pos, n = 2, len(data)
     while True:
-        if pos + 1 >= n or data[pos] != 0xFF:
+        if pos < n and data[pos] != 0xFF:
+            # Stray bytes between segments (some cameras and editors write a few): skip to the next
+            # marker as libjpeg does (and drop them: nothing reads them, so nothing may hide there).
+            found = data.search(_ANY_MARKER, pos, 2)
+            if found < 0:
+                raise ImageRejected("The JPEG's structure is damaged (cannot find its next marker).")
+            removed.append("stray bytes between segments")
+            pos = found
+        if pos + 1 >= n:
             raise ImageRejected("The JPEG's structure is damaged (cannot find its next marker).")
         while data[pos + 1] == 0xFF:  # fill bytes
             pos += 1
             if pos + 1 >= n:
                 raise ImageRejected("The JPEG's structure is damaged.")
         marker = data[pos + 1]
+        if marker == 0x00:  # 0xFF00 is no marker (libjpeg and Pillow skip it): more stray bytes
+            removed.append("stray bytes between segments")
+            pos += 2
+            continue
         if marker == 0xD9:  # end of image
             out.copy(pos, pos + 2)
-            if pos + 2 < n:
-                removed.append("data after the image end")
+            if pos + 2 < n:  # a multi-picture JPEG's other pictures follow the first one's end
+                removed.append("secondary images" if "multi-picture index" in removed else "data after the image end")
             break
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             out.copy(pos, pos + 2)
@@ -550,30 +602,30 @@ def _unique(removed: list[str]) -> list[str]:
 
 
 def _jpeg_segment(marker: int, payload: bytes, strip: StripMode) -> tuple[bytes | None, list[str]]:
-    """The segment to write (the payload object itself = unchanged; bytes = a whole new segment)."""
-    if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
-        new, what = _clean_exif(payload, strip)
-        if new is None:
-            return None, what
-        if new is payload:
-            return payload, what
-        if len(new) + 2 > 0xFFFF:
-            raise ImageRejected("The cleaned EXIF block does not fit in a JPEG segment.")
-        return b"\xff\xe1" + (len(new) + 2).to_bytes(2, "big") + new, what
-    if marker == 0xE1 and payload.startswith(_XMP_JPEG):
-        return None, ["XMP"]
-    if marker == 0xE2 and payload.startswith(b"MPF\x00"):
-        return None, ["multi-picture index"]
-    if strip == "all":
-        if marker == 0xFE:
-            return None, ["comments"]
-        if marker == 0xED:
+    """The segment to write (the payload object itself = unchanged; bytes = a whole new segment).
+
+    APPn segments stay only when of a known-safe kind (`r2.jpeg_meta.app_segment`: JFIF, EXIF cleaned,
+    ICC, Adobe, Photoshop resources cleaned); with strip "all", Photoshop/IPTC and comments go too.
+    """
+    if 0xE0 <= marker <= 0xEF:
+        if strip == "all" and marker == 0xED:
             return None, ["IPTC"]
-        if 0xE1 <= marker <= 0xEF and marker not in (0xE2, 0xEE):  # keep ICC (APP2) and Adobe (APP14)
-            return None, ["other metadata"]
-        if marker == 0xE2 and not payload.startswith(b"ICC_PROFILE\x00"):
-            return None, ["other metadata"]
+        new, what = jpeg_meta.app_segment(marker, payload, lambda exif: _clean_exif(exif, strip))
+        return _jpeg_app(marker, payload, new), what
+    if 0xF0 <= marker <= 0xFD:  # JPGn extensions: decoders skip them, so nothing may hide there
+        return None, ["other data"]
+    if marker == 0xFE and strip == "all":
+        return None, ["comments"]
     return payload, []
+
+
+def _jpeg_app(marker: int, payload: bytes, new: bytes | None) -> bytes | None:
+    """`_jpeg_segment`'s answer for a cleaned APPn payload: dropped, unchanged, or a whole new segment."""
+    if new is None or new is payload:
+        return new
+    if len(new) + 2 > 0xFFFF:
+        raise ImageRejected("The cleaned metadata block does not fit in a JPEG segment.")
+    return bytes((0xFF, marker)) + (len(new) + 2).to_bytes(2, "big") + new
 
 
 # ---------------------------------------------------------------- PNG
@@ -804,21 +856,47 @@ def _plan_strip(data: _View, fmt: str, strip: StripMode) -> tuple[_Out, tuple[st
 
 def strip_metadata(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...]]:
     """Remove GPS/XMP (or all metadata) from `data` of the detected format, then check the result."""
+    cleaned, removed, _ = _strip_checked(data, fmt, strip)
+    return cleaned, removed
+
+
+def _strip_checked(data: bytes, fmt: str, strip: StripMode) -> tuple[bytes, tuple[str, ...], int]:
+    """`strip_metadata`, and the orientation the cleaned image will be shown with."""
     view = _View.of(data)
     out, removed = _plan_strip(view, fmt, strip)
     cleaned = out.to_bytes(view, data)
-    _check_clean(_View.of(cleaned), fmt, strip)
-    return cleaned, removed
+    return cleaned, removed, _check_clean(_View.of(cleaned), fmt, strip)
 
 
 _GIF_XMP = re.compile(re.escape(b"\x21\xff\x0bXMP DataXMP"))
 
 
-def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
-    """Open the cleaned image again (headers only) and refuse if location metadata survived."""
+# IPTC IIM records that name a place: content location code/name, city, sub-location, province or
+# state, country code, country name (IPTC IIM 4.2, record 2).
+_IPTC_LOCATION = frozenset({(2, 26), (2, 27), (2, 90), (2, 92), (2, 95), (2, 100), (2, 101)})
+
+
+def _iptc_location(image: Image.Image) -> bool:
+    """Does the JPEG's Photoshop (APP13) IPTC block name a place? A block that cannot be read might."""
+    if not image.info.get("photoshop"):
+        return False
+    try:
+        records = IptcImagePlugin.getiptcinfo(image) or {}  # type: ignore[arg-type]
+    except Exception:  # unreadable IPTC: what it hides might be a place
+        return True
+    return bool(_IPTC_LOCATION & set(records))
+
+
+def _check_clean(data: _View, fmt: str, strip: StripMode) -> int:
+    """Open the cleaned image again (headers only) and refuse if location metadata survived.
+
+    Returns the EXIF orientation (1-8) the stored image is shown with: the thumbnail must be turned by
+    this one, not by what the original carried in metadata that was removed.
+    """
     try:
         with Image.open(data.stream(), formats=[fmt]) as image:
             exif = image.getexif()
+            orientation = exif.get(_ORIENTATION)
             leftovers = []
             if _GPS in exif:
                 leftovers.append("GPS")
@@ -826,34 +904,62 @@ def _check_clean(data: _View, fmt: str, strip: StripMode) -> None:
                 leftovers.append("XMP")
             if strip == "all" and set(exif) - {_ORIENTATION}:
                 leftovers.append("EXIF")
+            if fmt == "JPEG":  # every segment, IFD, Photoshop resource and IPTC field, by Pillow's parsers
+                leftovers += [w for w in jpeg_meta.verify_segments(image, strip) if w not in leftovers]
+            if fmt == "JPEG" and _iptc_location(image):
+                leftovers.append("the IPTC location (city, country)")
     except Exception as exc:  # untrusted bytes: any parser failure is a rejection
         raise ImageRejected("Removing the metadata damaged the image; it was not stored.") from exc
     if leftovers:
         raise ImageRejected(f"Could not remove {', '.join(leftovers)} from the image; it was not stored.")
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
 
 
 # ---------------------------------------------------------------- the whole check
 
 
-def _check_and_thumbnail(
+def _decode(
     source: bytes | Path,
     policy: ImagePolicy,
     thumb_size: int | None,
     thumbnail: Callable[[Image.Image], bytes] | None,
-) -> tuple[ImageInfo, bytes | None, str]:
-    """Identify and fully decode; the thumbnail from that decode. The decoded image is freed on return."""
+) -> tuple[ImageInfo, Image.Image, str]:
+    """Identify and fully decode; when a thumbnail is wanted, reduce the decode to its size at once
+    (in place: the full-size pixels are freed before the metadata is stripped). Returns the info, the
+    image (the caller closes it) and why the thumbnail cannot be made ("" when it can)."""
     info, image = inspect(source, policy, thumb_size=thumb_size)
-    thumb: bytes | None = None
-    thumb_error = ""
+    error = ""
+    if thumbnail is not None and thumb_size:
+        try:
+            image.seek(0)  # the first frame of an animation is its thumbnail
+            if image.format == "GIF" and image.size != (info.width, info.height):
+                # A later frame enlarged Pillow's canvas (it stays enlarged); the stored file's first frame,
+                # as any reader opens it, has the logical screen's size: show that.
+                first = image.crop((0, 0, info.width, info.height))
+                image.close()
+                image = first
+            image.thumbnail((thumb_size, thumb_size))
+        except Exception as exc:  # a thumbnail failure must not lose the original
+            error = f"The thumbnail could not be made ({_short(exc)})."
+    return info, image, error
+
+
+def _thumbnail_as_stored(
+    image: Image.Image, thumbnail: Callable[[Image.Image], bytes] | None, orientation: int, error: str
+) -> tuple[bytes | None, str]:
+    """The thumbnail, turned by the orientation the *stored* image has (`_check_clean`), whatever the
+    original said in metadata that was removed (a PNG text profile, XMP): both look the same way up."""
+    if thumbnail is None or error:
+        return None, error
     try:
-        if thumbnail is not None:
-            try:
-                thumb = thumbnail(image)
-            except Exception as exc:  # a thumbnail failure must not lose the original
-                thumb_error = f"The thumbnail could not be made ({_short(exc)})."
-    finally:
-        image.close()
-    return info, thumb, thumb_error
+        exif = image.getexif()  # the very object `ImageOps.exif_transpose` reads (Pillow caches it)
+        if orientation == 1:
+            exif.pop(_ORIENTATION, None)
+        else:
+            exif[_ORIENTATION] = orientation
+        return thumbnail(image), ""
+    except Exception as exc:  # a thumbnail failure must not lose the original
+        return None, f"The thumbnail could not be made ({_short(exc)})."
 
 
 def clean(
@@ -870,8 +976,10 @@ def clean(
     `ImageRejected`. A thumbnail failure does not reject the image.
     """
     data = read_source(source, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(data, policy, thumb_size, thumbnail)
-    body, removed = strip_metadata(data, info.format, policy.strip)
+    info, image, thumb_error = _decode(data, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        body, removed, orientation = _strip_checked(data, info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanImage(body, info, removed, thumb, thumb_error)
 
 
@@ -892,15 +1000,17 @@ def clean_file(
     """
     size = _size_of(path)
     check_size(size, policy.max_bytes)
-    info, thumb, thumb_error = _check_and_thumbnail(path, policy, thumb_size, thumbnail)
-    with path.open("rb") as source:
-        view = _View(file=source, size=size)
-        plan, removed = _plan_strip(view, info.format, policy.strip)
-        changed = not plan.unchanged(size)
-        if changed:
-            with out.open("wb") as target:
-                plan.write(view, target)
-    result = out if changed else path
-    with result.open("rb") as written:
-        _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+    info, image, thumb_error = _decode(path, policy, thumb_size, thumbnail)
+    with image:  # the decoded image is freed on return
+        with path.open("rb") as source:
+            view = _View(file=source, size=size)
+            plan, removed = _plan_strip(view, info.format, policy.strip)
+            changed = not plan.unchanged(size)
+            if changed:
+                with out.open("wb") as target:
+                    plan.write(view, target)
+        result = out if changed else path
+        with result.open("rb") as written:
+            orientation = _check_clean(_View(file=written, size=plan.size), info.format, policy.strip)
+        thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanFile(result, changed, plan.size, info, removed, thumb, thumb_error)

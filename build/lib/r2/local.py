@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from r2.client import S3Client, make_client
+from r2.cors import preset_rules as demo_cors_rules  # the demo bucket's policy is the preset
 from r2.settings import Settings
-
-# Must be set before moto is imported anywhere in this process.
-os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
 
 LOCAL_ACCESS_KEY = "local-demo"
 LOCAL_SECRET_KEY = "local-demo-secret"  # noqa: S105  not a secret: the embedded server accepts any key
@@ -29,22 +27,6 @@ LOCAL_BANNER = (
 )
 
 _lock = threading.Lock()
-
-
-def demo_cors_rules(app_origin: str) -> list[dict[str, Any]]:
-    """The seed guide's policy adapted to this app: its own origin first (moto only matches rule 1)."""
-    origins = [app_origin]
-    if "://localhost" in app_origin:
-        origins.append(app_origin.replace("://localhost", "://127.0.0.1"))
-    return [
-        {
-            "AllowedOrigins": origins,
-            "AllowedMethods": ["GET", "PUT", "HEAD"],
-            "AllowedHeaders": ["content-type", "if-none-match"],
-            "ExposeHeaders": ["ETag"],
-            "MaxAgeSeconds": 3600,
-        }
-    ]
 
 
 @dataclass
@@ -57,7 +39,14 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it would log signed URLs per request
+        # Without this moto answers every preflight permissively and CORS bugs hide (R2-FACTS). moto reads
+        # the variable when first imported and copies it into werkzeug_app, which reads it whenever it
+        # builds a server's S3 app: set both, so the order of imports in the process does not matter.
+        os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
+        from moto.moto_server import werkzeug_app
         from moto.server import ThreadedMotoServer
+
+        werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]  # moto re-exports it from settings
 
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()

@@ -16,6 +16,7 @@ META_HEIGHT = "height"
 META_FORMAT = "format"
 META_UPLOADED_BY = "uploaded-by"
 META_THUMBNAIL = "thumbnail"  # "yes" when a thumbnail was stored
+META_SHA256 = "sha256"  # hex SHA-256 of the stored bytes (the catalog finds duplicates by it)
 
 HIDDEN_PREFIXES = (RESERVED_PREFIX, THUMB_PREFIX)
 
@@ -28,6 +29,26 @@ def thumbnail_key(key: str) -> str:
 def is_hidden(key: str) -> bool:
     """Reserved for the app (thumbnails, audit, history, snapshots): never shown when browsing."""
     return key.startswith(HIDDEN_PREFIXES)
+
+
+def reserved_root(key: str) -> str | None:
+    """The reserved prefix `key` lies under (`.dashboard/` or `.thumbs/`), or None."""
+    return next((p for p in HIDDEN_PREFIXES if key.startswith(p)), None)
+
+
+def check_visible(key: str) -> str:
+    """THE check of whether a key may be reached from a member-facing path (Browse, search, details,
+    Download and share links, `python -m r2 sign` and `ls`), whatever the role: the checked key, or
+    InvalidInput for a key under a reserved prefix. The app's own code reads its data through its own
+    functions (audit, CORS history, thumbnails of visible keys), never through these paths."""
+    key = check_key(key)
+    if reserved_root(key) is not None:
+        raise InvalidInput(
+            "This key is reserved for the app (.dashboard/ and .thumbs/ hold its own data): it cannot be "
+            "opened, listed, signed or shared here.",
+            "Audit events are on the Audit page (admins).",
+        )
+    return key
 
 
 def check_key(key: str) -> str:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.errors import InvalidInput, translate
+from r2.images import FORMAT_TYPES
 from r2.naming import (
     META_FORMAT,
     META_HEIGHT,
@@ -62,6 +64,21 @@ class ObjectDetails:
     @property
     def image_format(self) -> str:
         return self.meta(META_FORMAT)
+
+    @property
+    def download_name(self) -> str:
+        """The name a browser saves the object under (Browse's Download).
+
+        The original name's stem with the extension of the format the upload pipeline detected from
+        the content (`format` metadata): a PNG uploaded as `report.html` downloads as `report.png`, so
+        opening it never runs it as a web page. An object without a detected format (not uploaded by
+        the app) keeps its key's own name: its original-name metadata, if any, was not written by us.
+        """
+        ext = FORMAT_TYPES.get(self.image_format, ("", ""))[0]
+        if not ext:
+            return PurePosixPath(self.key).name
+        stem = PurePosixPath(self.original_name).stem if self.original_name else ""
+        return f"{stem or PurePosixPath(self.key).stem}.{ext}"
 
     @property
     def uploaded_by(self) -> str:

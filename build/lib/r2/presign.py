@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from r2.client import S3Client
 from r2.errors import InvalidInput
-from r2.naming import check_key
+from r2.naming import check_key, check_visible
 from r2.settings import MAX_PRESIGN_SECONDS
 
 
@@ -17,9 +17,21 @@ def check_expiry(seconds: int) -> int:
     return seconds
 
 
-def sign_get(client: S3Client, bucket: str, key: str, expires: int, *, download_name: str | None = None) -> str:
-    """A GET URL for a private object. `download_name` makes browsers save it under that name."""
-    params: dict[str, str] = {"Bucket": bucket, "Key": check_key(key)}
+def sign_get(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    expires: int,
+    *,
+    download_name: str | None = None,
+    reserved_ok: bool = False,
+) -> str:
+    """A GET URL for a private object. `download_name` makes browsers save it under that name.
+
+    Keys under the reserved prefixes are refused (`r2.naming.check_visible`) unless `reserved_ok`: only
+    the app's own code passes it, for a thumbnail of a visible key or a health probe it wrote.
+    """
+    params: dict[str, str] = {"Bucket": bucket, "Key": check_key(key) if reserved_ok else check_visible(key)}
     if download_name:
         safe = download_name.replace('"', "").replace("\\", "")
         params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'

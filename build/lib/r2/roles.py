@@ -21,8 +21,14 @@ The `[roles]` table::
     domains = ["example.com"]
 
 A visitor gets the highest role any rule gives them (roles are cumulative). Email and domain rules
-apply only to an email the provider did not mark unverified (`email_verified = false`); a domain
-matches exactly (`example.com` does not cover `dev.example.com`).
+apply only to an email the provider marked verified (`email_verified` is `true` or `"true"`; missing,
+`"0"`, `"no"` and anything else count as unverified); a domain matches exactly (`example.com` does not
+cover `dev.example.com`).
+
+Emails, domains and groups are compared after lower-casing ASCII letters only, and an email or domain
+that is not ASCII is refused (internationalised hosts must be written IDNA-encoded, `xn--...`):
+Python's `str.lower()` maps the Kelvin sign U+212A onto `k`, which would let `\u212aim@example.com`
+match a rule for `kim@example.com`.
 """
 
 from __future__ import annotations
@@ -44,6 +50,22 @@ PAGE_ROLES: dict[str, str] = {
 }
 
 NO_ROLE = "none"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters only (never `str.lower()`, which maps some non-ASCII letters to ASCII)."""
+    return text.strip().translate(_ASCII_LOWER)
+
+
+def valid_email(email: str) -> bool:
+    """One printable-ASCII address with a dotted domain: the only kind an email or domain rule matches."""
+    if not email.isascii() or email.count("@") != 1:
+        return False
+    if any(not c.isprintable() or c.isspace() or c in "<>,;\"'()[]\\" for c in email):
+        return False
+    local, domain = email.split("@")
+    return bool(local) and "." in domain and not domain.startswith(".") and not domain.endswith(".")
 
 
 def roles_for(role: str) -> frozenset[str]:
@@ -99,7 +121,7 @@ def _strings(value: Any, where: str, problems: list[str]) -> list[str]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         problems.append(f"[roles] {where} must be a list of strings")
         return []
-    return [v.strip().lower() for v in value if v.strip()]
+    return [fold(v) for v in value if v.strip()]
 
 
 def parse_role_config(table: Mapping[str, Any] | None) -> RoleConfig:
@@ -108,7 +130,7 @@ def parse_role_config(table: Mapping[str, Any] | None) -> RoleConfig:
         return RoleConfig()
     problems: list[str] = []
     rules: list[RoleRule] = []
-    default = str(table.get("default", NO_ROLE)).strip().lower()
+    default = fold(str(table.get("default", NO_ROLE)))
     if default not in (*ROLES, NO_ROLE):
         problems.append(f"[roles] default must be one of {', '.join(ROLES)} or none, not {default!r}")
     claim = table.get("groups_claim", "groups")
@@ -130,8 +152,16 @@ def parse_role_config(table: Mapping[str, Any] | None) -> RoleConfig:
         emails = _strings(value.get("emails", []), f"{key}.emails", problems)
         domains = [d.lstrip("@") for d in _strings(value.get("domains", []), f"{key}.domains", problems)]
         groups = _strings(value.get("groups", []), f"{key}.groups", problems)
-        problems.extend(f"[roles.{key}] emails: {e!r} is not an email address" for e in emails if "@" not in e)
-        problems.extend(f"[roles.{key}] domains: {d!r} is not a domain" for d in domains if "@" in d or "." not in d)
+        problems.extend(
+            f"[roles.{key}] emails: {e!r} is not an ASCII email address (write a non-ASCII host IDNA-encoded, xn--…)"
+            for e in emails
+            if not valid_email(e)
+        )
+        problems.extend(
+            f"[roles.{key}] domains: {d!r} is not an ASCII domain (write a non-ASCII host IDNA-encoded, xn--…)"
+            for d in domains
+            if not valid_email(f"x@{d}")
+        )
         rules.append(RoleRule(key, frozenset(emails), frozenset(domains), frozenset(groups)))
     if problems:
         raise SettingsError(problems)
@@ -152,26 +182,23 @@ def identity_from_claims(claims: Mapping[str, Any], config: RoleConfig) -> Ident
     """An `Identity` from the ID-token claims that `st.user` holds."""
     email = str(claims.get("email") or "").strip()
     name = str(claims.get("name") or claims.get("preferred_username") or email)
-    verified = claims.get("email_verified", True)
-    if isinstance(verified, str):  # some providers send "true"/"false"
-        verified = verified.strip().lower() != "false"
-    return Identity(email, name, groups_from_claims(claims, config), bool(verified))
+    verified = claims.get("email_verified")
+    # Only a true boolean, or the string "true" that some providers send, is a verified email.
+    is_verified = verified is True or (isinstance(verified, str) and verified == "true")
+    return Identity(email, name, groups_from_claims(claims, config), is_verified)
 
 
 def email_from_header(value: str | None) -> str:
     """The email a trusted proxy put in its header, or "" when it is absent or not an address."""
     email = (value or "").strip()
-    if email.count("@") != 1 or any(c.isspace() or c in "<>,;\"'" for c in email):
-        return ""
-    local, domain = email.split("@")
-    return email if local and "." in domain else ""
+    return email if valid_email(email) else ""
 
 
 def matched_roles(identity: Identity, config: RoleConfig) -> frozenset[str]:
     """The roles the rules give `identity`, without the default (empty when no rule matches)."""
-    email = identity.email.lower() if identity.email_verified else ""
-    domain = email.rpartition("@")[2] if "@" in email else ""
-    groups = {g.lower() for g in identity.groups}
+    email = fold(identity.email) if identity.email_verified and valid_email(identity.email.strip()) else ""
+    domain = email.rpartition("@")[2] if email else ""
+    groups = {fold(g) for g in identity.groups}
     held: set[str] = set()
     for rule in config.rules:
         if (email and email in rule.emails) or (domain and domain in rule.domains) or groups & rule.groups:
@@ -189,11 +216,13 @@ def resolve_roles(identity: Identity | None, config: RoleConfig) -> frozenset[st
 
 @dataclass(frozen=True)
 class Decision:
-    """Who the visitor is and what they hold. `source`: local, open, header, oidc or anonymous."""
+    """Who the visitor is and what they hold. `source`: local, open, header, oidc or anonymous.
+    `refusal` says why a request was refused outright (shown on the sign-in page)."""
 
     identity: Identity | None
     roles: frozenset[str]
     source: str
+    refusal: str = ""
 
     @property
     def signed_in(self) -> bool:
@@ -208,12 +237,15 @@ def decide(
     oidc_configured: bool = False,
     claims: Mapping[str, Any] | None = None,
     trusted_header: str = "",
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
 ) -> Decision:
     """Resolve the visitor, in this order:
 
     1. local demo mode: the single local user holds every role;
-    2. trusted-header mode (only when `trusted_header` is set): the proxy's email header;
+    2. trusted-header mode (only when `trusted_header` is set): the proxy's email header. `headers`
+       are the request's (name, value) pairs, every copy kept: a request that carries the header more
+       than once is refused (a proxy that appends its own copy after a client-sent one would
+       otherwise let the client's value win);
     3. OIDC sign-in (`[auth]` configured) with `claims` from `st.user`;
     4. sign-in configured (either way) but not signed in: no role at all;
     5. no sign-in configured: every visitor gets `default_role` (R2_DEFAULT_ROLE).
@@ -221,8 +253,12 @@ def decide(
     if local:
         return Decision(Identity(name="Local user"), frozenset(ROLES), "local")
     if trusted_header:
-        lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        email = email_from_header(lowered.get(trusted_header.lower()))
+        pairs = (headers or {}).items() if isinstance(headers, Mapping) else (headers or ())
+        values = [v for k, v in pairs if k.lower() == trusted_header.lower()]
+        if len(values) > 1:
+            why = f"The request carried the {trusted_header} header more than once, so it was refused."
+            return Decision(None, frozenset(), "anonymous", why)
+        email = email_from_header(values[0] if values else None)
         if email:
             identity = Identity(email=email, name=email)
             return Decision(identity, resolve_roles(identity, config), "header")

@@ -8,12 +8,13 @@ Secret values never appear in `repr`, logs or rendered pages: use `masked()`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -97,6 +98,13 @@ class Settings:
         values.update(endpoint=endpoint, access_key_id=access_key_id, secret_access_key=secret_access_key)
         return Settings(**values)
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The values `r2.errors.redact` removes from every outward text: the S3 secret key and the
+        Cloudflare API token (with its SHA-256, which is a secret key too)."""
+        token = self.cloudflare_api_token
+        derived = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        return tuple(v for v in (self.secret_access_key, token, derived) if v)
+
     def masked(self) -> dict[str, object]:
         """Every setting, with secrets masked: safe to render, log or print."""
         out: dict[str, object] = {}
@@ -142,20 +150,41 @@ ENV_NAMES: dict[str, str] = {
     "class_a_price_per_million": "R2_PRICE_CLASS_A_PER_MILLION",
     "class_b_price_per_million": "R2_PRICE_CLASS_B_PER_MILLION",
 }
+SECRET_ENV_NAMES = ("R2_SECRET_ACCESS_KEY", "CLOUDFLARE_API_TOKEN")
 _CREDENTIAL_NAMES = ("account_id", "access_key_id", "secret_access_key", "endpoint")
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's data. Raises `SettingsError` saying why it cannot be read (never its content)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message gives only the position, never the text around it.
+        raise SettingsError([f"{path} is not valid TOML: {exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{path} is not UTF-8 text"]) from exc
+    except OSError as exc:
+        raise SettingsError([f"{path} cannot be opened ({type(exc).__name__})"]) from exc
+
+
+def unreadable_secrets(paths: Iterable[str | Path]) -> list[str]:
+    """Why each existing secrets file among `paths` cannot be read (Streamlit's `secrets.files`: the
+    user-level `~/.streamlit/secrets.toml` and the project's). Empty when all that exist parse."""
+    problems: list[str] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            try:
+                load_toml(path)
+            except SettingsError as exc:
+                problems.extend(exc.problems)
+    return problems
 
 
 def read_secrets_toml(path: Path) -> dict[str, str]:
     """The `[r2]` table of a Streamlit secrets file, keyed by environment variable name."""
     if not path.is_file():
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message gives only the position, never the text around it.
-        raise SettingsError([f"{path} is not valid TOML: {exc}"]) from exc
-    except UnicodeDecodeError as exc:
-        raise SettingsError([f"{path} is not UTF-8 text"]) from exc
+    data = load_toml(path)
     table = data.get("r2", {})
     if not isinstance(table, dict):
         raise SettingsError([f"{path}: [r2] must be a table"])

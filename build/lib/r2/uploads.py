@@ -7,11 +7,11 @@
 - `store(...)` writes the thumbnail and then the original with `If-None-Match: *`; if the original
   cannot be written, the new thumbnail is deleted again, so a failed file leaves nothing behind.
   A thumbnail failure does not lose the original: the result says so and Browse can regenerate it.
-- A direct browser upload composes the same parts: `plan_upload` -> signed PUT of the raw bytes ->
-  `images.clean_file(downloaded_file, plan.policy, ...)` (file to file) -> `store(..., if_match=etag)`,
-  which, only if the object is still the one checked, streams the cleaned file over it, or, when
-  nothing was removed, only replaces its metadata by a server-side copy onto itself (no bytes sent).
-  A rejected file is deleted.
+- A direct browser upload composes the same parts: `plan_upload` -> signed PUT of the raw bytes to a
+  staging key under `.dashboard/` -> `images.clean_file(downloaded_file, plan.policy, ...)` (file to
+  file) -> `store(..., copy_from=(staged key, etag))`, which writes the final key with If-None-Match:
+  the cleaned file streamed from disk, or, when nothing was removed, a server-side copy of the staged
+  object (no bytes sent). See `r2.direct`.
 - `upload_file` / `upload_files` do it all per file and record an `upload` audit event per stored
   file. Each file gets a frozen `Uploaded` or `Rejected` result; one file failing never stops the rest.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -33,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import AlreadyExists, InvalidInput, R2Error, translate
+from r2.errors import AlreadyExists, InvalidInput, NotFound, R2Error, translate
 from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
 from r2.naming import (
     META_FORMAT,
@@ -48,6 +49,9 @@ from r2.naming import (
 from r2.settings import Settings
 from r2.thumbnails import THUMB_SIZE, store_thumbnail, thumbnail_of
 
+log = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = "The file could not be checked (an unexpected error, logged for the operator); it was not stored."
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # uuid keys never change content
 MAX_NAME_META = 512  # characters of the percent-encoded original name kept as metadata
 _NAME_SAFE = "!$&'()*+,;=@[]^_`{}~-."  # printable ASCII kept; the rest (spaces too: headers trim them) encoded
@@ -209,20 +213,13 @@ def put_new(
     *,
     content_type: str,
     metadata: dict[str, str],
-    if_match: str | None = None,
     content_length: int | None = None,
 ) -> None:
     """PUT with If-None-Match: * — an existing key is refused (AlreadyExists), never overwritten.
 
-    With `if_match=<ETag>` it instead replaces exactly that version (compare-and-swap; a changed or
-    missing object is refused): for an original that arrived by another path (a direct browser
-    upload) and is replaced by its checked, cleaned version.
-
     `body` may be an open file (streamed from disk; give `content_length`, its exact size).
     """
-    condition: dict[str, Any] = {"IfMatch": if_match} if if_match is not None else {"IfNoneMatch": "*"}
-    if content_length is not None:
-        condition["ContentLength"] = content_length
+    extra: dict[str, Any] = {"ContentLength": content_length} if content_length is not None else {}
     try:
         client.put_object(
             Bucket=bucket,
@@ -231,27 +228,29 @@ def put_new(
             ContentType=content_type,
             CacheControl=CACHE_CONTROL,
             Metadata=metadata,
-            **condition,
+            IfNoneMatch="*",
+            **extra,
         )
     except (ClientError, BotoCoreError) as exc:
         err = translate(exc, action="store the image", target=key)
-        if isinstance(err, AlreadyExists) and if_match is None and is_own_write(client, bucket, key, body):
+        if isinstance(err, AlreadyExists) and is_own_write(client, bucket, key, _md5(body)):
             return
         raise err from exc
 
 
-def is_own_write(client: S3Client, bucket: str, key: str, body: bytes | BinaryIO) -> bool:
-    """After a refused If-None-Match PUT: is the object there the one we just sent?
+def is_own_write(client: S3Client, bucket: str, key: str, md5: str) -> bool:
+    """After a refused If-None-Match write: is the object there the one we just sent?
 
-    The client resends a PUT whose answer was lost (a dropped connection after the server stored it);
-    the resend is then refused as "exists" although the first attempt stored exactly these bytes.
-    Keys are fresh uuids, so an object with our bytes' MD5 (the ETag of a single PUT) is our own.
+    The client resends a request whose answer was lost (a dropped connection after the server stored
+    it); the resend is then refused as "exists" although the first attempt stored exactly these bytes.
+    Keys are fresh uuids, so an object with our content's MD5 (the ETag of a single PUT, kept by a
+    copy) is our own.
     """
     try:
         etag = str(client.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
     except (ClientError, BotoCoreError):
         return False
-    return etag == _md5(body)
+    return etag == md5
 
 
 def _md5(body: bytes | BinaryIO) -> str:
@@ -265,31 +264,57 @@ def _md5(body: bytes | BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def keep_in_place(
-    client: S3Client, bucket: str, key: str, *, content_type: str, metadata: dict[str, str], if_match: str
-) -> None:
-    """Give an object that needs no cleaning its pipeline metadata without sending its bytes again.
+# R2 takes a CopyObject's destination condition as cf-copy-destination-if-none-match, not the
+# If-None-Match that S3 uses there (https://developers.cloudflare.com/r2/api/s3/conditional-operations/).
+_R2_HOST = ".r2.cloudflarestorage.com"
+_COPY_HOOK = "r2-dashboard-copy-destination-condition"
 
-    A server-side copy of the object onto itself with new metadata (`MetadataDirective=REPLACE`),
-    guarded by `CopySourceIfMatch`: only the version that was checked is kept (a changed or missing
-    object is refused with 412, like `If-Match`). R2's S3 compatibility table lists both headers for
-    CopyObject (https://developers.cloudflare.com/r2/api/s3/api/); not tried against live R2 here:
-    the tests prove the guard on LocalStack (moto ignores it). A copy keeps the content, hence the
-    ETag, so a resend after a lost answer succeeds.
+
+def _r2_copy_condition(request: Any, **_: Any) -> None:
+    if _R2_HOST in str(request.url) and "If-None-Match" in request.headers:
+        value = request.headers["If-None-Match"]
+        del request.headers["If-None-Match"]
+        request.headers["cf-copy-destination-if-none-match"] = value
+
+
+def copy_new(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    source: str,
+    source_etag: str,
+    content_type: str,
+    metadata: dict[str, str],
+) -> None:
+    """Server-side copy of `source` to a new key with the pipeline's metadata: no bytes sent.
+
+    Only the version that was checked is copied (`CopySourceIfMatch`; a changed or missing source is
+    refused with 412) and an existing destination is never overwritten (If-None-Match: *, sent to R2
+    under its own header name). A copy keeps the content, hence the ETag: a resend after a lost
+    answer, or a second checker of the same upload, finds the same content there and succeeds. moto
+    ignores both conditions (strict xfails; LocalStack and R2 honour the source one).
     """
+    client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
     try:
         client.copy_object(
             Bucket=bucket,
             Key=check_key(key),
-            CopySource={"Bucket": bucket, "Key": key},
-            CopySourceIfMatch=if_match,
+            CopySource={"Bucket": bucket, "Key": source},
+            CopySourceIfMatch=source_etag,
+            IfNoneMatch="*",
             MetadataDirective="REPLACE",
             ContentType=content_type,
             CacheControl=CACHE_CONTROL,
             Metadata=metadata,
         )
     except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="store the image", target=key) from exc
+        err = translate(exc, action="store the image", target=key)
+        # Refused (the key is taken) or the source is gone (another checker of the same upload copied it
+        # first and removed it): fine if the final key holds exactly the checked content.
+        if isinstance(err, AlreadyExists | NotFound) and is_own_write(client, bucket, key, source_etag.strip('"')):
+            return
+        raise err from exc
 
 
 def store(
@@ -300,14 +325,14 @@ def store(
     *,
     original_name: str,
     uploaded_by: str,
-    if_match: str | None = None,
+    copy_from: tuple[str, str] | None = None,
 ) -> tuple[str | None, tuple[str, ...]]:
     """Store the thumbnail, then the original. Returns (thumbnail key or None, problems).
 
     Raises R2Error (AlreadyExists for a taken key) when the original was not stored; then nothing
-    of this file remains in the bucket (the new thumbnail is deleted again). `if_match`: see `put_new`.
-    A `CleanFile` is streamed from disk; with `if_match` and nothing changed, it is not sent at all
-    (`keep_in_place`): the object checked is already the object to keep.
+    of this file remains in the bucket (the new thumbnail is deleted again). A `CleanFile` is streamed
+    from disk; with `copy_from=(staged key, ETag)` (the checked object is already in the bucket) and
+    nothing changed, it is not sent at all: the staged object is copied server-side (`copy_new`).
     """
     key = check_key(key)
     thumb_key: str | None = None
@@ -316,7 +341,7 @@ def store(
         try:
             thumb_key = store_thumbnail(client, bucket, key, clean.thumbnail, if_new=True)
         except AlreadyExists as exc:
-            if is_own_write(client, bucket, thumbnail_key(key), clean.thumbnail):
+            if is_own_write(client, bucket, thumbnail_key(key), _md5(clean.thumbnail)):
                 thumb_key = thumbnail_key(key)  # our own first attempt, whose answer was lost
             else:
                 raise AlreadyExists(
@@ -331,22 +356,16 @@ def store(
     content_type = clean.info.content_type
     try:
         if isinstance(clean, CleanImage):
-            put_new(client, bucket, key, clean.body, content_type=content_type, metadata=metadata, if_match=if_match)
-        elif if_match is not None and not clean.changed:
-            keep_in_place(client, bucket, key, content_type=content_type, metadata=metadata, if_match=if_match)
+            put_new(client, bucket, key, clean.body, content_type=content_type, metadata=metadata)
+        elif copy_from is not None and not clean.changed:
+            source, etag = copy_from
+            copy_new(client, bucket, key, source=source, source_etag=etag, content_type=content_type, metadata=metadata)
         else:
             with clean.path.open("rb") as body:
                 put_new(
-                    client,
-                    bucket,
-                    key,
-                    body,
-                    content_type=content_type,
-                    metadata=metadata,
-                    if_match=if_match,
-                    content_length=clean.size,
+                    client, bucket, key, body, content_type=content_type, metadata=metadata, content_length=clean.size
                 )
-    except R2Error:
+    except Exception:  # R2Error, or anything unexpected: the original is not stored, so neither is its thumbnail
         if thumb_key is not None:
             _delete_quietly(client, bucket, thumb_key)
         raise
@@ -380,13 +399,19 @@ def upload_file(
     except R2Error as exc:
         reason = str(exc) if isinstance(exc, InvalidInput) else f"Not stored: {exc}"
         return Rejected(shown, reason, key=key or "")
+    except Exception:  # a bug or a decoder's surprise: this file is refused, the batch goes on and reports it
+        log.exception("upload of %r failed unexpectedly", shown)  # the operator sees the traceback, not the user
+        return Rejected(shown, UNEXPECTED_ERROR, key="")
     detail = f"{clean.info.format} {clean.info.width}x{clean.info.height}, {clean.size} bytes"
     if clean.removed:
         detail += f"; removed: {', '.join(clean.removed)}"
     try:
         record(client, settings.bucket, AuditEvent(actor, "upload", key, "ok", detail))
-    except R2Error as exc:
-        problems += (f"Stored, but the audit event was not written ({exc.message}).",)
+    except Exception as exc:  # stored: whatever goes wrong now is a problem to report, never a lost result
+        why = exc.message if isinstance(exc, R2Error) else "an unexpected error, logged for the operator"
+        if not isinstance(exc, R2Error):
+            log.exception("audit event for %s not written", key)
+        problems += (f"Stored, but the audit event was not written ({why}).",)
     return Uploaded(
         shown,
         key,

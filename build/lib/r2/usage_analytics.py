@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from r2.errors import AccessDenied, InvalidInput, R2Error, Unavailable, scrub
+from r2.errors import AccessDenied, InvalidInput, R2Error, Unavailable, redact
 from r2.settings import Settings
 
 # https://developers.cloudflare.com/r2/pricing/#class-a-operations
@@ -149,10 +149,8 @@ def parse(body: dict[str, Any], *, since: datetime, until: datetime, token: str 
     errors = body.get("errors") or []
     if errors:
         first = str(errors[0].get("message", "unknown error")) if isinstance(errors[0], dict) else str(errors[0])
-        if token:
-            first = first.replace(token, "…")
         kind: type[R2Error] = AccessDenied if "auth" in first.lower() else Unavailable
-        raise kind(f"Cloudflare's analytics API reported: {scrub(first)[:200]}", code="GraphQL")
+        raise kind(f"Cloudflare's analytics API reported: {redact(first, [token])[:200]}", code="GraphQL")
     try:
         account = body["data"]["viewer"]["accounts"][0]
     except (KeyError, IndexError, TypeError) as exc:

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any
 
 from r2.browse import list_level
-from r2.cli import Context
+from r2.commands.common import Context
 from r2.presign import check_expiry, sign_get
 
 

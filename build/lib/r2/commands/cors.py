@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from r2 import cors, cors_store
-from r2.cli import Context, UsageError
-from r2.errors import R2Error
+from r2.commands.common import Context, UsageError, confirm
+from r2.errors import InvalidInput, R2Error
 from r2.preflight import preflight
 
 
@@ -44,7 +44,9 @@ def register(sub: Any) -> None:
     p = cmds.add_parser("check", help="send a real preflight (exit 0 allowed, 1 blocked)")
     p.add_argument("--origin", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--header", action="append", default=[], help="a request header (repeatable)")
+    p.add_argument(
+        "--header", action="append", default=[], help="a request header, or a comma list of them (repeatable)"
+    )
     p.set_defaults(func=cmd_check)
 
     p = cmds.add_parser("history", help="list the saved versions, newest first")
@@ -69,21 +71,6 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
-
-
-def confirm(args: argparse.Namespace, ctx: Context, question: str) -> bool:
-    """True when --yes was given or a person answered yes on a terminal; False (and say why) otherwise."""
-    if args.yes:
-        return True
-    if not sys.stdin.isatty():
-        print("refused: not a terminal, so nobody can confirm; add --yes to proceed.", file=ctx.err)
-        return False
-    ctx.err.write(f"{question} [y/N] ")
-    ctx.err.flush()
-    if sys.stdin.readline().strip().lower() in ("y", "yes"):
-        return True
-    print("cancelled: nothing was changed.", file=ctx.err)
-    return False
 
 
 def read_file(name: str) -> str:
@@ -172,8 +159,13 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
+    headers = cors.normalise_headers(args.header)  # "--header 'a, b'" is two headers, as on the page
+    try:
+        method = cors.require_method(args.method)
+    except InvalidInput as err:
+        raise UsageError(str(err)) from err
     settings, client = ctx.connect()
-    result = preflight(settings, args.origin, args.method, args.header)
+    result = preflight(settings, args.origin, method, headers)
     if result.error:
         ctx.print(f"error: {result.error}")
         return 1
@@ -184,7 +176,7 @@ def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
     for reason in result.reasons:
         ctx.print(f"  why: {reason}")
     try:
-        local = cors.evaluate(cors_store.read_policy(client, settings.bucket), args.origin, args.method, args.header)
+        local = cors.evaluate(cors_store.read_policy(client, settings.bucket), args.origin, method, headers)
     except R2Error as err:
         ctx.print(f"  (could not read the policy to name the rule: {err.message})")
     else:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError
 
 APP_DIR = Path(__file__).resolve().parent.parent.parent
 

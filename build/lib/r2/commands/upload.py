@@ -7,7 +7,8 @@ import getpass
 from pathlib import Path
 from typing import Any
 
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError
+from r2.direct import sweep
 from r2.errors import InvalidInput
 from r2.uploads import Rejected, Result, Uploaded, choose_folder, upload_files
 
@@ -24,6 +25,16 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list of {file, status, key, reason}")
     p.set_defaults(func=cmd_upload)
 
+    p = sub.add_parser(
+        "direct-sweep",
+        help="check direct uploads that no browser reported (staged under .dashboard/direct/): keep or delete",
+        description="Verify and promote, or delete, staged direct uploads whose links have expired and that "
+        "nobody reported; each gets an audit event. One LIST when nothing is due. Run it from cron as a "
+        "backstop. Exit 0 when none failed, 1 when any check failed (it is tried again next time).",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON: {outcomes: [...], waiting, records_removed}")
+    p.set_defaults(func=cmd_direct_sweep)
+
 
 def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
@@ -32,20 +43,41 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
     except InvalidInput as exc:
         raise UsageError(str(exc)) from exc
     actor = f"cli:{_user()}"
-    results = upload_files(client, settings, [(f, Path(f)) for f in args.files], folder=folder, actor=actor)
-    # The command line names files as given (the result's `file` is the bare name).
-    named = list(zip(args.files, results, strict=True))
+
+    def report(done: int, result: Result) -> None:  # as each file ends: an interrupted batch has said what it stored
+        if args.json:
+            return
+        if isinstance(result, Uploaded):
+            ctx.print(f"uploaded {result.key}")
+            for problem in result.problems:
+                ctx.print(f"  warning: {problem}")
+        else:  # the command line names files as given (the result's `file` is the bare name)
+            ctx.print(f"rejected {args.files[done - 1]}: {result.reason}")
+        ctx.out.flush()
+
+    files = [(f, Path(f)) for f in args.files]
+    results = upload_files(client, settings, files, folder=folder, actor=actor, on_progress=report)
     if args.json:
-        ctx.print_json([_as_json(path, r) for path, r in named])
-    else:
-        for path, result in named:
-            if isinstance(result, Uploaded):
-                ctx.print(f"uploaded {result.key}")
-                for problem in result.problems:
-                    ctx.print(f"  warning: {problem}")
-            else:
-                ctx.print(f"rejected {path}: {result.reason}")
+        ctx.print_json([_as_json(path, r) for path, r in zip(args.files, results, strict=True)])
     return 0 if all(isinstance(r, Uploaded) for r in results) else 1
+
+
+def cmd_direct_sweep(args: argparse.Namespace, ctx: Context) -> int:
+    settings, client = ctx.connect()
+    result = sweep(client, settings)
+    if args.json:
+        ctx.print_json(
+            {
+                "outcomes": [{"key": o.key, "status": o.status, "message": o.message} for o in result.outcomes],
+                "waiting": result.waiting,
+                "records_removed": result.records_removed,
+            }
+        )
+    else:
+        for o in result.outcomes:
+            ctx.print(f"{o.status} {o.key}: {o.message}".rstrip(": "))
+        ctx.print(f"{len(result.outcomes)} checked, {result.waiting} waiting for their links to expire")
+    return 1 if any(o.status == "failed" for o in result.outcomes) else 0
 
 
 def _as_json(path: str, result: Result) -> dict[str, object]:

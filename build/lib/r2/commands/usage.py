@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from r2.cli import Context, UsageError
+from r2.commands.common import Context, UsageError
 from r2.usage import Progress, estimate_cost, scan
 from r2.usage_listing import make_lister
 
@@ -38,7 +37,7 @@ def cmd_usage(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
 
     def progress(p: Progress) -> None:
-        if not args.json and ctx.err is sys.stderr and sys.stderr.isatty():
+        if not args.json and ctx.err.isatty():
             print(f"\r{p.objects:,} objects, {p.bytes:,} bytes, {p.rate:,.0f}/s", end="", file=ctx.err)
 
     report = scan(

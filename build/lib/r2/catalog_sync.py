@@ -1,0 +1,192 @@
+"""Catalog sync: what other tools changed in the bucket, found by one listing and recorded.
+
+One ListObjectsV2 walk of the bucket (⌈N/1,000⌉ Class A), diffed against the catalog by ETag and size;
+then one HEAD per new or changed object for its metadata (Class B), a bounded number at a time, and
+removals for keys that are gone. Rows are committed in batches, so a stopped or failed sync keeps what
+it recorded and running it again resumes: what was recorded now matches and is not asked again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from r2.catalog import Catalog, Row
+from r2.client import S3Client
+from r2.errors import NotFound, R2Error, translate
+from r2.naming import META_SHA256, is_hidden
+from r2.objects import details_from_head
+
+LIST_PAGE = 1000
+COMMIT_BATCH = 1000  # rows per commit during a sync: progress survives a stop, commits stay few
+WORKERS = 16
+
+
+@dataclass(frozen=True)
+class Listed:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    listed: int  # objects in the bucket (reserved prefixes excluded)
+    to_read: tuple[Listed, ...]  # new or changed: one HEAD each
+    to_remove: tuple[str, ...]  # in the catalog, gone from the bucket
+    list_calls: int
+
+    @property
+    def head_calls(self) -> int:
+        return len(self.to_read)
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    read: int
+    total: int
+    recorded: int
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    plan: SyncPlan
+    recorded: int
+    removed: int
+    vanished: int  # listed, then gone before its HEAD (deleted meanwhile): not recorded
+    stopped: bool
+
+
+def list_bucket(client: S3Client, bucket: str) -> tuple[list[Listed], int]:
+    """Every object outside the reserved prefixes, and how many LIST calls that took."""
+    found: list[Listed] = []
+    calls = 0
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": LIST_PAGE}
+        if token:
+            kwargs["ContinuationToken"] = token
+        try:
+            page = client.list_objects_v2(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="list the bucket for the catalog sync", target=bucket) from exc
+        calls += 1
+        for item in page.get("Contents", []):
+            if not is_hidden(item["Key"]):
+                found.append(Listed(item["Key"], int(item["Size"]), item["ETag"].strip('"'), item["LastModified"]))
+        token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+        if not token:
+            return found, calls
+
+
+def plan(catalog: Catalog, client: S3Client, bucket: str) -> SyncPlan:
+    """List the bucket and diff it against the catalog: nothing is read or written yet."""
+    listed, calls = list_bucket(client, bucket)
+    known = catalog.data(refresh=True).select(["key", "etag", "size"]).to_pylist()
+    have = {r["key"]: (r["etag"], r["size"]) for r in known}
+    to_read = tuple(item for item in listed if have.get(item.key) != (item.etag, item.size))
+    present = {item.key for item in listed}
+    to_remove = tuple(sorted(k for k in have if k not in present))
+    return SyncPlan(listed=len(listed), to_read=to_read, to_remove=to_remove, list_calls=calls)
+
+
+def row_from_head(key: str, response: dict[str, Any]) -> Row:
+    details = details_from_head(key, response)
+    dims = details.dimensions
+    from_app = bool(details.meta("uploaded-by"))
+    return Row(
+        key=key,
+        size=details.size,
+        etag=details.etag.strip('"'),
+        last_modified=details.last_modified or datetime.now().astimezone(),
+        content_type=details.content_type or None,
+        original_name=details.original_name or None,
+        uploader=details.uploaded_by or None,
+        uploaded_at=details.last_modified if from_app else None,
+        width=dims[0] if dims else None,
+        height=dims[1] if dims else None,
+        format=details.image_format or None,
+        has_thumbnail=details.has_thumbnail,
+        sha256=details.meta(META_SHA256) or None,
+    )
+
+
+def _head(client: S3Client, bucket: str, key: str) -> Row | None:
+    try:
+        response = client.head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        error = translate(exc, action="read an object's details for the catalog", target=key)
+        if isinstance(error, NotFound):
+            return None  # deleted between the listing and now
+        raise error from exc
+    return row_from_head(key, response)
+
+
+def run(
+    catalog: Catalog,
+    client: S3Client,
+    bucket: str,
+    sync_plan: SyncPlan,
+    *,
+    progress: Callable[[SyncProgress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    workers: int = WORKERS,
+    batch: int = COMMIT_BATCH,
+) -> SyncResult:
+    """Carry out a plan: HEAD what changed (`workers` at a time), commit every `batch` rows, remove the gone.
+
+    Raises R2Error when the bucket or the catalog fails; what was committed before stays (run again).
+    """
+    pending: list[Row] = []
+    recorded = vanished = read = 0
+    lock = threading.Lock()
+    total = len(sync_plan.to_read)
+
+    def flush(removals: tuple[str, ...] = ()) -> None:
+        nonlocal recorded
+        if pending or removals:
+            catalog.record(pending, removals)
+            recorded += len(pending)
+            pending.clear()
+
+    stopped = False
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for start in range(0, total, batch):
+            if should_stop():
+                stopped = True
+                break
+            chunk = sync_plan.to_read[start : start + batch]
+            for row in pool.map(lambda item: _head(client, bucket, item.key), chunk):
+                with lock:
+                    read += 1
+                    if row is None:
+                        vanished += 1
+                    else:
+                        pending.append(row)
+            flush()
+            if progress is not None:
+                progress(SyncProgress(read=read, total=total, recorded=recorded))
+    if not stopped:
+        flush(sync_plan.to_remove)
+    removed = 0 if stopped else len(sync_plan.to_remove)
+    return SyncResult(plan=sync_plan, recorded=recorded, removed=removed, vanished=vanished, stopped=stopped)
+
+
+def sync(catalog: Catalog, client: S3Client, bucket: str, **options: Any) -> SyncResult:
+    """Plan and run in one go (the command line with --yes, tests)."""
+    return run(catalog, client, bucket, plan(catalog, client, bucket), **options)
+
+
+def iter_rows(catalog: Catalog) -> Iterator[Row]:
+    for record in catalog.data().to_pylist():
+        yield Row.from_record(record)
+
+
+__all__ = ["Listed", "R2Error", "SyncPlan", "SyncProgress", "SyncResult", "iter_rows", "plan", "run", "sync"]
