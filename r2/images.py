@@ -100,7 +100,8 @@ class ImagePolicy:
         )
 
     def describe(self) -> str:
-        names = ", ".join("WebP" if f == "WEBP" else f for f in self.formats)
+        shown = {"WEBP": "WebP", heic.FORMAT: f"HEIC (stored as {heic.STORED_AS})"}
+        names = ", ".join(shown.get(f, f) for f in self.formats)
         return f"{names}; up to {self.max_bytes / 1024 / 1024:g} MiB and {self.max_pixels / 1e6:g} megapixels"
 
 

@@ -75,6 +75,12 @@ _EXT_FORMATS = {ext: fmt for fmt, (ext, _) in FORMAT_TYPES.items()} | {
 }
 
 
+def accepted_extensions(formats: Iterable[str]) -> list[str]:
+    """File name extensions of the formats accepted (for a file picker's filter; content is checked later)."""
+    wanted = set(formats)
+    return sorted(ext for ext, fmt in _EXT_FORMATS.items() if fmt in wanted)
+
+
 # ---------------------------------------------------------------- names and keys
 
 
