@@ -26,6 +26,7 @@ FORMAT = "HEIC"  # our name (R2_IMAGE_FORMATS); Pillow's format id for it, regis
 PILLOW_FORMAT = "HEIF"
 STORED_AS = "JPEG"
 DEFAULT_QUALITY = 90
+MAX_JPEG_EXIF = 0xFFFF - 2  # an APP1 segment's payload ("Exif\0\0" and the TIFF data)
 
 _registered = False
 
@@ -59,13 +60,17 @@ def to_jpeg(image: Image.Image, quality: int = DEFAULT_QUALITY) -> tuple[bytes, 
         left_out.append("XMP")
     if int(getattr(image, "n_frames", 1)) > 1:
         left_out.append("secondary images")
+    exif = image.info.get("exif") or b""
+    if len(exif) > MAX_JPEG_EXIF:  # a JPEG segment holds 64 KiB: such EXIF (a vendor's) cannot go along
+        exif = b""
+        left_out.append("EXIF (too large for a JPEG)")
     pixels = image if image.mode in ("RGB", "L") else image.convert("RGB")  # 10-bit and alpha: to 8-bit RGB
     out = io.BytesIO()
     pixels.save(
         out,
         format="JPEG",
         quality=quality,
-        exif=image.info.get("exif") or b"",
+        exif=exif,
         icc_profile=image.info.get("icc_profile") or None,
         optimize=True,
     )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
+from tests.conftest import ROOT, require_tool
 from tests.upload_corpus import GPS, XMP, picture
 
 pillow_heif.register_heif_opener()
@@ -54,3 +57,14 @@ def heic_photo(
         append_images=more,
     )
     return out.getvalue()
+
+
+HEIF_CORPUS = ROOT / ".corpus" / f"pillow-heif-{pillow_heif.__version__}" / "images"
+
+
+def heif_corpus() -> list[Path]:
+    """Every HEIC/HEIF of pillow-heif's own test images (`make corpus`): real phone files and edge cases."""
+    folder = Path(os.environ.get("R2_HEIF_CORPUS", HEIF_CORPUS))
+    if not (folder / "heif_other" / "pug.heic").is_file():
+        require_tool(f"pillow-heif's test images are missing at {folder} (run `make corpus`)")
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".heic", ".heif", ".hif"))
