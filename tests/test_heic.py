@@ -22,7 +22,7 @@ from r2.naming import thumbnail_key
 from r2.settings import Settings
 from r2.uploads import Rejected, Uploaded, plan_upload, upload_file
 from tests.conftest import settings_for
-from tests.support.heic import DATE, MAKE, MODEL, heif_corpus, heic_photo
+from tests.support.heic import DATE, MAKE, MODEL, heic_photo, heif_corpus
 from tests.support.outside import exiftool, locations, pillow_images
 
 POLICY = ImagePolicy()
