@@ -897,7 +897,8 @@ def _check_and_thumbnail(
     thumbnail: Callable[[Image.Image], bytes] | None,
 ) -> tuple[ImageInfo, bytes | None, str, _Converted | None]:
     """Identify and fully decode; the thumbnail from that decode. The decoded image is freed on return.
-    A HEIC is converted to JPEG from that decode too (before the thumbnail, which shrinks it)."""
+    A HEIC is converted to JPEG from that decode, and its thumbnail made from the JPEG (draft mode: a few
+    milliseconds), so it shows exactly what is stored even when the primary image is not the first."""
     info, image = inspect(source, policy, thumb_size=thumb_size)
     thumb: bytes | None = None
     thumb_error = ""
@@ -905,6 +906,10 @@ def _check_and_thumbnail(
     try:
         if info.format == heic.FORMAT:
             converted = _convert_heic(image, info, policy)
+            image.close()  # the thumbnail comes from what is stored (the primary image, upright, as JPEG)
+            image = Image.open(io.BytesIO(converted.body), formats=[heic.STORED_AS])
+            if thumb_size:
+                image.draft("RGB", (thumb_size, thumb_size))
         if thumbnail is not None:
             try:
                 thumb = thumbnail(image)

@@ -10,6 +10,7 @@ import io
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -20,6 +21,7 @@ from r2.direct import SWEEP_GRACE_SECONDS, Offer, plan, sweep, verify
 from r2.images import ImagePolicy, ImageRejected
 from r2.naming import thumbnail_key
 from r2.settings import Settings
+from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import Rejected, Uploaded, plan_upload, upload_file
 from tests.conftest import settings_for
 from tests.support.heic import DATE, MAKE, MODEL, heic_photo, heif_corpus
@@ -122,6 +124,18 @@ def test_a_phone_photo_with_a_rotation_is_stored_upright() -> None:
     clean = images.clean(guitar, ImagePolicy(max_bytes=50 * 1024 * 1024))
     with Image.open(io.BytesIO(clean.body)) as image:
         assert image.size == (4672, 7008) and image.getexif().get(0x0112, 1) == 1
+
+
+@pytest.mark.parametrize("name", ["zPug_3.heic", "alpha.heic"])
+def test_the_thumbnail_shows_the_primary_image_that_is_stored(name: str) -> None:
+    (path,) = [p for p in heif_corpus() if p.name == name]  # their primary image is not the first
+    clean = images.clean(path, POLICY, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+    assert clean.thumbnail is not None
+    with Image.open(io.BytesIO(clean.body)) as stored:
+        expected = np.asarray(Image.open(io.BytesIO(thumbnail_of(stored))).convert("RGB"), dtype=float)
+    with Image.open(io.BytesIO(clean.thumbnail)) as thumb:
+        got = np.asarray(thumb.convert("RGB"), dtype=float)
+    assert got.shape == expected.shape and np.abs(got - expected).mean() < 4, "another picture than the stored one"
 
 
 def test_clean_file_converts_file_to_file(tmp_path: Path) -> None:
