@@ -7,6 +7,10 @@ LSVENV := .venv-localstack
 # cases, fuzzing crashers) from its source distribution on PyPI, at the pinned Pillow version.
 PILLOW_VERSION := $(shell sed -n 's/^pillow==//p' requirements.txt)
 CORPUS := .corpus/pillow-$(PILLOW_VERSION)
+# Real HEIC/HEIF files (phones' bursts, stereo pairs, depth and auxiliary images, corrupt and truncated
+# files, a 200 MP one) from pillow-heif's source distribution, at the pinned version.
+HEIF_VERSION := $(shell sed -n 's/^pillow-heif==//p' requirements.txt)
+HEIF_CORPUS := .corpus/pillow-heif-$(HEIF_VERSION)
 PORT ?= $(or $(STREAMLIT_SERVER_PORT),8501)
 # axe-core for the accessibility test (tests/test_a11y_browser.py), pinned in tests/axe/package-lock.json.
 AXE := tests/axe/node_modules/axe-core/axe.min.js
@@ -40,7 +44,15 @@ $(CORPUS)/.installed: requirements.txt | $(BIN)/python
 	rm -rf $(CORPUS)/sdist
 	touch $@
 
-corpus: $(CORPUS)/.installed
+$(HEIF_CORPUS)/.installed: requirements.txt | $(BIN)/python
+	rm -rf $(HEIF_CORPUS) && mkdir -p $(HEIF_CORPUS)/sdist
+	$(BIN)/pip download --quiet --no-binary :all: --no-deps pillow-heif==$(HEIF_VERSION) -d $(HEIF_CORPUS)/sdist
+	tar -xzf $(HEIF_CORPUS)/sdist/pillow_heif-$(HEIF_VERSION).tar.gz -C $(HEIF_CORPUS) --strip-components=2 \
+		pillow_heif-$(HEIF_VERSION)/tests/images
+	rm -rf $(HEIF_CORPUS)/sdist
+	touch $@
+
+corpus: $(CORPUS)/.installed $(HEIF_CORPUS)/.installed
 
 $(AXE): tests/axe/package.json tests/axe/package-lock.json
 	npm ci --prefix tests/axe --no-audit --no-fund --silent
@@ -61,7 +73,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint $(LSVENV)/.installed $(CORPUS)/.installed $(AXE)
+test: lint $(LSVENV)/.installed $(CORPUS)/.installed $(HEIF_CORPUS)/.installed $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (bench/, results in docs/benchmarks.md): full mode for the README figures, quick mode in

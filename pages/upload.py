@@ -5,9 +5,9 @@ import math
 import streamlit as st
 
 from r2.errors import R2Error
-from r2.images import FORMAT_TYPES, ImagePolicy
+from r2.images import ImagePolicy
 from r2.presign import sign_get
-from r2.uploads import Uploaded, upload_files
+from r2.uploads import Uploaded, accepted_extensions, upload_files
 from ui.auth import require
 from ui.direct_upload import direct_upload_section
 from ui.feedback import show_error
@@ -40,7 +40,7 @@ direct_ok = direct_upload_section(settings, client, visitor.email or visitor.nam
 st.subheader("Or upload through the app" if direct_ok else "Upload through the app", anchor=False)
 # --- end direct upload
 
-extensions = sorted({FORMAT_TYPES[f][0] for f in policy.formats} | ({"jpeg"} if "JPEG" in policy.formats else set()))
+extensions = accepted_extensions(policy.formats)
 round_ = st.session_state.setdefault("upload_round", 0)
 files = st.file_uploader(
     "Images",

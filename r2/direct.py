@@ -70,7 +70,12 @@ SWEEP_GRACE_SECONDS = 600
 _BATCH = re.compile(r"^[0-9a-f]{32}$")
 
 
-def staged_key(batch: str, key: str) -> str:
+def staged_key(batch: str, key: str, fmt: str = "") -> str:
+    """Where the browser's PUT of `key` goes. The name ends in the extension of the bytes sent (`fmt`):
+    a HEIC upload is staged as `….heic` and stored, converted, as `….jpg` (the final key), so the sweep
+    knows from the name alone what was signed."""
+    if fmt and images.stored_format(fmt) != fmt:
+        key = f"{key.rpartition('.')[0]}.{FORMAT_TYPES[fmt][0]}"
     return f"{STAGING_PREFIX}{batch}/{key}"
 
 
@@ -121,7 +126,7 @@ class Ticket:
     @property
     def staged(self) -> str:
         """Where the browser's PUT goes: hidden under `.dashboard/`, never signed for GET."""
-        return staged_key(self.batch, self.key)
+        return staged_key(self.batch, self.key, self.format)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -460,10 +465,11 @@ def verify(
                 clean = check(downloaded, settings)
             except InvalidInput as exc:
                 return removed(f"{exc} It was removed from the bucket.")
-            if clean.info.format != ticket.format:
-                ext = FORMAT_TYPES[clean.info.format][0]
+            sent = clean.info.converted_from or clean.info.format  # what the bytes were, before any conversion
+            if sent != ticket.format:
+                ext = FORMAT_TYPES[sent][0]
                 return removed(
-                    f"Its content is {clean.info.format}, but it was sent as {ticket.format} (a renamed file?). "
+                    f"Its content is {sent}, but it was sent as {ticket.format} (a renamed file?). "
                     f"It was removed: rename it to .{ext} and upload again."
                 )
             thumb_key, problems = store(
@@ -490,6 +496,7 @@ def verify(
             base,
             status="stored",
             size=clean.size,
+            format=clean.info.format,
             width=clean.info.width,
             height=clean.info.height,
             removed=clean.removed,
@@ -635,7 +642,10 @@ def _sweep_one(
     names: Mapping[str, str],
     tmp_dir: str | None,
 ) -> Outcome:
-    fmt = _EXT_FORMAT.get(final.rpartition(".")[2], "")
+    stem, _, ext = final.rpartition(".")
+    fmt = _EXT_FORMAT.get(ext, "")
+    if fmt and images.stored_format(fmt) != fmt:  # staged as sent (….heic), stored converted (….jpg)
+        final = f"{stem}.{FORMAT_TYPES[images.stored_format(fmt)][0]}"
     name = names.get(final, final.rpartition("/")[2])
     ticket = Ticket("sweep", name, final, size, fmt, FORMAT_TYPES.get(fmt, ("", ""))[1], 0.0, "", batch=batch)
     try:

@@ -24,6 +24,8 @@ How each format is cleaned (pixels are never touched unless said so):
   VP8X flags and RIFF size fixed.
 - GIF: blocks are walked; XMP application extensions are dropped (GIF has no EXIF); data after the
   trailer is dropped.
+- HEIC/HEIF: converted to JPEG (`r2.heic`: browsers other than Safari cannot show HEIC), and the
+  JPEG is then cleaned as above; the stored object is that JPEG.
 - AVIF: its metadata lives inside ISOBMFF item boxes whose offsets would all have to be rewritten, so
   an AVIF that carries EXIF GPS or XMP is re-encoded by Pillow without them (lossy, slower); an AVIF
   without such metadata is stored byte for byte.
@@ -40,13 +42,13 @@ import re
 import warnings
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Literal, overload
 
 from PIL import ExifTags, Image, IptcImagePlugin, UnidentifiedImageError
 
-from r2 import jpeg_meta
+from r2 import heic, jpeg_meta
 from r2.errors import InvalidInput
 from r2.settings import IMAGE_FORMATS, Settings
 
@@ -59,11 +61,17 @@ FORMAT_TYPES: dict[str, tuple[str, str]] = {
     "WEBP": ("webp", "image/webp"),
     "GIF": ("gif", "image/gif"),
     "AVIF": ("avif", "image/avif"),
+    heic.FORMAT: ("heic", "image/heic"),  # what the browser sends; what is stored is a JPEG (`stored_format`)
 }
 MAX_FRAME_PIXELS_FACTOR = 4  # animations: all frames together may hold 4x the pixel limit
 MAX_FRAMES = 1000
 _ORIENTATION = ExifTags.Base.Orientation
 _GPS = ExifTags.IFD.GPSInfo
+
+
+def stored_format(fmt: str) -> str:
+    """The format an upload of `fmt` is stored as (a HEIC becomes a JPEG; the others stay)."""
+    return heic.STORED_AS if fmt == heic.FORMAT else fmt
 
 
 class ImageRejected(InvalidInput):
@@ -78,13 +86,21 @@ class ImagePolicy:
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 50_000_000
     strip: StripMode = "gps"
+    jpeg_quality: int = heic.DEFAULT_QUALITY  # HEIC photos are stored as JPEG at this quality
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImagePolicy:
-        return cls(settings.image_formats, settings.max_upload_bytes, settings.max_pixels, settings.strip_metadata)
+        return cls(
+            settings.image_formats,
+            settings.max_upload_bytes,
+            settings.max_pixels,
+            settings.strip_metadata,
+            settings.heic_jpeg_quality,
+        )
 
     def describe(self) -> str:
-        names = ", ".join("WebP" if f == "WEBP" else f for f in self.formats)
+        shown = {"WEBP": "WebP", heic.FORMAT: f"HEIC (stored as {heic.STORED_AS})"}
+        names = ", ".join(shown.get(f, f) for f in self.formats)
         return f"{names}; up to {self.max_bytes / 1024 / 1024:g} MiB and {self.max_pixels / 1e6:g} megapixels"
 
 
@@ -94,6 +110,7 @@ class ImageInfo:
     width: int
     height: int
     frames: int = 1
+    converted_from: str = ""  # "HEIC" when the upload was converted to `format`
 
     @property
     def ext(self) -> str:
@@ -329,6 +346,9 @@ def inspect(data: bytes | Path, policy: ImagePolicy, *, thumb_size: int | None =
     """
     check_size(_size_of(data), policy.max_bytes)
     allowed = [f for f in policy.formats if f in FORMAT_TYPES]
+    if heic.FORMAT in allowed:
+        heic.register()
+        allowed = [heic.PILLOW_FORMAT if f == heic.FORMAT else f for f in allowed]
     # catch_warnings changes process-wide filters; only DecompressionBombWarning is affected, and the
     # explicit pixel check below enforces the cap on its own, so concurrent sessions stay safe.
     with warnings.catch_warnings():
@@ -378,7 +398,7 @@ def _identified_format(image: Image.Image) -> str:
     """Pillow's format name, except that a multi-picture JPEG (MPO: what many phones and cameras write,
     Pillow's name even when asked for JPEG only) is a JPEG: its first picture is the photo, and the
     secondary pictures (previews, depth or gain maps) are dropped when its metadata is cleaned."""
-    return "JPEG" if image.format == "MPO" else str(image.format)
+    return {"MPO": "JPEG", heic.PILLOW_FORMAT: heic.FORMAT}.get(str(image.format), str(image.format))
 
 
 def _decode_all(image: Image.Image, frames: int, policy: ImagePolicy) -> None:
@@ -462,6 +482,11 @@ def _head(data: bytes | Path, size: int = 512) -> bytes:
 def _unidentified(data: bytes | Path, policy: ImagePolicy) -> ImageRejected:
     what = _what_is_it(_head(data))
     accepted = ", ".join(_nice(f) for f in policy.formats)
+    if what.startswith("a HEIC") and heic.FORMAT in policy.formats:
+        return ImageRejected(
+            "The file starts like a HEIC image but cannot be read: it is truncated or corrupt.",
+            "Export it again from the original.",
+        )
     if what:
         return ImageRejected(f"The file is {what}, not an accepted image.", f"Accepted: {accepted}.")
     try:  # known to Pillow but not allowed here? Only to name it: headers are read, pixels never.
@@ -923,11 +948,23 @@ def _decode(
     policy: ImagePolicy,
     thumb_size: int | None,
     thumbnail: Callable[[Image.Image], bytes] | None,
-) -> tuple[ImageInfo, Image.Image, str]:
+) -> tuple[ImageInfo, Image.Image, str, _Converted | None]:
     """Identify and fully decode; when a thumbnail is wanted, reduce the decode to its size at once
-    (in place: the full-size pixels are freed before the metadata is stripped). Returns the info, the
-    image (the caller closes it) and why the thumbnail cannot be made ("" when it can)."""
+    (in place: the full-size pixels are freed before the metadata is stripped). A HEIC is converted to
+    JPEG from the full decode first, and the image returned is then the stored JPEG (draft mode: a few
+    milliseconds), so its thumbnail shows exactly what is stored even when the primary image is not the
+    first. Returns the info, the image (the caller closes it), why the thumbnail cannot be made ("" when
+    it can) and the conversion (None but for HEIC)."""
     info, image = inspect(source, policy, thumb_size=thumb_size)
+    converted: _Converted | None = None
+    if info.format == heic.FORMAT:
+        try:
+            converted = _convert_heic(image, info, policy)
+        finally:
+            image.close()
+        image = Image.open(io.BytesIO(converted.body), formats=[heic.STORED_AS])
+        if thumb_size:
+            image.draft("RGB", (thumb_size, thumb_size))
     error = ""
     if thumbnail is not None and thumb_size:
         try:
@@ -941,7 +978,27 @@ def _decode(
             image.thumbnail((thumb_size, thumb_size))
         except Exception as exc:  # a thumbnail failure must not lose the original
             error = f"The thumbnail could not be made ({_short(exc)})."
-    return info, image, error
+    return info, image, error, converted
+
+
+@dataclass(frozen=True)
+class _Converted:
+    """A HEIC turned into a cleaned, checked JPEG (in memory: a few MB for a 12 MP photo)."""
+
+    info: ImageInfo
+    body: bytes = field(repr=False)
+    removed: tuple[str, ...]
+
+
+def _convert_heic(image: Image.Image, info: ImageInfo, policy: ImagePolicy) -> _Converted:
+    try:
+        jpeg, left_out = heic.to_jpeg(image, policy.jpeg_quality)
+    except Exception as exc:  # untrusted content: any failure is a rejection, never a partial store
+        raise ImageRejected(f"The HEIC photo could not be converted to JPEG ({_short(exc)}).") from exc
+    body, removed = strip_metadata(jpeg, heic.STORED_AS, policy.strip)
+    width, height = image.size
+    stored = replace(info, format=heic.STORED_AS, width=width, height=height, frames=1, converted_from=info.format)
+    return _Converted(stored, body, (*left_out, *removed))
 
 
 def _thumbnail_as_stored(
@@ -976,8 +1033,11 @@ def clean(
     `ImageRejected`. A thumbnail failure does not reject the image.
     """
     data = read_source(source, policy.max_bytes)
-    info, image, thumb_error = _decode(data, policy, thumb_size, thumbnail)
+    info, image, thumb_error, converted = _decode(data, policy, thumb_size, thumbnail)
     with image:  # the decoded image is freed on return
+        if converted is not None:  # a HEIC: the checked JPEG is what is kept, upright (orientation 1)
+            thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, 1, thumb_error)
+            return CleanImage(converted.body, converted.info, converted.removed, thumb, thumb_error)
         body, removed, orientation = _strip_checked(data, info.format, policy.strip)
         thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, orientation, thumb_error)
     return CleanImage(body, info, removed, thumb, thumb_error)
@@ -1000,8 +1060,12 @@ def clean_file(
     """
     size = _size_of(path)
     check_size(size, policy.max_bytes)
-    info, image, thumb_error = _decode(path, policy, thumb_size, thumbnail)
+    info, image, thumb_error, converted = _decode(path, policy, thumb_size, thumbnail)
     with image:  # the decoded image is freed on return
+        if converted is not None:  # a HEIC: the checked JPEG is what is kept, upright (orientation 1)
+            out.write_bytes(converted.body)
+            thumb, thumb_error = _thumbnail_as_stored(image, thumbnail, 1, thumb_error)
+            return CleanFile(out, True, len(converted.body), converted.info, converted.removed, thumb, thumb_error)
         with path.open("rb") as source:
             view = _View(file=source, size=size)
             plan, removed = _plan_strip(view, info.format, policy.strip)

@@ -23,7 +23,7 @@ from r2.errors import SettingsError
 
 Mode = Literal["local", "r2", "custom"]
 ROLES = ("member", "developer", "admin")
-IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF")
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "AVIF", "HEIC")  # HEIC is stored as JPEG
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # R2's (and SigV4's) maximum presigned URL lifetime
 LOCAL_BUCKET = "app-images"
 RESERVED_PREFIX = ".dashboard/"  # the app's own data (audit, CORS history, usage snapshots, probes)
@@ -64,6 +64,7 @@ class Settings:
     image_formats: tuple[str, ...] = IMAGE_FORMATS
     max_megapixels: float = 50.0
     strip_metadata: Literal["gps", "all"] = "gps"
+    heic_jpeg_quality: int = 90  # HEIC uploads are stored as JPEG at this quality
     preview_ttl_seconds: int = 300
     upload_url_ttl_seconds: int = 60
     share_ttl_seconds: int = 3600
@@ -138,6 +139,7 @@ ENV_NAMES: dict[str, str] = {
     "image_formats": "R2_IMAGE_FORMATS",
     "max_megapixels": "R2_MAX_MEGAPIXELS",
     "strip_metadata": "R2_STRIP_METADATA",
+    "heic_jpeg_quality": "R2_HEIC_JPEG_QUALITY",
     "preview_ttl_seconds": "R2_PREVIEW_TTL_SECONDS",
     "upload_url_ttl_seconds": "R2_UPLOAD_URL_TTL_SECONDS",
     "share_ttl_seconds": "R2_SHARE_TTL_SECONDS",
@@ -315,6 +317,7 @@ def parse_settings(raw: Mapping[str, str]) -> Settings:
 
     number("max_upload_mb", float, 0.001, 5 * 1024 - 5)
     number("max_megapixels", float, 0.01, 1000)
+    number("heic_jpeg_quality", int, 1, 100)
     number("preview_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)
     number("upload_url_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)
     number("share_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)
@@ -333,7 +336,11 @@ def parse_settings(raw: Mapping[str, str]) -> Settings:
         else:
             values["folders"] = folders
     if get("image_formats"):
-        formats = tuple(f.strip().upper().replace("JPG", "JPEG") for f in get("image_formats").split(",") if f.strip())
+        formats = tuple(
+            f.strip().upper().replace("JPG", "JPEG").replace("HEIF", "HEIC")
+            for f in get("image_formats").split(",")
+            if f.strip()
+        )
         unknown = [f for f in formats if f not in IMAGE_FORMATS]
         if unknown or not formats:
             problems.append(f"R2_IMAGE_FORMATS may list only {', '.join(IMAGE_FORMATS)}; unknown: {', '.join(unknown)}")

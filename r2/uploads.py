@@ -66,8 +66,23 @@ _TYPE_FORMATS = {
     "image/webp": "WEBP",
     "image/gif": "GIF",
     "image/avif": "AVIF",
+    "image/heic": "HEIC",
+    "image/heif": "HEIC",
+    "image/heic-sequence": "HEIC",
+    "image/heif-sequence": "HEIC",
 }
-_EXT_FORMATS = {ext: fmt for fmt, (ext, _) in FORMAT_TYPES.items()} | {"jpeg": "JPEG", "jpe": "JPEG"}
+_EXT_FORMATS = {ext: fmt for fmt, (ext, _) in FORMAT_TYPES.items()} | {
+    "jpeg": "JPEG",
+    "jpe": "JPEG",
+    "heif": "HEIC",
+    "hif": "HEIC",
+}
+
+
+def accepted_extensions(formats: Iterable[str]) -> list[str]:
+    """File name extensions of the formats accepted (for a file picker's filter; content is checked later)."""
+    wanted = set(formats)
+    return sorted(ext for ext, fmt in _EXT_FORMATS.items() if fmt in wanted)
 
 
 # ---------------------------------------------------------------- names and keys
@@ -121,17 +136,18 @@ def choose_folder(settings: Settings, folder: str | None) -> str:
 
 
 def new_key(folder: str, fmt: str) -> str:
-    """`{folder}/{uuid}.{ext}`: generated here, never from the user's file name."""
-    return check_key(f"{folder}/{uuid.uuid4()}.{FORMAT_TYPES[fmt][0]}")
+    """`{folder}/{uuid}.{ext}`: generated here, never from the user's file name; the extension is that of
+    the format stored (an upload of HEIC bytes gets `.jpg`: it is converted)."""
+    return check_key(f"{folder}/{uuid.uuid4()}.{FORMAT_TYPES[images.stored_format(fmt)][0]}")
 
 
 @dataclass(frozen=True)
 class UploadPlan:
     """Where a file will go and the limits it must meet, decided before any byte is read."""
 
-    key: str
+    key: str  # with the extension of the format stored (`images.stored_format`)
     folder: str
-    format: str
+    format: str  # of the bytes the browser sends (HEIC for a HEIC photo, stored as JPEG)
     content_type: str
     size: int
     original_name: str  # display name; stored percent-encoded

@@ -44,7 +44,9 @@ from r2.direct import (
     verify,
 )
 from r2.errors import R2Error
+from r2.images import FORMAT_TYPES
 from r2.settings import Settings
+from r2.uploads import accepted_extensions
 from ui.freshness import bucket_changed
 from ui.text import escape_md, human_bytes
 
@@ -436,7 +438,8 @@ def direct_upload_section(
         _verify_reported(settings, client, batch, actor, check)  # before mounting: rows show final states
     formats = settings.image_formats
     data = {
-        "accept": ",".join(f"image/{f.lower()}" for f in formats),
+        # MIME types and extensions: browsers often know no type for .heic files
+        "accept": ",".join([*(FORMAT_TYPES[f][1] for f in formats), *(f".{e}" for e in accepted_extensions(formats))]),
         "limits": f"{', '.join(formats)}; up to {settings.max_upload_mb:g} MiB each",
         "batch": batch.id if batch else None,
         "tickets": [t.for_browser(time.time()) for t in batch.tickets.values()] if batch else [],
