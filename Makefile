@@ -68,6 +68,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint deploy/Dockerfile
+	node --check ui/direct_upload.js   # the direct-upload component's browser side
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
