@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from r2.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "bench"  # docs/bench/<topic>.md and its plots (<topic>*.png)
 
@@ -194,8 +196,9 @@ CLASS_B = frozenset(
     {"GetObject", "HeadObject", "HeadBucket", "GetBucketCors", "GetBucketLocation", "GetBucketLifecycleConfiguration"}
 )
 FREE = frozenset({"DeleteObject", "DeleteObjects", "AbortMultipartUpload", "DeleteBucket", "Preflight"})
-PRICE_A_PER_MILLION = 4.50
-PRICE_B_PER_MILLION = 0.36
+# The library's defaults (R2's list prices), so a benchmark's dollars never disagree with the app's.
+PRICE_A_PER_MILLION = Settings.class_a_price_per_million
+PRICE_B_PER_MILLION = Settings.class_b_price_per_million
 
 
 def operation_class(operation: str) -> str:

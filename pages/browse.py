@@ -331,7 +331,7 @@ def confirm_delete() -> None:
             for key, reason in result.failed:
                 flash.append(("error", escape_md(f"Could not delete {key}: {reason}")))
             try:
-                audit_delete(client, settings.bucket, visitor.email or visitor.name, result)
+                audit_delete(client, settings.bucket, visitor.actor, result)
             except R2Error as err:
                 flash.append(("warning", escape_md(f"The delete was done but not recorded in the audit log: {err}")))
             if selected in result.deleted:

@@ -15,7 +15,7 @@ from ui.text import escape_md
 
 visitor = require("developer")
 settings, client = connection()
-actor = visitor.email or visitor.name
+actor = visitor.actor
 METHOD_CHOICES = ["PUT", "GET", "HEAD", "POST", "DELETE"]
 
 

@@ -36,7 +36,7 @@ if len(folders) > 1:
     st.query_params["folder"] = folder
 
 # --- direct upload (issue 4): browser -> bucket through presigned PUT URLs; the app path below is the fallback
-direct_ok = direct_upload_section(settings, client, visitor.email or visitor.name, folder)
+direct_ok = direct_upload_section(settings, client, visitor.actor, folder)
 st.subheader("Or upload through the app" if direct_ok else "Upload through the app", anchor=False)
 # --- end direct upload
 
@@ -53,7 +53,7 @@ files = st.file_uploader(
 
 if files and st.button(f"Upload {len(files)} file{'s' if len(files) != 1 else ''}", type="primary"):
     progress = st.progress(0.0, text="Starting…")
-    actor = visitor.email or visitor.name
+    actor = visitor.actor
 
     def on_progress(done: int, result: object) -> None:
         progress.progress(done / len(files), text=f"{done} of {len(files)} checked and stored")

@@ -78,7 +78,7 @@ def finish(report: UsageReport) -> None:
         record(
             client,
             settings.bucket,
-            AuditEvent(visitor.email or visitor.name, "usage.scan", settings.bucket, "ok", detail),
+            AuditEvent(visitor.actor, "usage.scan", settings.bucket, "ok", detail),
         )
     except R2Error as err:
         st.warning("The scan finished but the audit log could not record it:", icon=":material/warning:")
