@@ -22,10 +22,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from botocore.exceptions import BotoCoreError, ClientError
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from r2.errors import InvalidInput, R2Error, Unavailable
+from r2.client import S3Client, make_client
+from r2.errors import InvalidInput, R2Error, Unavailable, translate
 from r2.settings import RESERVED_PREFIX, Settings
 
 CATALOG_PREFIX = f"{RESERVED_PREFIX}catalog/"
@@ -118,8 +120,13 @@ def _failure(action: str, exc: BaseException) -> R2Error:
 class Catalog:
     """The catalog table of one bucket. Thread-safe; one instance per process and bucket is enough."""
 
-    def __init__(self, settings: Settings, *, fresh_seconds: float = FRESH_SECONDS) -> None:
+    def __init__(
+        self, settings: Settings, client: S3Client | None = None, *, fresh_seconds: float = FRESH_SECONDS
+    ) -> None:
         self.uri = f"s3://{settings.bucket}/{CATALOG_PREFIX}".rstrip("/")
+        self._settings = settings
+        self._client = client  # for the commit time (one HEAD per version); made on first use if not given
+        self._stamp: tuple[int, datetime] | None = None
         self._options = storage_options(settings)
         self._fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
@@ -167,13 +174,29 @@ class Catalog:
         return data
 
     def updated_at(self) -> datetime | None:
-        """When the newest commit was made (how fresh the catalog is)."""
-        table = self._load(refresh=False)
-        if table is None:
+        """When the newest commit was made (how fresh the catalog is): the commit file's Last-Modified.
+
+        Not `DeltaTable.history()`: delta-rs 1.6 holds the GIL through that call's HTTP requests, which
+        stalls every other thread of the process meanwhile (all Streamlit sessions) and deadlocks outright
+        when the S3 server answers from the same process (the local demo bucket, the tests). One HEAD per
+        new version instead (cached), through boto3, which releases the GIL while it waits.
+        """
+        version = self.version()
+        if version is None:
             return None
-        history = table.history(limit=1)
-        stamp = history[0].get("timestamp") if history else None
-        return datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None
+        stamp = self._stamp
+        if stamp is not None and stamp[0] == version:
+            return stamp[1]
+        if self._client is None:
+            self._client = make_client(self._settings)
+        key = f"{CATALOG_PREFIX}_delta_log/{version:020d}.json"
+        try:
+            head = self._client.head_object(Bucket=self._settings.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="read when the catalog was updated", target=key) from exc
+        moment: datetime = head["LastModified"]
+        self._stamp = (version, moment)
+        return moment
 
     # ---------------------------------------------------------------------------------------- writing
     def record(self, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> int:

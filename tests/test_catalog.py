@@ -144,3 +144,33 @@ def test_a_stopped_sync_resumes_where_it_stopped(s3: S3Client, settings: Setting
     second = catalog_sync.sync(cat, s3, TEST_BUCKET, batch=3)
     assert not second.stopped and second.recorded == 4 and calls.calls["HeadObject"] == 4
     assert _catalogued(settings) == _listing(s3)
+
+
+def _cli(settings: Settings, *argv: str) -> tuple[int, str, str]:
+    import io
+
+    from r2.cli import Context, main
+    from tests.conftest import env_for
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Context(out=out, err=err, environ=env_for(settings.endpoint)))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Settings) -> None:
+    same = {"original-name": "clinic-front.jpg", "uploaded-by": "ann%40example.com", "sha256": "ab" * 32}
+    _put(s3, "uploads/1.jpg", b"same bytes", **same)
+    _put(s3, "uploads/2.jpg", b"same bytes", **{**same, "original-name": "clinic-front%20(copy).jpg"})
+    _put(s3, "uploads/3.jpg", b"other", **{"original-name": "back.jpg", "uploaded-by": "bob%40example.com"})
+    code, out, _ = _cli(settings, "find", "--name", "front")
+    assert code == 1 and "catalog sync" in out  # no catalog yet: said, not guessed
+    code, out, err = _cli(settings, "catalog", "sync")  # not a terminal and no --yes: refuses
+    assert code == 1 and "--yes" in err
+    code, out, _ = _cli(settings, "catalog", "sync", "--yes", "--json")
+    assert code == 0 and '"recorded": 3' in out
+    code, out, _ = _cli(settings, "find", "--name", "FRONT", "--uploader", "ann", "--json")
+    assert code == 0 and '"total": 2' in out and "uploads/3.jpg" not in out
+    code, out, _ = _cli(settings, "catalog", "duplicates")
+    assert code == 0 and "2 copies, 10 bytes wasted: uploads/1.jpg, uploads/2.jpg" in out
+    code, out, _ = _cli(settings, "catalog", "stats", "--json")
+    assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out

@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
 def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
     if not 1 <= args.limit <= 1000:
         raise UsageError("--limit must be between 1 and 1000")
-    settings, _client = ctx.connect()
+    settings, client = ctx.connect()
     query = Search(
         name=args.name,
         uploader=args.uploader,
@@ -72,7 +72,7 @@ def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
         sort=args.sort,
         limit=args.limit,
     )
-    page = search(Catalog(settings), query)
+    page = search(Catalog(settings, client), query)
     if args.json:
         ctx.print_json(
             {"total": page.total, "catalog_version": page.version, "results": [r.as_record() for r in page.rows]}
@@ -90,7 +90,7 @@ def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
-    catalog = Catalog(settings)
+    catalog = Catalog(settings, client)
     plan = catalog_sync.plan(catalog, client, settings.bucket)
     cost = scan_cost_usd(plan.listed, settings) + plan.head_calls * settings.class_b_price_per_million / 1e6
     summary = (
@@ -125,8 +125,8 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
-    settings, _client = ctx.connect()
-    figures = catalog_reports.stats(Catalog(settings))
+    settings, client = ctx.connect()
+    figures = catalog_reports.stats(Catalog(settings, client))
     if args.json:
         ctx.print_json(figures.to_dict())
         return 0
@@ -144,8 +144,8 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
-    settings, _client = ctx.connect()
-    groups = catalog_reports.duplicates(Catalog(settings))
+    settings, client = ctx.connect()
+    groups = catalog_reports.duplicates(Catalog(settings, client))
     if args.json:
         ctx.print_json(
             [{"sha256": g.sha256, "keys": list(g.keys), "size": g.size, "wasted_bytes": g.wasted_bytes} for g in groups]
