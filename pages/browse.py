@@ -22,6 +22,7 @@ from r2.browse import (
     missing_thumbnails,
     tiles,
 )
+from r2.catalog import forget_deleted
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import is_hidden, thumbnail_key
@@ -33,7 +34,7 @@ from ui.auth import require
 from ui.browse_grid import grid_html
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
-from ui.state import connection
+from ui.state import catalog, connection
 from ui.text import escape_md, human_bytes
 
 visitor = require("member")
@@ -314,6 +315,8 @@ def confirm_delete() -> None:
             bucket_changed()
             if result.deleted:
                 flash.append(("success", f"Deleted {len(result.deleted)} object(s) and their thumbnails."))
+            if warning := forget_deleted(catalog(), result.deleted):
+                flash.append(("warning", escape_md(warning)))
             for key, reason in result.failed:
                 flash.append(("error", escape_md(f"Could not delete {key}: {reason}")))
             try:

@@ -12,7 +12,7 @@ from ui.auth import require
 from ui.direct_upload import direct_upload_section
 from ui.feedback import show_error
 from ui.freshness import bucket_changed
-from ui.state import connection
+from ui.state import catalog, connection
 from ui.text import escape_md, human_bytes
 
 visitor = require("member")
@@ -66,6 +66,7 @@ if files and st.button(f"Upload {len(files)} file{'s' if len(files) != 1 else ''
             folder=folder,
             actor=actor,
             on_progress=on_progress,
+            catalog=catalog(),
         )
     except R2Error as err:  # settings-level problems (a folder removed meanwhile, ...)
         show_error(err)

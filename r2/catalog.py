@@ -268,6 +268,27 @@ class Catalog:
             raise _failure("compact the catalog", exc) from exc
 
 
+def note(catalog: Catalog | None, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> str | None:
+    """Record the app's own change right after it was made; None, or a warning to show when it failed.
+
+    Never raises: the change to the bucket stands either way, and the next sync repairs the catalog
+    (it diffs a listing by ETag and size), so a failure is said, not hidden and not fatal.
+    """
+    rows, gone = list(upserts), list(removals)
+    if catalog is None or not (rows or gone):
+        return None
+    try:
+        catalog.record(rows, gone)
+    except R2Error as exc:
+        return f"The catalog was not updated ({exc.message}); the next catalog sync records it."
+    return None
+
+
+def forget_deleted(catalog: Catalog | None, keys: Iterable[str]) -> str | None:
+    """Drop deleted objects from the catalog (one commit); None, or a warning (see `note`)."""
+    return note(catalog, removals=keys)
+
+
 def _source(records: list[dict[str, Any]], gone: Sequence[str]) -> pa.Table:
     """The MERGE source: rows to upsert plus key-only rows to remove, told apart by `_remove`."""
     blank: dict[str, Any] = dict.fromkeys(COLUMNS)

@@ -23,7 +23,8 @@ import hashlib
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote, unquote
@@ -32,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from r2 import images
 from r2.audit import AuditEvent, record
+from r2.catalog import Catalog, Row, note
 from r2.client import S3Client
 from r2.errors import AlreadyExists, InvalidInput, NotFound, R2Error, translate
 from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
@@ -39,6 +41,7 @@ from r2.naming import (
     META_FORMAT,
     META_HEIGHT,
     META_ORIGINAL_NAME,
+    META_SHA256,
     META_THUMBNAIL,
     META_UPLOADED_BY,
     META_WIDTH,
@@ -167,6 +170,7 @@ class Uploaded:
     thumbnail_key: str | None  # None when the thumbnail failed (see problems)
     problems: tuple[str, ...] = ()  # stored, but: thumbnail missing, audit event not written, ...
     status: Literal["uploaded"] = "uploaded"
+    row: Row | None = field(default=None, repr=False, compare=False)  # what the catalog records for it
 
     @property
     def reason(self) -> str:
@@ -190,8 +194,26 @@ Result = Uploaded | Rejected
 Checked = CleanImage | CleanFile
 
 
+def _digest(clean: Checked, algorithm: str) -> str:
+    """A digest of the bytes that are stored (the cleaned ones): from memory, or read from the local file."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    if isinstance(clean, CleanImage):
+        digest.update(clean.body)
+    else:
+        with clean.path.open("rb") as body:
+            for block in iter(lambda: body.read(images.CHUNK), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def content_sha256(clean: Checked) -> str:
+    """Hex SHA-256 of the stored bytes: written as metadata, so a catalog sync finds duplicates too."""
+    return _digest(clean, "sha256")
+
+
 def metadata_for(clean: Checked, original_name: str, uploaded_by: str, has_thumbnail: bool) -> dict[str, str]:
     return {
+        META_SHA256: content_sha256(clean),
         META_ORIGINAL_NAME: encode_name(original_name),
         META_WIDTH: str(clean.info.width),
         META_HEIGHT: str(clean.info.height),
@@ -368,6 +390,39 @@ def store(
     return thumb_key, tuple(problems)
 
 
+def stored_row(
+    key: str,
+    clean: Checked,
+    *,
+    original_name: str,
+    uploaded_by: str,
+    has_thumbnail: bool,
+    copy_from: tuple[str, str] | None = None,
+) -> Row:
+    """The catalog row of an object `store` just wrote, from what the pipeline holds (no HEAD).
+
+    The ETag is the MD5 of a single PUT's bytes, or the copied source's (a copy keeps it): the same a
+    listing shows, so a later sync finds the row current and does not read the object again.
+    """
+    etag = copy_from[1] if copy_from is not None and not getattr(clean, "changed", True) else _digest(clean, "md5")
+    now = datetime.now(UTC)
+    return Row(
+        key=key,
+        size=clean.size,
+        etag=etag.strip('"'),
+        last_modified=now,
+        content_type=clean.info.content_type,
+        original_name=display_name(original_name),
+        uploader=uploaded_by[:200],
+        uploaded_at=now,
+        width=clean.info.width,
+        height=clean.info.height,
+        format=clean.info.format,
+        has_thumbnail=has_thumbnail,
+        sha256=content_sha256(clean),
+    )
+
+
 def _delete_quietly(client: S3Client, bucket: str, key: str) -> None:
     # An orphan thumbnail would be harmless (hidden, keyed by a uuid no object has), but try to leave nothing.
     with contextlib.suppress(ClientError, BotoCoreError):
@@ -383,8 +438,13 @@ def upload_file(
     folder: str | None = None,
     actor: str,
     key: str | None = None,
+    catalog: Catalog | None = None,
 ) -> Result:
-    """Check, clean and store one file. Never raises for a bad file or a failed write: see the result."""
+    """Check, clean and store one file. Never raises for a bad file or a failed write: see the result.
+
+    With a `catalog`, the stored object is recorded there in the same action (a failure to do so is a
+    problem in the result, repaired by the next sync); `upload_files` records a batch in one commit.
+    """
     shown = display_name(name)
     policy = ImagePolicy.from_settings(settings)
     try:
@@ -402,6 +462,8 @@ def upload_file(
         record(client, settings.bucket, AuditEvent(actor, "upload", key, "ok", detail))
     except R2Error as exc:
         problems += (f"Stored, but the audit event was not written ({exc.message}).",)
+    row = stored_row(key, clean, original_name=name, uploaded_by=actor, has_thumbnail=thumb_key is not None)
+    warning = note(catalog, [row])
     return Uploaded(
         shown,
         key,
@@ -412,7 +474,8 @@ def upload_file(
         clean.info.content_type,
         clean.removed,
         thumb_key,
-        problems,
+        problems + ((warning,) if warning else ()),
+        row=row,
     )
 
 
@@ -425,8 +488,12 @@ def upload_files(
     actor: str,
     on_progress: Callable[[int, Result], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    catalog: Catalog | None = None,
 ) -> list[Result]:
-    """Upload each file independently; a bad file is rejected and the others still go."""
+    """Upload each file independently; a bad file is rejected and the others still go.
+
+    With a `catalog`, every stored file is recorded there in one commit at the end of the batch.
+    """
     results: list[Result] = []
     for index, (name, source) in enumerate(files):
         if should_stop is not None and should_stop():
@@ -435,4 +502,7 @@ def upload_files(
         results.append(result)
         if on_progress is not None:
             on_progress(index + 1, result)
+    warning = note(catalog, [r.row for r in results if isinstance(r, Uploaded) and r.row is not None])
+    if warning:
+        results = [replace(r, problems=(*r.problems, warning)) if isinstance(r, Uploaded) else r for r in results]
     return results

@@ -174,3 +174,83 @@ def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Set
     assert code == 0 and "2 copies, 10 bytes wasted: uploads/1.jpg, uploads/2.jpg" in out
     code, out, _ = _cli(settings, "catalog", "stats", "--json")
     assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out
+
+
+# ------------------------------------------------------------------ the app's own writes (issue #17 item 2)
+
+
+def test_a_batch_upload_is_in_the_catalog_at_once_in_one_commit(s3: S3Client, settings: Settings) -> None:
+    import hashlib
+
+    from r2.uploads import Uploaded, upload_files
+    from tests import upload_corpus as corpus
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record([_row("seed/0.jpg")])
+    before = cat.version(refresh=True)
+    files = [("Clinic Front.jpg", corpus.jpeg_gps()), ("back.png", corpus.plain("PNG")), ("bad.jpg", b"not an image")]
+    results = upload_files(s3, settings, files, actor="ann@example.com", catalog=cat)
+    stored = [r for r in results if isinstance(r, Uploaded)]
+    assert len(stored) == 2 and not any(r.problems for r in stored)
+    assert cat.version(refresh=True) == (before or 0) + 1  # one commit for the batch
+    rows = {r.key: r for r in catalog_sync.iter_rows(cat)}
+    assert set(rows) == {"seed/0.jpg", *(r.key for r in stored)}
+    front = rows[stored[0].key]
+    assert (front.original_name, front.uploader, front.format) == ("Clinic Front.jpg", "ann@example.com", "JPEG")
+    body = s3.get_object(Bucket=TEST_BUCKET, Key=front.key)["Body"].read()
+    assert front.sha256 == hashlib.sha256(body).hexdigest()  # of the stored (cleaned) bytes
+    assert _keys(search(cat, Search(name="clinic front", uploader="ann"))) == [front.key]
+    assert {k: v for k, v in _catalogued(settings).items() if k != "seed/0.jpg"} == _listing(s3)  # sync: nothing to do
+
+
+def test_a_crash_before_the_catalog_write_is_repaired_by_the_next_sync(s3: S3Client, settings: Settings) -> None:
+    import hashlib
+
+    from r2.uploads import Uploaded, upload_file
+    from tests import upload_corpus as corpus
+
+    result = upload_file(s3, settings, "lost.jpg", corpus.jpeg_gps(), actor="bob@example.com")  # no catalog write
+    assert isinstance(result, Uploaded)
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    assert catalog_sync.sync(cat, s3, TEST_BUCKET).recorded == 1
+    (row,) = list(catalog_sync.iter_rows(cat))
+    body = s3.get_object(Bucket=TEST_BUCKET, Key=result.key)["Body"].read()
+    assert (row.key, row.original_name, row.uploader) == (result.key, "lost.jpg", "bob@example.com")
+    assert row.sha256 == hashlib.sha256(body).hexdigest()  # written as metadata, so a sync rebuilds it
+
+
+def test_deleting_through_the_app_removes_the_rows_in_the_same_action(s3: S3Client, settings: Settings) -> None:
+    from r2.catalog import forget_deleted
+    from r2.objects import delete
+
+    _put(s3, "a/1.jpg")
+    _put(s3, "a/2.jpg")
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    result = delete(s3, TEST_BUCKET, ["a/1.jpg"])
+    assert forget_deleted(cat, result.deleted) is None
+    assert _catalogued(settings) == _listing(s3) and set(_listing(s3)) == {"a/2.jpg"}
+
+
+def test_direct_uploads_checked_by_the_sweep_are_in_the_catalog(s3: S3Client, settings: Settings) -> None:
+    import requests
+
+    from r2.direct import Offer, plan, sweep
+    from tests.test_direct_sweep import _due
+    from tests.upload_corpus import plain
+
+    photos = [plain("PNG"), plain("JPEG")]
+    offers = [Offer(f"b-{i}", f"direct {i}.png", len(p), "image/png") for i, p in enumerate(photos[:1])]
+    offers.append(Offer("b-1", "direct 1.jpg", len(photos[1]), "image/jpeg"))
+    tickets, _ = plan(s3, settings, offers, "uploads", actor="dee@example.com")
+    for ticket, body in zip(tickets, photos, strict=True):
+        requests.put(ticket.url, data=body, headers=ticket.headers, timeout=30).raise_for_status()
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record([_row("seed/0.jpg")])
+    before = cat.version(refresh=True) or 0
+    result = sweep(s3, settings, now=lambda: _due(settings), catalog=cat)
+    assert [o.status for o in result.outcomes] == ["stored", "stored"]
+    assert cat.version(refresh=True) == before + 1  # one commit for what the sweep stored
+    found = search(cat, Search(name="direct", uploader="dee"))
+    assert sorted(r.original_name or "" for r in found.rows) == ["direct 0.png", "direct 1.jpg"]
+    assert {k: v for k, v in _catalogued(settings).items() if k != "seed/0.jpg"} == _listing(s3)

@@ -7,6 +7,7 @@ import getpass
 from pathlib import Path
 from typing import Any
 
+from r2.catalog import Catalog
 from r2.cli import Context, UsageError
 from r2.direct import sweep
 from r2.errors import InvalidInput
@@ -43,7 +44,8 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
     except InvalidInput as exc:
         raise UsageError(str(exc)) from exc
     actor = f"cli:{_user()}"
-    results = upload_files(client, settings, [(f, Path(f)) for f in args.files], folder=folder, actor=actor)
+    files = [(f, Path(f)) for f in args.files]
+    results = upload_files(client, settings, files, folder=folder, actor=actor, catalog=Catalog(settings, client))
     # The command line names files as given (the result's `file` is the bare name).
     named = list(zip(args.files, results, strict=True))
     if args.json:
@@ -61,7 +63,7 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_direct_sweep(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
-    result = sweep(client, settings)
+    result = sweep(client, settings, catalog=Catalog(settings, client))
     if args.json:
         ctx.print_json(
             {
