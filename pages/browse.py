@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -22,7 +23,7 @@ from r2.browse import (
     missing_thumbnails,
     tiles,
 )
-from r2.catalog import forget_deleted
+from r2.catalog import Row, forget_deleted
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import is_hidden, thumbnail_key
@@ -32,6 +33,7 @@ from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate
 from ui.auth import require
 from ui.browse_grid import grid_html
+from ui.catalog_view import known_rows
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
 from ui.state import catalog, connection
@@ -218,12 +220,19 @@ if objects:
 # ---- objects ------------------------------------------------------------------------------------------
 if objects:
     st.subheader("Images and files")
+known: dict[str, Row] = {}
 if objects and not shown:
     st.info("No object on this page matches the filters.")
 elif shown:
     expires = settings.preview_ttl_seconds
     tile_list = cached_tiles(
         signer, settings.bucket, shown, tuple(o.key for o in shown), expires, signing_epoch(expires)
+    )
+    # Names, uploaders and dates come from the catalog, looked up in process for this page's keys: no HEAD
+    # per row, and still the page's one LIST (objects without a row, e.g. from other tools, show their key).
+    known = known_rows([o.key for o in shown])
+    tile_list = tuple(
+        replace(t, name=known[t.key].display_name, by=known[t.key].by_line) if t.key in known else t for t in tile_list
     )
     if view == "list":
         originals = {}
@@ -235,6 +244,9 @@ elif shown:
         frame = pd.DataFrame(
             {
                 "preview": [t.url or None for t in tile_list],
+                "name": [t.name for t in tile_list],
+                "uploaded by": [known[o.key].uploader if o.key in known else None for o in shown],
+                "uploaded": [known[o.key].uploaded_at if o.key in known else None for o in shown],
                 "key": [o.key for o in shown],
                 "size": [o.size for o in shown],
                 "last modified": [o.last_modified for o in shown],
@@ -249,6 +261,7 @@ elif shown:
                 "preview": st.column_config.ImageColumn("preview", width="small"),
                 "size": st.column_config.NumberColumn("size (bytes)", format="%d"),
                 "last modified": st.column_config.DatetimeColumn("last modified", format="YYYY-MM-DD HH:mm"),
+                "uploaded": st.column_config.DatetimeColumn("uploaded", format="YYYY-MM-DD HH:mm"),
                 "open": st.column_config.LinkColumn("open", display_text="open"),
             },
         )
@@ -282,7 +295,7 @@ else:
 
 # ---- select: details and delete ---------------------------------------------------------------------
 keys = [o.key for o in shown] if objects else []
-names = {o.key: o.name for o in objects}
+names = {o.key: known[o.key].display_name if o.key in known else o.name for o in objects}
 if keys:
     options = ["", *keys]
     choice = st.selectbox(

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from botocore.exceptions import BotoCoreError, ClientError
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
@@ -81,6 +82,12 @@ class Row:
     @property
     def display_name(self) -> str:
         return self.original_name or self.key.rsplit("/", 1)[-1]
+
+    @property
+    def by_line(self) -> str:
+        """ "ann@example.com · 2026-11-01": who uploaded it and when (the modification date if not known)."""
+        when = (self.uploaded_at or self.last_modified).strftime("%Y-%m-%d")
+        return f"{self.uploader} · {when}" if self.uploader else when
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -172,6 +179,19 @@ class Catalog:
             raise _failure("read the catalog", exc) from exc
         self._data = (version, data)
         return data
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, Row]:
+        """The rows of these keys (a page of Browse), from the cached table: no request per key.
+
+        At most one request to the bucket: the transaction log's check for a newer version, which
+        happens once per `fresh_seconds` for the whole process.
+        """
+        wanted = list(dict.fromkeys(keys))
+        data = self.data()
+        if not wanted or data.num_rows == 0:
+            return {}
+        found = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
+        return {r["key"]: Row.from_record(r) for r in found.to_pylist()}
 
     def updated_at(self) -> datetime | None:
         """When the newest commit was made (how fresh the catalog is): the commit file's Last-Modified.

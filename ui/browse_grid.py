@@ -43,7 +43,8 @@ def tile_html(tile: Tile, *, selected: bool = False) -> str:
         f'<figure style="margin:0" data-key="{escape(tile.key, quote=True)}" data-source="{tile.source}">'
         f'<div style="{_BOX}{border}"><span>{escape(label)}</span>{image}</div>'
         f'<figcaption style="{_CAPTION}" title="{escape(tile.key, quote=True)}"><span>{escape(tile.name)}</span>'
-        f'<br><span style="color:#6b6f76">{escape(human_bytes(tile.size))}</span></figcaption>'
+        + (f"<br><span>{escape(tile.by)}</span>" if tile.by else "")
+        + f'<br><span style="color:#6b6f76">{escape(human_bytes(tile.size))}</span></figcaption>'
         "</figure>"
     )
 
