@@ -11,6 +11,7 @@ from tests.fault_proxy import HangingServer
 
 PAGES = {
     "browse": "member",
+    "search": "member",
     "upload": "member",
     "cors": "developer",
     "health": "developer",

@@ -6,11 +6,19 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import streamlit as st
+
+from r2 import catalog_sync
 from r2.catalog import Row
+from r2.client import S3Client
 from r2.errors import R2Error
+from r2.settings import Settings
+from ui.auth import Visitor
+from ui.feedback import show_error
 from ui.state import catalog
 
 _log = logging.getLogger(__name__)
+_PLAN = "catalog_sync_plan"
 
 
 def known_rows(keys: Sequence[str]) -> dict[str, Row]:
@@ -40,3 +48,51 @@ def freshness_text() -> str:
         f"Catalog updated {age} (version {version}); this app's own uploads and deletes are in it at once, "
         "changes by other tools after the next sync."
     )
+
+
+def sync_section(settings: Settings, client: S3Client, visitor: Visitor) -> None:
+    """Admins: sync the catalog with the bucket (what other tools changed): cost first, then progress.
+
+    Stopping (the page's Stop, or leaving it) keeps every batch already committed; syncing again resumes,
+    since what was recorded matches the listing and is not read again.
+    """
+    st.divider()
+    st.subheader("Sync the catalog with the bucket", anchor=False)
+    st.caption(
+        "Records what other tools changed: one listing of the bucket (one LIST per 1,000 objects), then one "
+        "HEAD per new or changed object, 16 at a time, committed every 1,000."
+    )
+    planned: catalog_sync.SyncPlan | None = st.session_state.get(_PLAN)
+    if st.button("Check what a sync would do", icon=":material/fact_check:"):
+        if "admin" not in visitor.roles:  # checked again when the action runs
+            st.error("Syncing the catalog needs the **admin** role.")
+            return
+        try:
+            planned = catalog_sync.plan(catalog(), client, settings.bucket)
+        except R2Error as err:
+            show_error(err)
+            return
+        st.session_state[_PLAN] = planned
+    if planned is None:
+        return
+    st.info(planned.summary(settings), icon=":material/payments:")
+    if not (planned.head_calls or planned.to_remove):
+        st.success("The catalog matches the bucket.")
+        return
+    if st.button("Sync now", type="primary", icon=":material/sync:"):
+        if "admin" not in visitor.roles:
+            st.error("Syncing the catalog needs the **admin** role.")
+            return
+        bar = st.progress(0.0, text="Starting…")
+
+        def progress(p: catalog_sync.SyncProgress) -> None:
+            bar.progress(p.read / max(1, p.total), text=f"{p.read:,} of {p.total:,} read, {p.recorded:,} recorded")
+
+        try:
+            result = catalog_sync.run(catalog(), client, settings.bucket, planned, progress=progress)
+        except R2Error as err:
+            show_error(err)
+            return
+        finally:
+            st.session_state.pop(_PLAN, None)
+        st.success(f"Recorded {result.recorded:,}, removed {result.removed:,}; {result.vanished:,} vanished meanwhile.")

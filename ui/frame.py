@@ -12,6 +12,7 @@ from ui.text import escape_md
 
 PAGES = (
     ("browse", "Browse", ":material/photo_library:"),
+    ("search", "Search", ":material/search:"),
     ("upload", "Upload", ":material/upload:"),
     ("cors", "CORS", ":material/policy:"),
     ("health", "Health", ":material/monitor_heart:"),

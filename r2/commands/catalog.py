@@ -15,7 +15,6 @@ from r2 import catalog_reports, catalog_sync
 from r2.catalog import SORTS, Catalog, Search, search
 from r2.cli import Context, UsageError
 from r2.commands.cors import confirm
-from r2.usage import scan_cost_usd
 
 
 def _date(text: str) -> datetime:
@@ -92,13 +91,8 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
     catalog = Catalog(settings, client)
     plan = catalog_sync.plan(catalog, client, settings.bucket)
-    cost = scan_cost_usd(plan.listed, settings) + plan.head_calls * settings.class_b_price_per_million / 1e6
-    summary = (
-        f"{plan.listed:,} objects listed ({plan.list_calls} LIST calls); {plan.head_calls:,} new or changed to "
-        f"read (one HEAD each), {len(plan.to_remove):,} gone; about ${cost:.4f} at list prices"
-    )
     if not args.json:
-        ctx.print(summary)
+        ctx.print(plan.summary(settings))
     if plan.head_calls and not confirm(args, ctx, f"Read {plan.head_calls:,} objects and update the catalog?"):
         return 1
 
