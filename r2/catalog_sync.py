@@ -100,9 +100,14 @@ def list_bucket(client: S3Client, bucket: str) -> tuple[list[Listed], int]:
 
 
 def plan(catalog: Catalog, client: S3Client, bucket: str) -> SyncPlan:
-    """List the bucket and diff it against the catalog: nothing is read or written yet."""
-    listed, calls = list_bucket(client, bucket)
+    """List the bucket and diff it against the catalog: nothing is read or written yet.
+
+    The catalog is read *before* the listing: a row an app process records while the listing runs is
+    then either listed (read again: harmless) or not yet listed and not in the snapshot (left alone),
+    never "in the catalog but not in the bucket", which would wrongly remove it.
+    """
     known = catalog.data(refresh=True).select(["key", "etag", "size"]).to_pylist()
+    listed, calls = list_bucket(client, bucket)
     have = {r["key"]: (r["etag"], r["size"]) for r in known}
     to_read = tuple(item for item in listed if have.get(item.key) != (item.etag, item.size))
     present = {item.key for item in listed}

@@ -254,3 +254,85 @@ def test_direct_uploads_checked_by_the_sweep_are_in_the_catalog(s3: S3Client, se
     found = search(cat, Search(name="direct", uploader="dee"))
     assert sorted(r.original_name or "" for r in found.rows) == ["direct 0.png", "direct 1.jpg"]
     assert {k: v for k, v in _catalogued(settings).items() if k != "seed/0.jpg"} == _listing(s3)
+
+
+def test_an_upload_recorded_while_a_sync_lists_is_not_removed_by_it(s3: S3Client, settings: Settings) -> None:
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    _put(s3, "a/old.jpg")
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    other = Catalog(settings, fresh_seconds=0)  # another replica
+
+    def upload_meanwhile(**_: object) -> None:  # the listing is done; an app process stores and records
+        s3.meta.events.unregister("after-call.s3.ListObjectsV2", upload_meanwhile)
+        _put(s3, "a/new.jpg")
+        listed = catalog_sync.list_bucket(s3, TEST_BUCKET)[0]
+        other.record([catalog_sync.row_from_head("a/new.jpg", s3.head_object(Bucket=TEST_BUCKET, Key="a/new.jpg"))])
+        assert "a/new.jpg" in {i.key for i in listed}
+
+    s3.meta.events.register("after-call.s3.ListObjectsV2", upload_meanwhile)
+    result = catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert result.plan.to_remove == ()
+    assert _catalogued(settings) == _listing(s3)
+
+
+def test_two_app_processes_uploading_and_a_sync_meanwhile_leave_the_catalog_equal_to_the_bucket(
+    s3: S3Client, settings: Settings, tmp_path: object
+) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests import upload_corpus as corpus
+    from tests.conftest import ROOT, env_for
+
+    folder = Path(str(tmp_path))
+    _put(s3, "other-tool/before.jpg")  # something only a sync records
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env_for(settings.endpoint)}
+
+    def files(process: int, batch: int) -> list[str]:
+        paths = []
+        for i in range(3):
+            path = folder / f"p{process}-b{batch}-{i}.png"
+            path.write_bytes(corpus.plain("PNG", size=(20 + process, 10 + batch * 3 + i)))
+            paths.append(str(path))
+        return paths
+
+    go = folder / "go"
+    program = (  # one app process: a batch upload, then (once told) a second one; each batch is one commit
+        "import sys, time, pathlib; from r2.cli import main\n"
+        "first = main(['upload', *sys.argv[2:5]])\n"
+        "pathlib.Path(sys.argv[1] + '.ready').touch()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not pathlib.Path(sys.argv[1]).exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "sys.exit(first or main(['upload', *sys.argv[5:8]]))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", program, f"{go}-{p}", *files(p, 0), *files(p, 1)],
+            env=env,
+            cwd=str(folder),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for p in (0, 1)
+    ]
+    # Syncs run while both processes upload their first batch (racing their commits) ...
+    syncer = Catalog(settings, s3, fresh_seconds=0)
+    syncs = 0
+    ready = [Path(f"{go}-{p}.ready") for p in (0, 1)]
+    while not all(r.exists() for r in ready) or syncs == 0:  # bounded: the processes end (pytest timeout)
+        assert all(p.poll() is None for p in procs) or all(r.exists() for r in ready), "an uploader died"
+        catalog_sync.sync(syncer, s3, TEST_BUCKET, batch=2)
+        syncs += 1
+    # ... and none after the second: those rows are in the catalog only if the uploads recorded them.
+    for p in (0, 1):
+        Path(f"{go}-{p}").touch()
+    outputs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert not any("warning" in out for out in outputs), outputs  # every catalog write succeeded
+    listing = _listing(s3)
+    assert len(listing) == 13  # 2 processes x 2 batches x 3 files + the other tool's
+    assert _catalogued(settings) == listing  # no extra sync after the uploads: exact already
+    named = [r for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0)) if r.original_name]
+    assert len(named) == 12 and all(r.uploader and r.uploader.startswith("cli:") and r.sha256 for r in named)
