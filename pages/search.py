@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +16,7 @@ from r2.catalog import SORTS, Search, search
 from r2.errors import InvalidInput, R2Error
 from ui.auth import require
 from ui.browse_grid import grid_html
-from ui.catalog_view import freshness_text, sync_section
+from ui.catalog_view import details_link, freshness_text, sync_section
 from ui.feedback import show_error
 from ui.state import catalog, connection
 from ui.text import escape_md
@@ -139,12 +138,7 @@ else:
                 "uploaded": [r.uploaded_at or r.last_modified for r in found.rows],
                 "size": [r.size for r in found.rows],
                 "key": [r.key for r in found.rows],
-                "details": [
-                    "/browse?" + urlencode({"folder": r.folder, "object": r.key})
-                    if r.folder
-                    else "/browse?" + urlencode({"object": r.key})
-                    for r in found.rows
-                ],
+                "details": [details_link(r.key) for r in found.rows],
             }
         )
         st.dataframe(

@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from r2 import images
 from r2.audit import AuditEvent, record
 from r2.catalog import Catalog, Row, note
+from r2.catalog_reports import find_same
 from r2.client import S3Client
 from r2.errors import AlreadyExists, InvalidInput, NotFound, R2Error, translate
 from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
@@ -183,6 +184,7 @@ class Rejected:
     reason: str
     status: Literal["rejected"] = "rejected"
     key: str = ""
+    duplicate_of: str = ""  # skipped: an image with the same content is stored under this key
 
 
 Result = Uploaded | Rejected
@@ -439,17 +441,30 @@ def upload_file(
     actor: str,
     key: str | None = None,
     catalog: Catalog | None = None,
+    record_now: bool = True,
+    duplicates: bool = False,
+    seen: dict[str, str] | None = None,
 ) -> Result:
     """Check, clean and store one file. Never raises for a bad file or a failed write: see the result.
 
     With a `catalog`, the stored object is recorded there in the same action (a failure to do so is a
     problem in the result, repaired by the next sync); `upload_files` records a batch in one commit.
+    A file whose cleaned bytes have the SHA-256 of an image in the catalog (or of one in `seen`, earlier
+    in the same batch: hash -> key) is skipped before anything is stored, unless `duplicates` is True.
     """
     shown = display_name(name)
     policy = ImagePolicy.from_settings(settings)
     try:
         target = choose_folder(settings, folder)
         clean = images.clean(source, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+        same = "" if duplicates or catalog is None else _stored_copy(catalog, content_sha256(clean), seen or {})
+        if same:
+            return Rejected(
+                shown,
+                f"Skipped: the same image is already stored as {same} (nothing was stored; choose to store "
+                "duplicates to keep a second copy).",
+                duplicate_of=same,
+            )
         key = key or new_key(target, clean.info.format)
         thumb_key, problems = store(client, settings.bucket, key, clean, original_name=name, uploaded_by=actor)
     except R2Error as exc:
@@ -463,7 +478,7 @@ def upload_file(
     except R2Error as exc:
         problems += (f"Stored, but the audit event was not written ({exc.message}).",)
     row = stored_row(key, clean, original_name=name, uploaded_by=actor, has_thumbnail=thumb_key is not None)
-    warning = note(catalog, [row])
+    warning = note(catalog, [row]) if record_now else None
     return Uploaded(
         shown,
         key,
@@ -479,6 +494,14 @@ def upload_file(
     )
 
 
+def _stored_copy(catalog: Catalog, sha256: str, seen: dict[str, str]) -> str:
+    """The key of an image with this content: earlier in the batch, or in the catalog ("" if none)."""
+    if sha256 in seen:
+        return seen[sha256]
+    same = find_same(catalog, sha256)
+    return same[0] if same else ""
+
+
 def upload_files(
     client: S3Client,
     settings: Settings,
@@ -489,16 +512,33 @@ def upload_files(
     on_progress: Callable[[int, Result], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     catalog: Catalog | None = None,
+    duplicates: bool = False,
 ) -> list[Result]:
     """Upload each file independently; a bad file is rejected and the others still go.
 
-    With a `catalog`, every stored file is recorded there in one commit at the end of the batch.
+    With a `catalog`, every stored file is recorded there in one commit at the end of the batch, and
+    duplicates (same content as a stored image, or as a file earlier in the batch) are skipped unless
+    `duplicates` is True.
     """
     results: list[Result] = []
+    seen: dict[str, str] = {}
     for index, (name, source) in enumerate(files):
         if should_stop is not None and should_stop():
             break
-        result = upload_file(client, settings, name, source, folder=folder, actor=actor)
+        result = upload_file(
+            client,
+            settings,
+            name,
+            source,
+            folder=folder,
+            actor=actor,
+            catalog=catalog,
+            record_now=False,
+            duplicates=duplicates,
+            seen=seen,
+        )
+        if isinstance(result, Uploaded) and result.row is not None and result.row.sha256:
+            seen[result.row.sha256] = result.key
         results.append(result)
         if on_progress is not None:
             on_progress(index + 1, result)

@@ -336,3 +336,46 @@ def test_two_app_processes_uploading_and_a_sync_meanwhile_leave_the_catalog_equa
     assert _catalogued(settings) == listing  # no extra sync after the uploads: exact already
     named = [r for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0)) if r.original_name]
     assert len(named) == 12 and all(r.uploader and r.uploader.startswith("cli:") and r.sha256 for r in named)
+
+
+def test_a_duplicate_upload_is_skipped_by_default_and_stored_when_asked(s3: S3Client, settings: Settings) -> None:
+    from r2.uploads import Rejected, Uploaded, upload_files
+    from tests import upload_corpus as corpus
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    photo = corpus.plain("PNG")
+    first = upload_files(s3, settings, [("a.png", photo), ("a copy.png", photo)], actor="ann", catalog=cat)
+    assert isinstance(first[0], Uploaded) and isinstance(first[1], Rejected)
+    assert first[1].duplicate_of == first[0].key and first[0].key in first[1].reason  # said, with the key
+    (again,) = upload_files(s3, settings, [("a again.png", photo)], actor="bob", catalog=cat)
+    assert isinstance(again, Rejected) and again.duplicate_of == first[0].key
+    assert len(_listing(s3)) == 1  # nothing stored for the skipped ones
+    (kept,) = upload_files(s3, settings, [("a again.png", photo)], actor="bob", catalog=cat, duplicates=True)
+    assert isinstance(kept, Uploaded)
+    from r2.catalog_reports import duplicates
+
+    (group,) = duplicates(cat)
+    assert set(group.keys) == {first[0].key, kept.key} and group.wasted_bytes == len(_s3_body(s3, kept.key))
+
+
+def _s3_body(s3: S3Client, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read())
+
+
+def test_the_command_line_reports_a_duplicate_and_stores_it_with_the_flag(
+    s3: S3Client, settings: Settings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests import upload_corpus as corpus
+
+    photo = Path(str(tmp_path)) / "photo.png"
+    photo.write_bytes(corpus.plain("PNG"))
+    code, out, _ = _cli(settings, "upload", str(photo))
+    assert code == 0 and out.startswith("uploaded ")
+    first = out.split()[1]
+    code, out, _ = _cli(settings, "upload", str(photo))
+    assert code == 0 and f"skipped {photo}: the same image is already stored as {first}" in out
+    assert len(_listing(s3)) == 1
+    code, out, _ = _cli(settings, "upload", "--allow-duplicates", str(photo))
+    assert code == 0 and out.startswith("uploaded ") and len(_listing(s3)) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -96,3 +97,9 @@ def sync_section(settings: Settings, client: S3Client, visitor: Visitor) -> None
         finally:
             st.session_state.pop(_PLAN, None)
         st.success(f"Recorded {result.recorded:,}, removed {result.removed:,}; {result.vanished:,} vanished meanwhile.")
+
+
+def details_link(key: str) -> str:
+    """A relative link to the object's details in Browse (its folder, with the object selected)."""
+    folder = key.rpartition("/")[0]
+    return "/browse?" + urlencode({"folder": folder + "/", "object": key} if folder else {"object": key})

@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image files")
     p.add_argument("--folder", help="one of R2_FOLDERS (default: the first)")
+    p.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="store a file even when the same image (same SHA-256 after cleaning) is already stored; "
+        "by default such files are reported and skipped",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list of {file, status, key, reason}")
     p.set_defaults(func=cmd_upload)
 
@@ -45,7 +51,15 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(str(exc)) from exc
     actor = f"cli:{_user()}"
     files = [(f, Path(f)) for f in args.files]
-    results = upload_files(client, settings, files, folder=folder, actor=actor, catalog=Catalog(settings, client))
+    results = upload_files(
+        client,
+        settings,
+        files,
+        folder=folder,
+        actor=actor,
+        catalog=Catalog(settings, client),
+        duplicates=args.allow_duplicates,
+    )
     # The command line names files as given (the result's `file` is the bare name).
     named = list(zip(args.files, results, strict=True))
     if args.json:
@@ -56,9 +70,12 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
                 ctx.print(f"uploaded {result.key}")
                 for problem in result.problems:
                     ctx.print(f"  warning: {problem}")
+            elif result.duplicate_of:
+                ctx.print(f"skipped {path}: the same image is already stored as {result.duplicate_of}")
             else:
                 ctx.print(f"rejected {path}: {result.reason}")
-    return 0 if all(isinstance(r, Uploaded) for r in results) else 1
+    # A skipped duplicate is not a failure: the image is in the bucket (--allow-duplicates stores it again).
+    return 0 if all(isinstance(r, Uploaded) or r.duplicate_of for r in results) else 1
 
 
 def cmd_direct_sweep(args: argparse.Namespace, ctx: Context) -> int:
@@ -83,6 +100,7 @@ def _as_json(path: str, result: Result) -> dict[str, object]:
     out: dict[str, object] = {"file": path, "status": result.status, "key": result.key or None, "reason": None}
     if isinstance(result, Rejected):
         out["reason"] = result.reason
+        out["duplicate_of"] = result.duplicate_of or None
     else:
         out.update(
             size=result.size,
