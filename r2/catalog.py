@@ -128,13 +128,19 @@ class Catalog:
     """The catalog table of one bucket. Thread-safe; one instance per process and bucket is enough."""
 
     def __init__(
-        self, settings: Settings, client: S3Client | None = None, *, fresh_seconds: float = FRESH_SECONDS
+        self,
+        settings: Settings,
+        client: S3Client | None = None,
+        *,
+        fresh_seconds: float = FRESH_SECONDS,
+        local_path: str | None = None,
     ) -> None:
-        self.uri = f"s3://{settings.bucket}/{CATALOG_PREFIX}".rstrip("/")
+        # `local_path`: a table in a local folder instead of the bucket (benchmarks; copies for analysis).
+        self.uri = local_path or f"s3://{settings.bucket}/{CATALOG_PREFIX}".rstrip("/")
         self._settings = settings
         self._client = client  # for the commit time (one HEAD per version); made on first use if not given
         self._stamp: tuple[int, datetime] | None = None
-        self._options = storage_options(settings)
+        self._options = {} if local_path else storage_options(settings)
         self._fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
         self._table: DeltaTable | None = None
@@ -397,12 +403,18 @@ def search(catalog: Catalog, query: Search) -> SearchPage:
     con = duckdb.connect()
     try:
         con.register("catalog", data)
-        counted = con.sql(f"SELECT count(*) FROM catalog WHERE {where}", params=params).fetchall()  # noqa: S608  clauses are ours, values bound
-        total = int(counted[0][0])
+        # One scan: the page and the number of matches (a window count) together.
         result = con.sql(
-            f"SELECT * FROM catalog WHERE {where} ORDER BY {SORTS[query.sort]} LIMIT ? OFFSET ?",  # noqa: S608
+            f"SELECT *, count(*) OVER () AS _total FROM catalog WHERE {where} "  # noqa: S608  clauses ours, values bound
+            f"ORDER BY {SORTS[query.sort]} LIMIT ? OFFSET ?",
             params=[*params, query.limit, query.offset],
         ).to_arrow_table()
+        if result.num_rows:
+            total = int(result["_total"][0].as_py())
+        else:  # past the last page (or nothing matches): count alone
+            counted = con.sql(f"SELECT count(*) FROM catalog WHERE {where}", params=params).fetchall()  # noqa: S608
+            total = int(counted[0][0])
+        result = result.drop_columns(["_total"])
     finally:
         con.close()
     rows = tuple(Row.from_record(r) for r in result.to_pylist())
