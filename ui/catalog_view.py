@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
-from r2 import catalog_sync
+from r2 import catalog_reports, catalog_sync
 from r2.catalog import Row
 from r2.client import S3Client
 from r2.errors import R2Error
@@ -17,6 +18,7 @@ from r2.settings import Settings
 from ui.auth import Visitor
 from ui.feedback import show_error
 from ui.state import catalog
+from ui.text import escape_md, human_bytes
 
 _log = logging.getLogger(__name__)
 _PLAN = "catalog_sync_plan"
@@ -103,3 +105,27 @@ def details_link(key: str) -> str:
     """A relative link to the object's details in Browse (its folder, with the object selected)."""
     folder = key.rpartition("/")[0]
     return "/browse?" + urlencode({"folder": folder + "/", "object": key} if folder else {"object": key})
+
+
+def catalog_figures() -> None:
+    """Usage from the catalog: totals and breakdowns at once (no scan), with how old they are."""
+    st.subheader("From the catalog", anchor=False)
+    try:
+        figures = catalog_reports.stats(catalog())
+        waste = sum(g.wasted_bytes for g in catalog_reports.duplicates(catalog()))
+    except R2Error as err:
+        show_error(err)
+        return
+    if figures.version is None:
+        st.info("No catalog yet: a sync (Search page or `python -m r2 catalog sync`) builds it.")
+        return
+    st.caption(escape_md(freshness_text()) + " A scan (above) gives exact numbers from a full listing.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Objects", f"{figures.objects:,}")
+    c2.metric("Stored", human_bytes(figures.bytes))
+    c3.metric("Wasted by duplicates", human_bytes(waste))
+    tabs = st.tabs(["By folder", "By type", "By month", "By uploader", "Largest"])
+    groups = (figures.by_folder, figures.by_type, figures.by_month, figures.by_uploader)
+    for tab, rows in zip(tabs[:4], groups, strict=True):
+        tab.dataframe(pd.DataFrame(rows, columns=["name", "objects", "bytes"]), hide_index=True)
+    tabs[4].dataframe(pd.DataFrame(figures.largest, columns=["key", "bytes"]), hide_index=True)
