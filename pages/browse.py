@@ -23,7 +23,7 @@ from r2.browse import (
     missing_thumbnails,
     tiles,
 )
-from r2.catalog import Row, forget_deleted
+from r2.catalog import Row, forget_deleted, note_thumbnails
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import is_hidden, thumbnail_key
@@ -385,6 +385,8 @@ if any(t.source == "thumbnail" for t in (tile_list if shown else ())):
                 )
                 bucket_changed()
                 flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
+                if warning := note_thumbnails(catalog(), result.made):
+                    flash.append(("warning", escape_md(warning)))
                 flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
                 ss["browse_flash"] = flash
                 st.rerun()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -313,6 +313,17 @@ def note(catalog: Catalog | None, upserts: Iterable[Row] = (), removals: Iterabl
 def forget_deleted(catalog: Catalog | None, keys: Iterable[str]) -> str | None:
     """Drop deleted objects from the catalog (one commit); None, or a warning (see `note`)."""
     return note(catalog, removals=keys)
+
+
+def note_thumbnails(catalog: Catalog | None, keys: Iterable[str]) -> str | None:
+    """Thumbnails were (re)made for these keys: their rows say so (one commit); None, or a warning."""
+    if catalog is None:
+        return None
+    try:
+        rows = catalog.lookup(keys)
+    except R2Error as exc:
+        return f"The catalog was not updated ({exc.message}); the next catalog sync records it."
+    return note(catalog, [replace(row, has_thumbnail=True) for row in rows.values()])
 
 
 def _source(records: list[dict[str, Any]], gone: Sequence[str]) -> pa.Table:

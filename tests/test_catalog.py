@@ -379,3 +379,17 @@ def test_the_command_line_reports_a_duplicate_and_stores_it_with_the_flag(
     assert len(_listing(s3)) == 1
     code, out, _ = _cli(settings, "upload", "--allow-duplicates", str(photo))
     assert code == 0 and out.startswith("uploaded ") and len(_listing(s3)) == 2
+
+
+def test_regenerated_thumbnails_are_recorded_in_the_catalog(s3: S3Client, settings: Settings) -> None:
+    from r2.catalog import note_thumbnails
+    from r2.thumbnails import regenerate
+    from tests import upload_corpus as corpus
+
+    s3.put_object(Bucket=TEST_BUCKET, Key="t/a.png", Body=corpus.plain("PNG"), ContentType="image/png")
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert not cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
+    made = regenerate(s3, TEST_BUCKET, ["t/a.png"]).made
+    assert note_thumbnails(cat, made) is None
+    assert cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
