@@ -103,8 +103,8 @@ def _put(s3: S3Client, key: str, body: bytes = b"x", **meta: str) -> None:
     s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=body, Metadata=meta)
 
 
-def _listing(s3: S3Client) -> dict[str, tuple[str, int]]:
-    listed, _ = catalog_sync.list_bucket(s3, TEST_BUCKET)
+def _listing(s3: S3Client, bucket: str = TEST_BUCKET) -> dict[str, tuple[str, int]]:
+    listed, _ = catalog_sync.list_bucket(s3, bucket)
     return {item.key: (item.etag, item.size) for item in listed}
 
 
@@ -393,3 +393,16 @@ def test_regenerated_thumbnails_are_recorded_in_the_catalog(s3: S3Client, settin
     made = regenerate(s3, TEST_BUCKET, ["t/a.png"]).made
     assert note_thumbnails(cat, made) is None
     assert cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
+
+
+def test_the_demo_bucket_starts_with_its_catalog() -> None:
+    from r2.local import start_demo
+    from r2.settings import parse_settings
+
+    server, demo, client = start_demo(parse_settings({}))
+    try:
+        found = search(Catalog(demo, client, fresh_seconds=0), Search(limit=100))
+        assert found.total == len(_listing(client, demo.bucket)) > 0
+        assert all(r.original_name for r in found.rows)
+    finally:
+        server.stop()
