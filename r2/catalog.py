@@ -143,6 +143,7 @@ class Catalog:
         self._options = {} if local_path else storage_options(settings)
         self._fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # this process's writers take turns (other processes: retries)
         self._table: DeltaTable | None = None
         self._checked = 0.0
         self._data: tuple[int, pa.Table] | None = None
@@ -236,6 +237,10 @@ class Catalog:
         if not records and not gone:
             return self.version(refresh=True) or 0
         source = _source(records, gone)
+        with self._write_lock:
+            return self._record(source, records)
+
+    def _record(self, source: pa.Table, records: list[dict[str, Any]]) -> int:
         for attempt in range(COMMIT_ATTEMPTS):
             try:
                 version = self._commit(source, records)

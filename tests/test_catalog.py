@@ -406,3 +406,14 @@ def test_the_demo_bucket_starts_with_its_catalog() -> None:
         assert all(r.original_name for r in found.rows)
     finally:
         server.stop()
+
+
+def test_sessions_of_one_process_sharing_its_catalog_lose_no_row(s3: S3Client, settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = Catalog(settings, s3, fresh_seconds=0)  # as ui.state.catalog(): one per process, all sessions
+    shared.record([_row("seed/0.jpg")])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: [shared.record([_row(f"s{n}/{i}.jpg")]) for i in range(3)], range(4)))
+    keys = {r.key for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0))}
+    assert keys == {"seed/0.jpg"} | {f"s{n}/{i}.jpg" for n in range(4) for i in range(3)}
