@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from r2.browse import (
     missing_thumbnails,
     tiles,
 )
+from r2.catalog import Row, forget_deleted, note_thumbnails
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import check_visible, thumbnail_key
@@ -32,9 +34,10 @@ from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate, remove_orphans
 from ui.auth import require
 from ui.browse_grid import grid_html
+from ui.catalog_view import known_rows
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
-from ui.state import connection
+from ui.state import catalog, connection
 from ui.text import escape_md, human_bytes
 
 visitor = require("member")
@@ -231,12 +234,19 @@ if objects:
 # ---- objects ------------------------------------------------------------------------------------------
 if objects:
     st.subheader("Images and files")
+known: dict[str, Row] = {}
 if objects and not shown:
     st.info("No object on this page matches the filters.")
 elif shown:
     expires = settings.preview_ttl_seconds
     tile_list = cached_tiles(
         signer, settings.bucket, shown, tuple(o.key for o in shown), expires, signing_epoch(expires)
+    )
+    # Names, uploaders and dates come from the catalog, looked up in process for this page's keys: no HEAD
+    # per row, and still the page's one LIST (objects without a row, e.g. from other tools, show their key).
+    known = known_rows([o.key for o in shown])
+    tile_list = tuple(
+        replace(t, name=known[t.key].display_name, by=known[t.key].by_line) if t.key in known else t for t in tile_list
     )
     if view == "list":
         originals = {}
@@ -248,6 +258,9 @@ elif shown:
         frame = pd.DataFrame(
             {
                 "preview": [t.url or None for t in tile_list],
+                "name": [t.name for t in tile_list],
+                "uploaded by": [known[o.key].uploader if o.key in known else None for o in shown],
+                "uploaded": [known[o.key].uploaded_at if o.key in known else None for o in shown],
                 "key": [o.key for o in shown],
                 "size": [o.size for o in shown],
                 "last modified": [o.last_modified for o in shown],
@@ -262,6 +275,7 @@ elif shown:
                 "preview": st.column_config.ImageColumn("preview", width="small"),
                 "size": st.column_config.NumberColumn("size (bytes)", format="%d"),
                 "last modified": st.column_config.DatetimeColumn("last modified", format="YYYY-MM-DD HH:mm"),
+                "uploaded": st.column_config.DatetimeColumn("uploaded", format="YYYY-MM-DD HH:mm"),
                 "open": st.column_config.LinkColumn("open", display_text="open"),
             },
         )
@@ -295,7 +309,7 @@ else:
 
 # ---- select: details and delete ---------------------------------------------------------------------
 keys = [o.key for o in shown] if objects else []
-names = {o.key: o.name for o in objects}
+names = {o.key: known[o.key].display_name if o.key in known else o.name for o in objects}
 if keys:
     options = ["", *keys]
     choice = st.selectbox(
@@ -328,6 +342,8 @@ def confirm_delete() -> None:
             bucket_changed()
             if result.deleted:
                 flash.append(("success", f"Deleted {len(result.deleted)} object(s) and their thumbnails."))
+            if warning := forget_deleted(catalog(), result.deleted):
+                flash.append(("warning", escape_md(warning)))
             for key, reason in result.failed:
                 flash.append(("error", escape_md(f"Could not delete {key}: {reason}")))
             try:
@@ -393,6 +409,8 @@ if can_repair and any(t.source == "thumbnail" for t in (tile_list if shown else 
                 flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
                 if orphans:
                     flash.append(("info", f"Removed {len(orphans)} thumbnail(s) whose image is gone."))
+                if warning := note_thumbnails(catalog(), result.made):
+                    flash.append(("warning", escape_md(warning)))
                 flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
                 if result.audit_error:
                     flash.append(("warning", escape_md(f"Not recorded in the audit log: {result.audit_error}")))

@@ -9,10 +9,11 @@ from r2.images import ImagePolicy
 from r2.presign import sign_get
 from r2.uploads import Uploaded, accepted_extensions, upload_files
 from ui.auth import require
+from ui.catalog_view import details_link
 from ui.direct_upload import direct_upload_section
 from ui.feedback import show_error
 from ui.freshness import bucket_changed
-from ui.state import connection
+from ui.state import catalog, connection
 from ui.text import escape_md, human_bytes
 
 visitor = require("member")
@@ -51,6 +52,13 @@ files = st.file_uploader(
     help="Drag and drop several files at once.",
 )
 
+store_duplicates = st.checkbox(
+    "Store duplicates anyway",
+    value=False,
+    help="By default a file whose content is already stored (same image after cleaning) is skipped, with a "
+    "link to the stored one.",
+)
+
 if files and st.button(f"Upload {len(files)} file{'s' if len(files) != 1 else ''}", type="primary"):
     progress = st.progress(0.0, text="Starting…")
     actor = visitor.actor
@@ -66,6 +74,8 @@ if files and st.button(f"Upload {len(files)} file{'s' if len(files) != 1 else ''
             folder=folder,
             actor=actor,
             on_progress=on_progress,
+            catalog=catalog(),
+            duplicates=store_duplicates,
         )
     except R2Error as err:  # settings-level problems (a folder removed meanwhile, ...)
         show_error(err)
@@ -114,6 +124,9 @@ for r in results:
         )
     else:
         row["Reason"] = r.reason
+        if r.duplicate_of:  # a link to the image already stored
+            row["Key"] = r.duplicate_of
+            row["Link"] = details_link(r.duplicate_of)
     rows.append(row)
 
 st.dataframe(

@@ -20,6 +20,7 @@ from r2.usage_analytics import AccountUsage, enabled, fetch
 from r2.usage_listing import make_lister
 from r2.usage_snapshots import SnapshotInfo, latest, save
 from ui.auth import require
+from ui.catalog_view import catalog_figures
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
 from ui.state import connection
@@ -209,3 +210,6 @@ else:
         f"Latest scan {age(last.scanned_at)} ({last.scanned_at:%Y-%m-%d %H:%M} UTC) of bucket {escape_md(last.bucket)}."
     )
     show_report(last, history, settings, client, account)
+
+st.divider()
+catalog_figures()

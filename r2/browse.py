@@ -265,6 +265,7 @@ class Tile:
     source: PreviewSource
     url: str = ""
     reason: str = ""  # why there is no preview
+    by: str = ""  # who uploaded it and when (from the catalog), when known
 
 
 @dataclass(frozen=True)

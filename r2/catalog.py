@@ -16,16 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+from botocore.exceptions import BotoCoreError, ClientError
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from r2.errors import InvalidInput, R2Error, Unavailable
+from r2.client import S3Client, make_client
+from r2.errors import InvalidInput, R2Error, Unavailable, translate
 from r2.settings import RESERVED_PREFIX, Settings
 
 CATALOG_PREFIX = f"{RESERVED_PREFIX}catalog/"
@@ -80,6 +83,12 @@ class Row:
     def display_name(self) -> str:
         return self.original_name or self.key.rsplit("/", 1)[-1]
 
+    @property
+    def by_line(self) -> str:
+        """ "ann@example.com · 2026-11-01": who uploaded it and when (the modification date if not known)."""
+        when = (self.uploaded_at or self.last_modified).strftime("%Y-%m-%d")
+        return f"{self.uploader} · {when}" if self.uploader else when
+
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["folder"] = self.folder
@@ -118,11 +127,23 @@ def _failure(action: str, exc: BaseException) -> R2Error:
 class Catalog:
     """The catalog table of one bucket. Thread-safe; one instance per process and bucket is enough."""
 
-    def __init__(self, settings: Settings, *, fresh_seconds: float = FRESH_SECONDS) -> None:
-        self.uri = f"s3://{settings.bucket}/{CATALOG_PREFIX}".rstrip("/")
-        self._options = storage_options(settings)
+    def __init__(
+        self,
+        settings: Settings,
+        client: S3Client | None = None,
+        *,
+        fresh_seconds: float = FRESH_SECONDS,
+        local_path: str | None = None,
+    ) -> None:
+        # `local_path`: a table in a local folder instead of the bucket (benchmarks; copies for analysis).
+        self.uri = local_path or f"s3://{settings.bucket}/{CATALOG_PREFIX}".rstrip("/")
+        self._settings = settings
+        self._client = client  # for the commit time (one HEAD per version); made on first use if not given
+        self._stamp: tuple[int, datetime] | None = None
+        self._options = {} if local_path else storage_options(settings)
         self._fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # this process's writers take turns (other processes: retries)
         self._table: DeltaTable | None = None
         self._checked = 0.0
         self._data: tuple[int, pa.Table] | None = None
@@ -166,14 +187,43 @@ class Catalog:
         self._data = (version, data)
         return data
 
+    def lookup(self, keys: Iterable[str]) -> dict[str, Row]:
+        """The rows of these keys (a page of Browse), from the cached table: no request per key.
+
+        At most one request to the bucket: the transaction log's check for a newer version, which
+        happens once per `fresh_seconds` for the whole process.
+        """
+        wanted = list(dict.fromkeys(keys))
+        data = self.data()
+        if not wanted or data.num_rows == 0:
+            return {}
+        found = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
+        return {r["key"]: Row.from_record(r) for r in found.to_pylist()}
+
     def updated_at(self) -> datetime | None:
-        """When the newest commit was made (how fresh the catalog is)."""
-        table = self._load(refresh=False)
-        if table is None:
+        """When the newest commit was made (how fresh the catalog is): the commit file's Last-Modified.
+
+        Not `DeltaTable.history()`: delta-rs 1.6 holds the GIL through that call's HTTP requests, which
+        stalls every other thread of the process meanwhile (all Streamlit sessions) and deadlocks outright
+        when the S3 server answers from the same process (the local demo bucket, the tests). One HEAD per
+        new version instead (cached), through boto3, which releases the GIL while it waits.
+        """
+        version = self.version()
+        if version is None:
             return None
-        history = table.history(limit=1)
-        stamp = history[0].get("timestamp") if history else None
-        return datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None
+        stamp = self._stamp
+        if stamp is not None and stamp[0] == version:
+            return stamp[1]
+        if self._client is None:
+            self._client = make_client(self._settings)
+        key = f"{CATALOG_PREFIX}_delta_log/{version:020d}.json"
+        try:
+            head = self._client.head_object(Bucket=self._settings.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="read when the catalog was updated", target=key) from exc
+        moment: datetime = head["LastModified"]
+        self._stamp = (version, moment)
+        return moment
 
     # ---------------------------------------------------------------------------------------- writing
     def record(self, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> int:
@@ -187,6 +237,10 @@ class Catalog:
         if not records and not gone:
             return self.version(refresh=True) or 0
         source = _source(records, gone)
+        with self._write_lock:
+            return self._record(source, records)
+
+    def _record(self, source: pa.Table, records: list[dict[str, Any]]) -> int:
         for attempt in range(COMMIT_ATTEMPTS):
             try:
                 version = self._commit(source, records)
@@ -243,6 +297,38 @@ class Catalog:
             pass  # another writer changed the table meanwhile: the next maintenance round does it
         except Exception as exc:
             raise _failure("compact the catalog", exc) from exc
+
+
+def note(catalog: Catalog | None, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> str | None:
+    """Record the app's own change right after it was made; None, or a warning to show when it failed.
+
+    Never raises: the change to the bucket stands either way, and the next sync repairs the catalog
+    (it diffs a listing by ETag and size), so a failure is said, not hidden and not fatal.
+    """
+    rows, gone = list(upserts), list(removals)
+    if catalog is None or not (rows or gone):
+        return None
+    try:
+        catalog.record(rows, gone)
+    except R2Error as exc:
+        return f"The catalog was not updated ({exc.message}); the next catalog sync records it."
+    return None
+
+
+def forget_deleted(catalog: Catalog | None, keys: Iterable[str]) -> str | None:
+    """Drop deleted objects from the catalog (one commit); None, or a warning (see `note`)."""
+    return note(catalog, removals=keys)
+
+
+def note_thumbnails(catalog: Catalog | None, keys: Iterable[str]) -> str | None:
+    """Thumbnails were (re)made for these keys: their rows say so (one commit); None, or a warning."""
+    if catalog is None:
+        return None
+    try:
+        rows = catalog.lookup(keys)
+    except R2Error as exc:
+        return f"The catalog was not updated ({exc.message}); the next catalog sync records it."
+    return note(catalog, [replace(row, has_thumbnail=True) for row in rows.values()])
 
 
 def _source(records: list[dict[str, Any]], gone: Sequence[str]) -> pa.Table:
@@ -333,12 +419,18 @@ def search(catalog: Catalog, query: Search) -> SearchPage:
     con = duckdb.connect()
     try:
         con.register("catalog", data)
-        counted = con.sql(f"SELECT count(*) FROM catalog WHERE {where}", params=params).fetchall()  # noqa: S608  clauses are ours, values bound
-        total = int(counted[0][0])
+        # One scan: the page and the number of matches (a window count) together.
         result = con.sql(
-            f"SELECT * FROM catalog WHERE {where} ORDER BY {SORTS[query.sort]} LIMIT ? OFFSET ?",  # noqa: S608
+            f"SELECT *, count(*) OVER () AS _total FROM catalog WHERE {where} "  # noqa: S608  clauses ours, values bound
+            f"ORDER BY {SORTS[query.sort]} LIMIT ? OFFSET ?",
             params=[*params, query.limit, query.offset],
         ).to_arrow_table()
+        if result.num_rows:
+            total = int(result["_total"][0].as_py())
+        else:  # past the last page (or nothing matches): count alone
+            counted = con.sql(f"SELECT count(*) FROM catalog WHERE {where}", params=params).fetchall()  # noqa: S608
+            total = int(counted[0][0])
+        result = result.drop_columns(["_total"])
     finally:
         con.close()
     rows = tuple(Row.from_record(r) for r in result.to_pylist())

@@ -22,6 +22,7 @@ from r2.client import S3Client
 from r2.errors import NotFound, R2Error, translate
 from r2.naming import META_SHA256, is_hidden
 from r2.objects import details_from_head
+from r2.settings import Settings
 
 LIST_PAGE = 1000
 COMMIT_BATCH = 1000  # rows per commit during a sync: progress survives a stop, commits stay few
@@ -46,6 +47,18 @@ class SyncPlan:
     @property
     def head_calls(self) -> int:
         return len(self.to_read)
+
+    def cost_usd(self, settings: Settings) -> float:
+        """What the sync costs at list prices: the LISTs it made (Class A) and the HEADs to come (Class B)."""
+        return (
+            self.list_calls * settings.class_a_price_per_million + self.head_calls * settings.class_b_price_per_million
+        ) / 1_000_000
+
+    def summary(self, settings: Settings) -> str:
+        return (
+            f"{self.listed:,} objects listed ({self.list_calls} LIST calls); {self.head_calls:,} new or changed to "
+            f"read (one HEAD each), {len(self.to_remove):,} gone; about ${self.cost_usd(settings):.4f} at list prices"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,9 +100,14 @@ def list_bucket(client: S3Client, bucket: str) -> tuple[list[Listed], int]:
 
 
 def plan(catalog: Catalog, client: S3Client, bucket: str) -> SyncPlan:
-    """List the bucket and diff it against the catalog: nothing is read or written yet."""
-    listed, calls = list_bucket(client, bucket)
+    """List the bucket and diff it against the catalog: nothing is read or written yet.
+
+    The catalog is read *before* the listing: a row an app process records while the listing runs is
+    then either listed (read again: harmless) or not yet listed and not in the snapshot (left alone),
+    never "in the catalog but not in the bucket", which would wrongly remove it.
+    """
     known = catalog.data(refresh=True).select(["key", "etag", "size"]).to_pylist()
+    listed, calls = list_bucket(client, bucket)
     have = {r["key"]: (r["etag"], r["size"]) for r in known}
     to_read = tuple(item for item in listed if have.get(item.key) != (item.etag, item.size))
     present = {item.key for item in listed}

@@ -31,6 +31,7 @@ exactly which part of the bucket's CORS policy is missing, so the page can fall 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tempfile
 import time
@@ -45,6 +46,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from r2 import images
 from r2.audit import AuditEvent, record
+from r2.catalog import Catalog, Row
+from r2.catalog import note as catalog_note
 from r2.client import S3Client
 from r2.cors import UPLOAD_HEADERS as PUT_HEADERS  # what the browser's PUT sends; CORS must allow them
 from r2.errors import AlreadyExists, Conflict, InvalidInput, NotFound, R2Error, redact, translate
@@ -55,7 +58,9 @@ from r2.preflight import PreflightResult, preflight
 from r2.presign import sign_put
 from r2.settings import RESERVED_PREFIX, Settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
-from r2.uploads import choose_folder, plan_upload, store
+from r2.uploads import choose_folder, plan_upload, store, stored_row
+
+_log = logging.getLogger(__name__)
 
 CORS_PAGE = "/cors"
 MAX_FILES = 50  # per batch: each file costs a signature and a verification
@@ -391,6 +396,7 @@ class Outcome:
     height: int = 0
     thumbnail_key: str = ""
     removed: tuple[str, ...] = ()
+    row: Row | None = field(default=None, repr=False, compare=False)  # the catalog's row, when stored
 
 
 def _delete(client: S3Client, settings: Settings, key: str) -> str:
@@ -481,6 +487,14 @@ def verify(
                 uploaded_by=actor,
                 copy_from=(staged, etag),
             )
+            row = stored_row(
+                ticket.key,
+                clean,
+                original_name=ticket.name,
+                uploaded_by=actor,
+                has_thumbnail=thumb_key is not None,
+                copy_from=(staged, etag),
+            )
     except (ClientError, BotoCoreError) as exc:
         return done(replace(base, message=str(translate(exc, action="verify the upload", target=ticket.name))))
     except AlreadyExists as exc:  # the checked version is no longer there, or the final key is taken
@@ -502,6 +516,7 @@ def verify(
             removed=clean.removed,
             thumbnail_key=thumb_key or "",
             message=" ".join(problems),
+            row=row,
         )
     )
 
@@ -603,13 +618,15 @@ def sweep(
     *,
     now: Callable[[], float] = time.time,
     tmp_dir: str | None = None,
+    catalog: Catalog | None = None,
 ) -> SweepResult:
     """Verify and promote (or delete) staged direct uploads that nobody reported, once they are due.
 
     A batch is due when its links have expired (its record's LastModified + the link lifetime) and
     `SWEEP_GRACE_SECONDS` more have passed. Cost: one LIST when nothing is due; per due batch with
     staged objects one GET of its record, then what `verify()` costs per object; records are deleted
-    (free on R2). Raises R2Error only when the staging prefix cannot be listed.
+    (free on R2). Raises R2Error only when the staging prefix cannot be listed. What it stores is
+    recorded in `catalog` in one commit (a failure there is logged; the next catalog sync repairs it).
     """
     outcomes: list[Outcome] = []
     waiting = removed_records = 0
@@ -628,6 +645,9 @@ def sweep(
             outcomes.append(_sweep_one(client, settings, check, batch, final, size, actor, names, tmp_dir))
         if found.record is not None and not _delete(client, settings, record_key(batch)):
             removed_records += 1
+    warning = catalog_note(catalog, [o.row for o in outcomes if o.row is not None])
+    if warning:
+        _log.warning("direct-upload sweep: %s", warning)
     return SweepResult(tuple(outcomes), waiting, removed_records)
 
 

@@ -74,7 +74,20 @@ def start_demo(base: Settings) -> tuple[LocalServer, Settings, S3Client]:
         settings = local_settings(base, server)
         client = make_client(settings)
         create_demo_bucket(client, settings)
+        _catalog_demo(client, settings)
         return server, settings, client
+
+
+def _catalog_demo(client: S3Client, settings: Settings) -> None:
+    """Build the demo bucket's catalog, so Search and Browse's names work from the first page."""
+    from r2 import catalog_sync
+    from r2.catalog import Catalog
+    from r2.errors import R2Error
+
+    try:
+        catalog_sync.sync(Catalog(settings, client), client, settings.bucket)
+    except R2Error as exc:  # the demo still works without it: Search says there is no catalog yet
+        logging.getLogger(__name__).warning("demo catalog not built: %s", exc.message)
 
 
 def create_demo_bucket(client: S3Client, settings: Settings, *, samples: int = 12) -> None:

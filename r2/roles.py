@@ -42,6 +42,7 @@ from r2.settings import ROLES
 
 PAGE_ROLES: dict[str, str] = {
     "browse": "member",
+    "search": "member",
     "upload": "member",
     "cors": "developer",
     "health": "developer",

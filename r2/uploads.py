@@ -24,7 +24,8 @@ import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote, unquote
@@ -33,6 +34,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from r2 import images
 from r2.audit import AuditEvent, record
+from r2.catalog import Catalog, Row, note
+from r2.catalog_reports import find_same
 from r2.client import S3Client
 from r2.errors import AlreadyExists, InvalidInput, NotFound, R2Error, translate
 from r2.images import FORMAT_TYPES, CleanFile, CleanImage, ImagePolicy, ImageRejected
@@ -40,6 +43,7 @@ from r2.naming import (
     META_FORMAT,
     META_HEIGHT,
     META_ORIGINAL_NAME,
+    META_SHA256,
     META_THUMBNAIL,
     META_UPLOADED_BY,
     META_WIDTH,
@@ -187,6 +191,7 @@ class Uploaded:
     thumbnail_key: str | None  # None when the thumbnail failed (see problems)
     problems: tuple[str, ...] = ()  # stored, but: thumbnail missing, audit event not written, ...
     status: Literal["uploaded"] = "uploaded"
+    row: Row | None = field(default=None, repr=False, compare=False)  # what the catalog records for it
 
     @property
     def reason(self) -> str:
@@ -199,6 +204,7 @@ class Rejected:
     reason: str
     status: Literal["rejected"] = "rejected"
     key: str = ""
+    duplicate_of: str = ""  # skipped: an image with the same content is stored under this key
 
 
 Result = Uploaded | Rejected
@@ -210,8 +216,26 @@ Result = Uploaded | Rejected
 Checked = CleanImage | CleanFile
 
 
+def _digest(clean: Checked, algorithm: str) -> str:
+    """A digest of the bytes that are stored (the cleaned ones): from memory, or read from the local file."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    if isinstance(clean, CleanImage):
+        digest.update(clean.body)
+    else:
+        with clean.path.open("rb") as body:
+            for block in iter(lambda: body.read(images.CHUNK), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def content_sha256(clean: Checked) -> str:
+    """Hex SHA-256 of the stored bytes: written as metadata, so a catalog sync finds duplicates too."""
+    return _digest(clean, "sha256")
+
+
 def metadata_for(clean: Checked, original_name: str, uploaded_by: str, has_thumbnail: bool) -> dict[str, str]:
     return {
+        META_SHA256: content_sha256(clean),
         META_ORIGINAL_NAME: encode_name(original_name),
         META_WIDTH: str(clean.info.width),
         META_HEIGHT: str(clean.info.height),
@@ -388,6 +412,39 @@ def store(
     return thumb_key, tuple(problems)
 
 
+def stored_row(
+    key: str,
+    clean: Checked,
+    *,
+    original_name: str,
+    uploaded_by: str,
+    has_thumbnail: bool,
+    copy_from: tuple[str, str] | None = None,
+) -> Row:
+    """The catalog row of an object `store` just wrote, from what the pipeline holds (no HEAD).
+
+    The ETag is the MD5 of a single PUT's bytes, or the copied source's (a copy keeps it): the same a
+    listing shows, so a later sync finds the row current and does not read the object again.
+    """
+    etag = copy_from[1] if copy_from is not None and not getattr(clean, "changed", True) else _digest(clean, "md5")
+    now = datetime.now(UTC)
+    return Row(
+        key=key,
+        size=clean.size,
+        etag=etag.strip('"'),
+        last_modified=now,
+        content_type=clean.info.content_type,
+        original_name=display_name(original_name),
+        uploader=uploaded_by[:200],
+        uploaded_at=now,
+        width=clean.info.width,
+        height=clean.info.height,
+        format=clean.info.format,
+        has_thumbnail=has_thumbnail,
+        sha256=content_sha256(clean),
+    )
+
+
 def _delete_quietly(client: S3Client, bucket: str, key: str) -> None:
     # An orphan thumbnail would be harmless (hidden, keyed by a uuid no object has), but try to leave nothing.
     with contextlib.suppress(ClientError, BotoCoreError):
@@ -403,13 +460,31 @@ def upload_file(
     folder: str | None = None,
     actor: str,
     key: str | None = None,
+    catalog: Catalog | None = None,
+    record_now: bool = True,
+    duplicates: bool = False,
+    seen: dict[str, str] | None = None,
 ) -> Result:
-    """Check, clean and store one file. Never raises for a bad file or a failed write: see the result."""
+    """Check, clean and store one file. Never raises for a bad file or a failed write: see the result.
+
+    With a `catalog`, the stored object is recorded there in the same action (a failure to do so is a
+    problem in the result, repaired by the next sync); `upload_files` records a batch in one commit.
+    A file whose cleaned bytes have the SHA-256 of an image in the catalog (or of one in `seen`, earlier
+    in the same batch: hash -> key) is skipped before anything is stored, unless `duplicates` is True.
+    """
     shown = display_name(name)
     policy = ImagePolicy.from_settings(settings)
     try:
         target = choose_folder(settings, folder)
         clean = images.clean(source, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
+        same = "" if duplicates or catalog is None else _stored_copy(catalog, content_sha256(clean), seen or {})
+        if same:
+            return Rejected(
+                shown,
+                f"Skipped: the same image is already stored as {same} (nothing was stored; choose to store "
+                "duplicates to keep a second copy).",
+                duplicate_of=same,
+            )
         key = key or new_key(target, clean.info.format)
         thumb_key, problems = store(client, settings.bucket, key, clean, original_name=name, uploaded_by=actor)
     except R2Error as exc:
@@ -428,6 +503,8 @@ def upload_file(
         if not isinstance(exc, R2Error):
             log.exception("audit event for %s not written", key)
         problems += (f"Stored, but the audit event was not written ({why}).",)
+    row = stored_row(key, clean, original_name=name, uploaded_by=actor, has_thumbnail=thumb_key is not None)
+    warning = note(catalog, [row]) if record_now else None
     return Uploaded(
         shown,
         key,
@@ -438,8 +515,17 @@ def upload_file(
         clean.info.content_type,
         clean.removed,
         thumb_key,
-        problems,
+        problems + ((warning,) if warning else ()),
+        row=row,
     )
+
+
+def _stored_copy(catalog: Catalog, sha256: str, seen: dict[str, str]) -> str:
+    """The key of an image with this content: earlier in the batch, or in the catalog ("" if none)."""
+    if sha256 in seen:
+        return seen[sha256]
+    same = find_same(catalog, sha256)
+    return same[0] if same else ""
 
 
 def upload_files(
@@ -451,14 +537,38 @@ def upload_files(
     actor: str,
     on_progress: Callable[[int, Result], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    catalog: Catalog | None = None,
+    duplicates: bool = False,
 ) -> list[Result]:
-    """Upload each file independently; a bad file is rejected and the others still go."""
+    """Upload each file independently; a bad file is rejected and the others still go.
+
+    With a `catalog`, every stored file is recorded there in one commit at the end of the batch, and
+    duplicates (same content as a stored image, or as a file earlier in the batch) are skipped unless
+    `duplicates` is True.
+    """
     results: list[Result] = []
+    seen: dict[str, str] = {}
     for index, (name, source) in enumerate(files):
         if should_stop is not None and should_stop():
             break
-        result = upload_file(client, settings, name, source, folder=folder, actor=actor)
+        result = upload_file(
+            client,
+            settings,
+            name,
+            source,
+            folder=folder,
+            actor=actor,
+            catalog=catalog,
+            record_now=False,
+            duplicates=duplicates,
+            seen=seen,
+        )
+        if isinstance(result, Uploaded) and result.row is not None and result.row.sha256:
+            seen[result.row.sha256] = result.key
         results.append(result)
         if on_progress is not None:
             on_progress(index + 1, result)
+    warning = note(catalog, [r.row for r in results if isinstance(r, Uploaded) and r.row is not None])
+    if warning:
+        results = [replace(r, problems=(*r.problems, warning)) if isinstance(r, Uploaded) else r for r in results]
     return results

@@ -39,7 +39,7 @@ emails = ["{EMAILS["developer"]}"]
 [roles.member]
 emails = ["{EMAILS["member"]}"]
 """
-MEMBER_PAGES = ["", "upload"]  # Browse, the default page, lives at the root (/browse is "Page not found")
+MEMBER_PAGES = ["", "search", "upload"]  # Browse, the default page, is checked at the root
 DEVELOPER_PAGES = [*MEMBER_PAGES, "cors", "health"]
 ADMIN_PAGES = [*DEVELOPER_PAGES, "usage", "audit"]
 IDLE = (

@@ -11,6 +11,7 @@ from tests.fault_proxy import HangingServer
 
 PAGES = {
     "browse": "member",
+    "search": "member",
     "upload": "member",
     "cors": "developer",
     "health": "developer",
@@ -71,9 +72,9 @@ def test_page_renders_for_its_role(page: str, role: str, monkeypatch: pytest.Mon
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("member", {"Browse", "Upload"}),
-        ("developer", {"Browse", "Upload", "CORS", "Health"}),
-        ("admin", {"Browse", "Upload", "CORS", "Health", "Usage", "Audit"}),
+        ("member", {"Browse", "Search", "Upload"}),
+        ("developer", {"Browse", "Search", "Upload", "CORS", "Health"}),
+        ("admin", {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"}),
     ],
 )
 def test_navigation_offers_only_the_pages_of_the_role(

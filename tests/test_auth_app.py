@@ -35,9 +35,9 @@ USERS: dict[str, dict[str, Any]] = {
 }
 WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 NAV = {
-    "member": {"Browse", "Upload"},
-    "developer": {"Browse", "Upload", "CORS", "Health"},
-    "admin": {"Browse", "Upload", "CORS", "Health", "Usage", "Audit"},
+    "member": {"Browse", "Search", "Upload"},
+    "developer": {"Browse", "Search", "Upload", "CORS", "Health"},
+    "admin": {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"},
     "none": {"No access"},
     "anonymous": {"Sign in"},
 }

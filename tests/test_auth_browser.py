@@ -45,8 +45,8 @@ def test_sign_in_with_oidc_gives_the_role_of_the_group_claim_then_sign_out(brows
         expect(page.get_by_text("Dee Veloper")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("role developer")).to_be_visible()
         links = page.locator('[data-testid="stSidebarNavLink"]')
-        expect(links).to_have_count(4)
-        expect(links).to_contain_text(["Browse", "Upload", "CORS", "Health"])
+        expect(links).to_have_count(5)
+        expect(links).to_contain_text(["Browse", "Search", "Upload", "CORS", "Health"])
         assert idp.requests[:1] == ["/.well-known/openid-configuration"]
         assert {"/authorize", "/token", "/jwks"} <= set(idp.requests)
 

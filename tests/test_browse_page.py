@@ -329,3 +329,30 @@ def test_a_deep_link_to_a_reserved_key_shows_and_signs_nothing(  # type: ignore[
     assert not at.exception
     assert key not in texts(at, "code") and not at.get("link_button")
     assert "HeadObject" not in page_calls.calls
+
+
+def test_tiles_and_list_show_the_original_name_uploader_and_date_from_the_catalog(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, s3, page_calls
+) -> None:
+    from r2.catalog import Catalog
+    from r2.uploads import upload_files
+    from tests.conftest import settings_for
+
+    settings = settings_for(s3.meta.endpoint_url)
+    files = [("Clinic Front.jpg", corpus.jpeg_gps()), ("<i>back & side.png", corpus.plain("PNG"))]
+    stored = upload_files(s3, settings, files, folder="uploads", actor="ann@example.com", catalog=Catalog(settings, s3))
+    put(s3, "uploads/from-another-tool.jpg")  # no catalog row: shown by its key
+    at = open_page(monkeypatch, s3, folder="uploads/")
+    assert not at.exception
+    html = grid(at)
+    assert "Clinic Front.jpg" in html and "&lt;i&gt;back &amp; side.png" in html and "<i>back" not in html
+    assert html.count("ann@example.com · ") == 2 and "from-another-tool.jpg" in html
+    assert dict(page_calls.calls) == {"ListObjectsV2": 1}, "names come from the catalog, not a HEAD per tile"
+    at.query_params["view"] = "list"
+    at.run()
+    (frame,) = at.dataframe
+    table = frame.value
+    assert set(table["name"]) == {"Clinic Front.jpg", "<i>back & side.png", "from-another-tool.jpg"}
+    assert list(table["uploaded by"]).count("ann@example.com") == 2
+    keys = {r.key for r in stored}  # type: ignore[union-attr]
+    assert keys <= set(table["key"])  # the key stays visible (and in the details, with a copy button)

@@ -26,8 +26,8 @@ def test_frame_shows_local_demo_bucket(browser, demo_app: str) -> None:  # type:
     # navigation exists (seeding runs the upload pipeline: thumbnails take a few seconds under load).
     expect(page.get_by_text("data lives in memory").first).to_be_visible(timeout=60_000)
     links = page.locator('[data-testid="stSidebarNavLink"]')
-    expect(links).to_have_count(6)
-    expect(links).to_contain_text(["Browse", "Upload", "CORS", "Health", "Usage", "Audit"])
+    expect(links).to_have_count(7)
+    expect(links).to_contain_text(["Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"])
     expect(page.get_by_text("role admin")).to_be_visible()
     page.close()
 
@@ -52,8 +52,8 @@ def test_deep_link_on_a_fresh_server_shows_the_frame_of_the_role(browser, s3) ->
     with streamlit_app(env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="member")) as url:
         page = open_fresh(browser, url + "/upload", "Upload")
         links = page.locator(NAV)
-        expect(links).to_have_count(2)
-        expect(links).to_contain_text(["Browse", "Upload"])
+        expect(links).to_have_count(3)
+        expect(links).to_contain_text(["Browse", "Search", "Upload"])
         expect(page.get_by_text("role member")).to_be_visible()  # the sidebar that app.py draws
         expect(page.get_by_text(f"Bucket {TEST_BUCKET}")).to_be_visible()
         no_page_not_found(page)
@@ -67,7 +67,7 @@ def test_deep_link_to_an_admin_page_on_a_fresh_server_keeps_the_frame_and_refuse
         page = context.new_page()
         page.goto(url + "/usage")
         expect(page.get_by_text("role member")).to_be_visible(timeout=60_000)
-        expect(page.locator(NAV)).to_have_count(2)
+        expect(page.locator(NAV)).to_have_count(3)
         expect(page.get_by_role("link", name="Usage")).to_have_count(0)
         expect(page.locator('[data-testid="stMain"] h1').filter(has_text="Usage")).to_have_count(0)
         context.close()

@@ -103,8 +103,8 @@ def _put(s3: S3Client, key: str, body: bytes = b"x", **meta: str) -> None:
     s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=body, Metadata=meta)
 
 
-def _listing(s3: S3Client) -> dict[str, tuple[str, int]]:
-    listed, _ = catalog_sync.list_bucket(s3, TEST_BUCKET)
+def _listing(s3: S3Client, bucket: str = TEST_BUCKET) -> dict[str, tuple[str, int]]:
+    listed, _ = catalog_sync.list_bucket(s3, bucket)
     return {item.key: (item.etag, item.size) for item in listed}
 
 
@@ -144,3 +144,276 @@ def test_a_stopped_sync_resumes_where_it_stopped(s3: S3Client, settings: Setting
     second = catalog_sync.sync(cat, s3, TEST_BUCKET, batch=3)
     assert not second.stopped and second.recorded == 4 and calls.calls["HeadObject"] == 4
     assert _catalogued(settings) == _listing(s3)
+
+
+def _cli(settings: Settings, *argv: str) -> tuple[int, str, str]:
+    import io
+
+    from r2.cli import Context, main
+    from tests.conftest import env_for
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Context(out=out, err=err, environ=env_for(settings.endpoint)))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Settings) -> None:
+    same = {"original-name": "clinic-front.jpg", "uploaded-by": "ann%40example.com", "sha256": "ab" * 32}
+    _put(s3, "uploads/1.jpg", b"same bytes", **same)
+    _put(s3, "uploads/2.jpg", b"same bytes", **{**same, "original-name": "clinic-front%20(copy).jpg"})
+    _put(s3, "uploads/3.jpg", b"other", **{"original-name": "back.jpg", "uploaded-by": "bob%40example.com"})
+    code, out, _ = _cli(settings, "find", "--name", "front")
+    assert code == 1 and "catalog sync" in out  # no catalog yet: said, not guessed
+    code, out, err = _cli(settings, "catalog", "sync")  # not a terminal and no --yes: refuses
+    assert code == 1 and "--yes" in err
+    code, out, _ = _cli(settings, "catalog", "sync", "--yes", "--json")
+    assert code == 0 and '"recorded": 3' in out
+    code, out, _ = _cli(settings, "find", "--name", "FRONT", "--uploader", "ann", "--json")
+    assert code == 0 and '"total": 2' in out and "uploads/3.jpg" not in out
+    code, out, _ = _cli(settings, "catalog", "duplicates")
+    assert code == 0 and "2 copies, 10 bytes wasted: uploads/1.jpg, uploads/2.jpg" in out
+    code, out, _ = _cli(settings, "catalog", "stats", "--json")
+    assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out
+
+
+# ------------------------------------------------------------------ the app's own writes (issue #17 item 2)
+
+
+def test_a_batch_upload_is_in_the_catalog_at_once_in_one_commit(s3: S3Client, settings: Settings) -> None:
+    import hashlib
+
+    from r2.uploads import Uploaded, upload_files
+    from tests import upload_corpus as corpus
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record([_row("seed/0.jpg")])
+    before = cat.version(refresh=True)
+    files = [("Clinic Front.jpg", corpus.jpeg_gps()), ("back.png", corpus.plain("PNG")), ("bad.jpg", b"not an image")]
+    results = upload_files(s3, settings, files, actor="ann@example.com", catalog=cat)
+    stored = [r for r in results if isinstance(r, Uploaded)]
+    assert len(stored) == 2 and not any(r.problems for r in stored)
+    assert cat.version(refresh=True) == (before or 0) + 1  # one commit for the batch
+    rows = {r.key: r for r in catalog_sync.iter_rows(cat)}
+    assert set(rows) == {"seed/0.jpg", *(r.key for r in stored)}
+    front = rows[stored[0].key]
+    assert (front.original_name, front.uploader, front.format) == ("Clinic Front.jpg", "ann@example.com", "JPEG")
+    body = s3.get_object(Bucket=TEST_BUCKET, Key=front.key)["Body"].read()
+    assert front.sha256 == hashlib.sha256(body).hexdigest()  # of the stored (cleaned) bytes
+    assert _keys(search(cat, Search(name="clinic front", uploader="ann"))) == [front.key]
+    assert {k: v for k, v in _catalogued(settings).items() if k != "seed/0.jpg"} == _listing(s3)  # sync: nothing to do
+
+
+def test_a_crash_before_the_catalog_write_is_repaired_by_the_next_sync(s3: S3Client, settings: Settings) -> None:
+    import hashlib
+
+    from r2.uploads import Uploaded, upload_file
+    from tests import upload_corpus as corpus
+
+    result = upload_file(s3, settings, "lost.jpg", corpus.jpeg_gps(), actor="bob@example.com")  # no catalog write
+    assert isinstance(result, Uploaded)
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    assert catalog_sync.sync(cat, s3, TEST_BUCKET).recorded == 1
+    (row,) = list(catalog_sync.iter_rows(cat))
+    body = s3.get_object(Bucket=TEST_BUCKET, Key=result.key)["Body"].read()
+    assert (row.key, row.original_name, row.uploader) == (result.key, "lost.jpg", "bob@example.com")
+    assert row.sha256 == hashlib.sha256(body).hexdigest()  # written as metadata, so a sync rebuilds it
+
+
+def test_deleting_through_the_app_removes_the_rows_in_the_same_action(s3: S3Client, settings: Settings) -> None:
+    from r2.catalog import forget_deleted
+    from r2.objects import delete
+
+    _put(s3, "a/1.jpg")
+    _put(s3, "a/2.jpg")
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    result = delete(s3, TEST_BUCKET, ["a/1.jpg"])
+    assert forget_deleted(cat, result.deleted) is None
+    assert _catalogued(settings) == _listing(s3) and set(_listing(s3)) == {"a/2.jpg"}
+
+
+def test_direct_uploads_checked_by_the_sweep_are_in_the_catalog(s3: S3Client, settings: Settings) -> None:
+    import requests
+
+    from r2.direct import Offer, plan, sweep
+    from tests.test_direct_sweep import _due
+    from tests.upload_corpus import plain
+
+    photos = [plain("PNG"), plain("JPEG")]
+    offers = [Offer(f"b-{i}", f"direct {i}.png", len(p), "image/png") for i, p in enumerate(photos[:1])]
+    offers.append(Offer("b-1", "direct 1.jpg", len(photos[1]), "image/jpeg"))
+    tickets, _ = plan(s3, settings, offers, "uploads", actor="dee@example.com")
+    for ticket, body in zip(tickets, photos, strict=True):
+        requests.put(ticket.url, data=body, headers=ticket.headers, timeout=30).raise_for_status()
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record([_row("seed/0.jpg")])
+    before = cat.version(refresh=True) or 0
+    result = sweep(s3, settings, now=lambda: _due(settings), catalog=cat)
+    assert [o.status for o in result.outcomes] == ["stored", "stored"]
+    assert cat.version(refresh=True) == before + 1  # one commit for what the sweep stored
+    found = search(cat, Search(name="direct", uploader="dee"))
+    assert sorted(r.original_name or "" for r in found.rows) == ["direct 0.png", "direct 1.jpg"]
+    assert {k: v for k, v in _catalogued(settings).items() if k != "seed/0.jpg"} == _listing(s3)
+
+
+def test_an_upload_recorded_while_a_sync_lists_is_not_removed_by_it(s3: S3Client, settings: Settings) -> None:
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    _put(s3, "a/old.jpg")
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    other = Catalog(settings, fresh_seconds=0)  # another replica
+
+    def upload_meanwhile(**_: object) -> None:  # the listing is done; an app process stores and records
+        s3.meta.events.unregister("after-call.s3.ListObjectsV2", upload_meanwhile)
+        _put(s3, "a/new.jpg")
+        listed = catalog_sync.list_bucket(s3, TEST_BUCKET)[0]
+        other.record([catalog_sync.row_from_head("a/new.jpg", s3.head_object(Bucket=TEST_BUCKET, Key="a/new.jpg"))])
+        assert "a/new.jpg" in {i.key for i in listed}
+
+    s3.meta.events.register("after-call.s3.ListObjectsV2", upload_meanwhile)
+    result = catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert result.plan.to_remove == ()
+    assert _catalogued(settings) == _listing(s3)
+
+
+def test_two_app_processes_uploading_and_a_sync_meanwhile_leave_the_catalog_equal_to_the_bucket(
+    s3: S3Client, settings: Settings, tmp_path: object
+) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests import upload_corpus as corpus
+    from tests.conftest import ROOT, env_for
+
+    folder = Path(str(tmp_path))
+    _put(s3, "other-tool/before.jpg")  # something only a sync records
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env_for(settings.endpoint)}
+
+    def files(process: int, batch: int) -> list[str]:
+        paths = []
+        for i in range(3):
+            path = folder / f"p{process}-b{batch}-{i}.png"
+            path.write_bytes(corpus.plain("PNG", size=(20 + process, 10 + batch * 3 + i)))
+            paths.append(str(path))
+        return paths
+
+    go = folder / "go"
+    program = (  # one app process: a batch upload, then (once told) a second one; each batch is one commit
+        "import sys, time, pathlib; from r2.cli import main\n"
+        "first = main(['upload', *sys.argv[2:5]])\n"
+        "pathlib.Path(sys.argv[1] + '.ready').touch()\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not pathlib.Path(sys.argv[1]).exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "sys.exit(first or main(['upload', *sys.argv[5:8]]))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", program, f"{go}-{p}", *files(p, 0), *files(p, 1)],
+            env=env,
+            cwd=str(folder),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for p in (0, 1)
+    ]
+    # Syncs run while both processes upload their first batch (racing their commits) ...
+    syncer = Catalog(settings, s3, fresh_seconds=0)
+    syncs = 0
+    ready = [Path(f"{go}-{p}.ready") for p in (0, 1)]
+    while not all(r.exists() for r in ready) or syncs == 0:  # bounded: the processes end (pytest timeout)
+        assert all(p.poll() is None for p in procs) or all(r.exists() for r in ready), "an uploader died"
+        catalog_sync.sync(syncer, s3, TEST_BUCKET, batch=2)
+        syncs += 1
+    # ... and none after the second: those rows are in the catalog only if the uploads recorded them.
+    for p in (0, 1):
+        Path(f"{go}-{p}").touch()
+    outputs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert not any("warning" in out for out in outputs), outputs  # every catalog write succeeded
+    listing = _listing(s3)
+    assert len(listing) == 13  # 2 processes x 2 batches x 3 files + the other tool's
+    assert _catalogued(settings) == listing  # no extra sync after the uploads: exact already
+    named = [r for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0)) if r.original_name]
+    assert len(named) == 12 and all(r.uploader and r.uploader.startswith("cli:") and r.sha256 for r in named)
+
+
+def test_a_duplicate_upload_is_skipped_by_default_and_stored_when_asked(s3: S3Client, settings: Settings) -> None:
+    from r2.uploads import Rejected, Uploaded, upload_files
+    from tests import upload_corpus as corpus
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    photo = corpus.plain("PNG")
+    first = upload_files(s3, settings, [("a.png", photo), ("a copy.png", photo)], actor="ann", catalog=cat)
+    assert isinstance(first[0], Uploaded) and isinstance(first[1], Rejected)
+    assert first[1].duplicate_of == first[0].key and first[0].key in first[1].reason  # said, with the key
+    (again,) = upload_files(s3, settings, [("a again.png", photo)], actor="bob", catalog=cat)
+    assert isinstance(again, Rejected) and again.duplicate_of == first[0].key
+    assert len(_listing(s3)) == 1  # nothing stored for the skipped ones
+    (kept,) = upload_files(s3, settings, [("a again.png", photo)], actor="bob", catalog=cat, duplicates=True)
+    assert isinstance(kept, Uploaded)
+    from r2.catalog_reports import duplicates
+
+    (group,) = duplicates(cat)
+    assert set(group.keys) == {first[0].key, kept.key} and group.wasted_bytes == len(_s3_body(s3, kept.key))
+
+
+def _s3_body(s3: S3Client, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read())
+
+
+def test_the_command_line_reports_a_duplicate_and_stores_it_with_the_flag(
+    s3: S3Client, settings: Settings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests import upload_corpus as corpus
+
+    photo = Path(str(tmp_path)) / "photo.png"
+    photo.write_bytes(corpus.plain("PNG"))
+    code, out, _ = _cli(settings, "upload", str(photo))
+    assert code == 0 and out.startswith("uploaded ")
+    first = out.split()[1]
+    code, out, _ = _cli(settings, "upload", str(photo))
+    assert code == 0 and f"skipped {photo}: the same image is already stored as {first}" in out
+    assert len(_listing(s3)) == 1
+    code, out, _ = _cli(settings, "upload", "--allow-duplicates", str(photo))
+    assert code == 0 and out.startswith("uploaded ") and len(_listing(s3)) == 2
+
+
+def test_regenerated_thumbnails_are_recorded_in_the_catalog(s3: S3Client, settings: Settings) -> None:
+    from r2.catalog import note_thumbnails
+    from r2.thumbnails import regenerate
+    from tests import upload_corpus as corpus
+
+    s3.put_object(Bucket=TEST_BUCKET, Key="t/a.png", Body=corpus.plain("PNG"), ContentType="image/png")
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert not cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
+    made = regenerate(s3, TEST_BUCKET, ["t/a.png"]).made
+    assert note_thumbnails(cat, made) is None
+    assert cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
+
+
+def test_the_demo_bucket_starts_with_its_catalog() -> None:
+    from r2.local import start_demo
+    from r2.settings import parse_settings
+
+    server, demo, client = start_demo(parse_settings({}))
+    try:
+        found = search(Catalog(demo, client, fresh_seconds=0), Search(limit=100))
+        assert found.total == len(_listing(client, demo.bucket)) > 0
+        assert all(r.original_name for r in found.rows)
+    finally:
+        server.stop()
+
+
+def test_sessions_of_one_process_sharing_its_catalog_lose_no_row(s3: S3Client, settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = Catalog(settings, s3, fresh_seconds=0)  # as ui.state.catalog(): one per process, all sessions
+    shared.record([_row("seed/0.jpg")])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda n: [shared.record([_row(f"s{n}/{i}.jpg")]) for i in range(3)], range(4)))
+    keys = {r.key for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0))}
+    assert keys == {"seed/0.jpg"} | {f"s{n}/{i}.jpg" for n in range(4) for i in range(3)}

@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2.audit import AUDIT_PREFIX
+from r2.catalog import CATALOG_PREFIX
 from r2.naming import thumbnail_key
 from tests import upload_corpus as corpus
 from tests.conftest import ROOT, TEST_BUCKET
@@ -65,7 +66,8 @@ def test_upload_batch_stores_good_files_and_lists_rejections_literally(monkeypat
     assert any("X-Amz-Expires=3600" in c.value for c in at.code)  # the copy-link field
 
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET)["Contents"]]
-    assert sorted(k for k in listed if not k.startswith(AUDIT_PREFIX)) == sorted([key, thumbnail_key(key)])
+    app_data = (AUDIT_PREFIX, CATALOG_PREFIX)
+    assert sorted(k for k in listed if not k.startswith(app_data)) == sorted([key, thumbnail_key(key)])
     assert len([k for k in listed if k.startswith(AUDIT_PREFIX)]) == 1
 
     # The uploader was reset: a rerun uploads nothing twice.

@@ -160,3 +160,29 @@ def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert metrics(at)["Objects"] == "2,500"
     assert usage_checkpoint.load(s3, settings.bucket) is None  # finished: nothing left to offer
+
+
+def test_usage_opens_on_catalog_figures_with_their_age_without_a_scan(monkeypatch, s3) -> None:  # type: ignore[no-untyped-def]
+    from r2.catalog import Catalog
+    from r2.uploads import upload_files
+    from tests import upload_corpus as corpus
+    from tests.conftest import settings_for
+
+    settings = settings_for(s3.meta.endpoint_url)
+    photo = corpus.plain("PNG")
+    files = [("a.png", photo), ("b.jpg", corpus.jpeg_gps())]
+    upload_files(s3, settings, files, actor="ann@example.com", catalog=Catalog(settings, s3))
+    upload_files(
+        s3, settings, [("a.png", photo)], actor="bob@example.com", catalog=Catalog(settings, s3), duplicates=True
+    )
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(str(ROOT / "pages" / "usage.py")).run(timeout=30)
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Objects"] == "3" and metrics["Wasted by duplicates"] != "0 B"
+    assert any("Catalog updated" in c.value for c in at.caption)
+    uploaders = next(d.value for d in at.dataframe if "name" in d.value and "ann@example.com" in set(d.value["name"]))
+    assert dict(zip(uploaders["name"], uploaders["objects"], strict=True)) == {
+        "ann@example.com": 2,
+        "bob@example.com": 1,
+    }

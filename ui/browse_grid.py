@@ -54,7 +54,9 @@ def tile_html(tile: Tile, *, selected: bool = False, href: str = "") -> str:
     body = (
         f'<div style="{_BOX}{border}"><span>{escape(label)}</span>{image}</div>'
         f'<figcaption style="{_CAPTION}" title="{escape(tile.key, quote=True)}"><span>{escape(tile.name)}</span>'
-        f'<br><span style="color:#5f6369">{escape(human_bytes(tile.size))}</span></figcaption>'
+        + (f"<br><span>{escape(tile.by)}</span>" if tile.by else "")
+        + f'<br><span style="color:#5f6369">{escape(human_bytes(tile.size))}</span></figcaption>'
+        "</figure>"
     )
     key = escape(tile.key, quote=True)
     figure = f'<figure style="margin:0" data-key="{key}" data-source="{tile.source}">{body}</figure>'

@@ -25,6 +25,7 @@ from typing import Any
 
 import streamlit as st
 
+from r2.catalog import note
 from r2.client import S3Client
 from r2.direct import (
     BrowserReport,
@@ -49,6 +50,7 @@ from r2.images import FORMAT_TYPES
 from r2.settings import Settings
 from r2.uploads import accepted_extensions
 from ui.freshness import bucket_changed
+from ui.state import catalog
 from ui.text import escape_md, human_bytes
 
 COMPONENT_KEY = "direct_upload"
@@ -107,7 +109,7 @@ def sweep_quietly(settings: Settings, client: S3Client, check: ContentCheck = pi
     """Check staged uploads nobody reported (`r2.direct.sweep`). Its outcomes go to the audit log; a
     failure here must never stop this visitor's own upload, so it is logged, not shown."""
     try:
-        sweep(client, settings, check)
+        sweep(client, settings, check, catalog=catalog())
     except R2Error as exc:
         _log.warning("direct-upload sweep skipped: %s", exc.message)
     except Exception as exc:  # someone else's upload must never break this page; staged objects wait
@@ -245,7 +247,11 @@ def _verify_reported(settings: Settings, client: S3Client, batch: Batch, actor: 
             ticket = batch.tickets[r.id]
             batch.outcomes[r.id] = verify(client, settings, ticket, check, actor=actor)
             bar.progress((i + 1) / len(to_verify))
+        rows = [batch.outcomes[r.id].row for r in to_verify]
+        warning = note(catalog(), [row for row in rows if row is not None])  # one commit for the batch
         status.update(label="Checked", state="complete")
+    if warning:
+        st.warning(warning, icon=":material/warning:")
     bucket_changed()
 
 

@@ -31,6 +31,7 @@ _in_frame: ContextVar[bool] = ContextVar("r2_in_frame", default=False)
 
 PAGES = (
     ("browse", "Browse", ":material/photo_library:"),
+    ("search", "Search", ":material/search:"),
     ("upload", "Upload", ":material/upload:"),
     ("cors", "CORS", ":material/policy:"),
     ("health", "Health", ":material/monitor_heart:"),

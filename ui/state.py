@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from r2 import local
+from r2.catalog import Catalog
 from r2.client import S3Client, make_client
 from r2.errors import SettingsError, redact
 from r2.settings import DEFAULT_APP_ORIGIN, Settings, gather, parse_settings
@@ -91,3 +92,14 @@ def connection() -> tuple[Settings, S3Client]:
         _, settings, client = _demo(base, hash(base))
         return settings, client
     return base, _client(base, hash(base))
+
+
+@st.cache_resource(show_spinner=False)
+def _catalog(_settings: Settings, _client: S3Client, key: int) -> Catalog:
+    return Catalog(_settings, _client)
+
+
+def catalog() -> Catalog:
+    """The bucket's catalog, one per process (its rows are cached per table version for all sessions)."""
+    settings, client = connection()
+    return _catalog(settings, client, hash(settings))

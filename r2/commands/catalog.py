@@ -14,7 +14,6 @@ from typing import Any
 from r2 import catalog_reports, catalog_sync
 from r2.catalog import SORTS, Catalog, Search, search
 from r2.commands.common import Context, UsageError, confirm
-from r2.usage import scan_cost_usd
 
 
 def _date(text: str) -> datetime:
@@ -58,7 +57,7 @@ def register(sub: Any) -> None:
 def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
     if not 1 <= args.limit <= 1000:
         raise UsageError("--limit must be between 1 and 1000")
-    settings, _client = ctx.connect()
+    settings, client = ctx.connect()
     query = Search(
         name=args.name,
         uploader=args.uploader,
@@ -71,7 +70,7 @@ def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
         sort=args.sort,
         limit=args.limit,
     )
-    page = search(Catalog(settings), query)
+    page = search(Catalog(settings, client), query)
     if args.json:
         ctx.print_json(
             {"total": page.total, "catalog_version": page.version, "results": [r.as_record() for r in page.rows]}
@@ -89,15 +88,10 @@ def cmd_find(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
-    catalog = Catalog(settings)
+    catalog = Catalog(settings, client)
     plan = catalog_sync.plan(catalog, client, settings.bucket)
-    cost = scan_cost_usd(plan.listed, settings) + plan.head_calls * settings.class_b_price_per_million / 1e6
-    summary = (
-        f"{plan.listed:,} objects listed ({plan.list_calls} LIST calls); {plan.head_calls:,} new or changed to "
-        f"read (one HEAD each), {len(plan.to_remove):,} gone; about ${cost:.4f} at list prices"
-    )
     if not args.json:
-        ctx.print(summary)
+        ctx.print(plan.summary(settings))
     if plan.head_calls and not confirm(args, ctx, f"Read {plan.head_calls:,} objects and update the catalog?"):
         return 1
 
@@ -124,8 +118,8 @@ def cmd_sync(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
-    settings, _client = ctx.connect()
-    figures = catalog_reports.stats(Catalog(settings))
+    settings, client = ctx.connect()
+    figures = catalog_reports.stats(Catalog(settings, client))
     if args.json:
         ctx.print_json(figures.to_dict())
         return 0
@@ -143,8 +137,8 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace, ctx: Context) -> int:
-    settings, _client = ctx.connect()
-    groups = catalog_reports.duplicates(Catalog(settings))
+    settings, client = ctx.connect()
+    groups = catalog_reports.duplicates(Catalog(settings, client))
     if args.json:
         ctx.print_json(
             [{"sha256": g.sha256, "keys": list(g.keys), "size": g.size, "wasted_bytes": g.wasted_bytes} for g in groups]

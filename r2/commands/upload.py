@@ -7,6 +7,7 @@ import getpass
 from pathlib import Path
 from typing import Any
 
+from r2.catalog import Catalog
 from r2.commands.common import Context, UsageError
 from r2.direct import sweep
 from r2.errors import InvalidInput
@@ -22,6 +23,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image files")
     p.add_argument("--folder", help="one of R2_FOLDERS (default: the first)")
+    p.add_argument(
+        "--allow-duplicates",
+        action="store_true",
+        help="store a file even when the same image (same SHA-256 after cleaning) is already stored; "
+        "by default such files are reported and skipped",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list of {file, status, key, reason}")
     p.set_defaults(func=cmd_upload)
 
@@ -47,24 +54,37 @@ def cmd_upload(args: argparse.Namespace, ctx: Context) -> int:
     def report(done: int, result: Result) -> None:  # as each file ends: an interrupted batch has said what it stored
         if args.json:
             return
+        path = args.files[done - 1]  # the command line names files as given (the result's is the bare name)
         if isinstance(result, Uploaded):
             ctx.print(f"uploaded {result.key}")
             for problem in result.problems:
                 ctx.print(f"  warning: {problem}")
-        else:  # the command line names files as given (the result's `file` is the bare name)
-            ctx.print(f"rejected {args.files[done - 1]}: {result.reason}")
+        elif result.duplicate_of:
+            ctx.print(f"skipped {path}: the same image is already stored as {result.duplicate_of}")
+        else:
+            ctx.print(f"rejected {path}: {result.reason}")
         ctx.out.flush()
 
     files = [(f, Path(f)) for f in args.files]
-    results = upload_files(client, settings, files, folder=folder, actor=actor, on_progress=report)
+    results = upload_files(
+        client,
+        settings,
+        files,
+        folder=folder,
+        actor=actor,
+        on_progress=report,
+        catalog=Catalog(settings, client),
+        duplicates=args.allow_duplicates,
+    )
     if args.json:
         ctx.print_json([_as_json(path, r) for path, r in zip(args.files, results, strict=True)])
-    return 0 if all(isinstance(r, Uploaded) for r in results) else 1
+    # A skipped duplicate is not a failure: the image is in the bucket (--allow-duplicates stores it again).
+    return 0 if all(isinstance(r, Uploaded) or r.duplicate_of for r in results) else 1
 
 
 def cmd_direct_sweep(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
-    result = sweep(client, settings)
+    result = sweep(client, settings, catalog=Catalog(settings, client))
     if args.json:
         ctx.print_json(
             {
@@ -84,6 +104,7 @@ def _as_json(path: str, result: Result) -> dict[str, object]:
     out: dict[str, object] = {"file": path, "status": result.status, "key": result.key or None, "reason": None}
     if isinstance(result, Rejected):
         out["reason"] = result.reason
+        out["duplicate_of"] = result.duplicate_of or None
     else:
         out.update(
             size=result.size,
