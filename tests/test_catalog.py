@@ -390,7 +390,7 @@ def test_regenerated_thumbnails_are_recorded_in_the_catalog(s3: S3Client, settin
     cat = Catalog(settings, s3, fresh_seconds=0)
     catalog_sync.sync(cat, s3, TEST_BUCKET)
     assert not cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
-    made = regenerate(s3, TEST_BUCKET, ["t/a.png"]).made
+    made = regenerate(s3, settings, ["t/a.png"], actor="admin").made
     assert note_thumbnails(cat, made) is None
     assert cat.lookup(["t/a.png"])["t/a.png"].has_thumbnail
 
