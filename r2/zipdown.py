@@ -9,10 +9,13 @@ mixes two versions of an object. Names inside are the original names, made safe 
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -23,6 +26,7 @@ from r2.bulk import Selection
 from r2.client import S3Client
 from r2.errors import InvalidInput, R2Error, Unavailable, translate
 from r2.naming import META_ORIGINAL_NAME, is_hidden
+from r2.settings import RESERVED_PREFIX
 from r2.uploads import decode_name, display_name
 
 CHUNK = 1024 * 1024
@@ -149,4 +153,102 @@ def write_zip(
     return ZipReport(tuple(entries), done, len(resumes))
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "Names", "R2Error", "ZipReport", "check_size", "safe_name", "write_zip"]
+# ------------------------------------------------------------------------------------------ for the app
+ZIP_PREFIX = f"{RESERVED_PREFIX}zips/"  # the app's own; a lifecycle rule (docs/guide.md) expires them after a day
+PART = 8 * 1024 * 1024  # R2 wants equal part sizes (all but the last): one fixed size, one part in memory
+
+
+class MultipartSink(io.RawIOBase):
+    """A write-only stream that uploads what it is given as a multipart upload, one part at a time.
+
+    Memory holds at most one part. `close()` completes the upload; `abort()` removes it (a cut ZIP
+    never becomes an object). Not seekable, so zipfile writes data descriptors.
+    """
+
+    def __init__(self, client: S3Client, bucket: str, key: str, content_type: str = "application/zip") -> None:
+        super().__init__()
+        self._client, self._bucket, self.key = client, bucket, key
+        self._buffer = bytearray()
+        self._parts: list[dict[str, object]] = []
+        self._position = 0
+        try:
+            self._upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)[
+                "UploadId"
+            ]
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="start the ZIP", target="the ZIP") from exc
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._buffer += data
+        self._position += len(data)
+        while len(self._buffer) >= PART:
+            self._send(bytes(self._buffer[:PART]))
+            del self._buffer[:PART]
+        return len(data)
+
+    def _send(self, body: bytes) -> None:
+        number = len(self._parts) + 1
+        try:
+            answer = self._client.upload_part(
+                Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="store the ZIP", target="the ZIP") from exc
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def complete(self) -> None:
+        if self._buffer or not self._parts:
+            self._send(bytes(self._buffer))
+            self._buffer.clear()
+        try:
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc, action="finish the ZIP", target="the ZIP") from exc
+
+    def abort(self) -> None:
+        with suppress(ClientError, BotoCoreError):
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
+
+
+def zip_to_bucket(
+    client: S3Client,
+    bucket: str,
+    selection: Selection,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[str, ZipReport]:
+    """Build the ZIP into the bucket (under ZIP_PREFIX) with flat memory; returns its key and report.
+
+    Streamlit's download button holds the whole file in the server's memory; a signed link to this
+    object lets the browser download it straight from the bucket instead.
+    """
+    check_size(selection, max_bytes)
+    sink = MultipartSink(client, bucket, f"{ZIP_PREFIX}{uuid.uuid4()}.zip")
+    try:
+        report = write_zip(client, bucket, selection, sink, max_bytes=max_bytes, progress=progress)  # type: ignore[arg-type]
+        sink.complete()
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.key, report
+
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Names",
+    "R2Error",
+    "ZipReport",
+    "check_size",
+    "safe_name",
+    "write_zip",
+    "zip_to_bucket",
+]

@@ -15,7 +15,7 @@ import pytest
 from r2 import bulk, bulk_delete, zipdown
 from r2.audit import AUDIT_PREFIX
 from r2.client import CallCounter, S3Client, make_client
-from r2.errors import AccessDenied, InvalidInput
+from r2.errors import AccessDenied, InvalidInput, R2Error
 from r2.naming import thumbnail_key
 from r2.roles import roles_for
 from r2.settings import RESERVED_PREFIX, Settings
@@ -334,3 +334,23 @@ def test_cli_zip_writes_a_file_and_leaves_nothing_when_it_fails(
         code, _, err = run(["zip", "uploads/", "-o", str(target)], env_for(proxy.endpoint))
     assert code == 1 and "could not" in err.lower() and "Traceback" not in err
     assert list(target.parent.glob("*.zip")) == []
+
+
+def test_the_apps_zip_is_built_in_the_bucket_and_a_cut_leaves_no_half_zip(
+    proxied: tuple[FaultProxy, S3Client], s3: S3Client
+) -> None:
+    body = bytes(range(256)) * 40_000  # ~10 MiB: two parts
+    put(s3, "uploads/a.png", body, name="a.png", thumb=False)
+    put(s3, "uploads/b.png", b"small", name="b.png", thumb=False)
+    proxy, client = proxied
+    selection = bulk.select_folder(client, B, "uploads/")
+    key, report = zipdown.zip_to_bucket(client, B, selection)
+    assert key.startswith(zipdown.ZIP_PREFIX) and report.bytes == len(body) + 5
+    stored = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=B, Key=key)["Body"].read()))
+    assert stored.read("a.png") == body and stored.read("b.png") == b"small"
+    proxy.inject(Fault("close", match=lambda m, p: m == "PUT" and "partNumber=2" in p))
+    with pytest.raises(R2Error):
+        zipdown.zip_to_bucket(client, B, selection)
+    zips = s3.list_objects_v2(Bucket=B, Prefix=zipdown.ZIP_PREFIX).get("Contents", [])
+    assert [z["Key"] for z in zips] == [key]  # only the first, finished ZIP
+    assert s3.list_multipart_uploads(Bucket=B).get("Uploads", []) == []
