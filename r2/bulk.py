@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,10 +29,10 @@ from r2.audit import AuditEvent, record
 from r2.browse import check_folder
 from r2.client import S3Client
 from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, R2Error, translate
-from r2.naming import check_key, is_hidden, thumbnail_key
+from r2.naming import META_ORIGINAL_NAME, check_key, is_hidden, thumbnail_key
 from r2.objects import DELETE_BATCH, delete_batch
 from r2.settings import THUMB_PREFIX, Settings
-from r2.uploads import _COPY_HOOK, _r2_copy_condition
+from r2.uploads import _COPY_HOOK, _r2_copy_condition, display_name, encode_name
 
 log = logging.getLogger(__name__)
 
@@ -170,17 +170,18 @@ def authorize(held: frozenset[str], settings: Settings, keys: Iterable[str], des
 
 
 # ------------------------------------------------------------------------------------------ the catalog
-CatalogHook = Callable[[Sequence[tuple[str, str]], Sequence[str]], None]
+CatalogHook = Callable[[Sequence[tuple[str, str]], Sequence[str], Mapping[str, str]], None]
 
 
 def catalog_hook(settings: Settings) -> CatalogHook:
-    """The catalog follows moves, copies and deletes: (copied (source, destination) pairs, removed keys).
+    """The catalog follows moves, copies, renames and deletes: (copied (source, destination) pairs,
+    removed keys, new display names by key).
 
     Rows of copies are the sources' rows under the new key (no request to the bucket). A catalog
     failure never fails the object operation: it is logged, and `catalog sync` repairs the catalog.
     """
 
-    def follow(copies: Sequence[tuple[str, str]], removed: Sequence[str]) -> None:
+    def follow(copies: Sequence[tuple[str, str]], removed: Sequence[str], names: Mapping[str, str]) -> None:
         if not copies and not removed:
             return
         try:
@@ -194,12 +195,48 @@ def catalog_hook(settings: Settings) -> CatalogHook:
                 now = datetime.now(UTC)
                 for source, dest in copies:
                     if source in known:
-                        upserts.append(replace(known[source], key=dest, last_modified=now))
+                        name = names.get(dest, known[source].original_name)
+                        upserts.append(replace(known[source], key=dest, last_modified=now, original_name=name))
             catalog.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
         except Exception:  # the catalog is an index; the bucket is the truth
             log.warning("the catalog could not follow a bulk change; run `python -m r2 catalog sync`", exc_info=True)
 
     return follow
+
+
+# ------------------------------------------------------------------------------------------ renaming
+def rename(client: S3Client, bucket: str, key: str, new_name: str, *, on_change: CatalogHook | None = None) -> str:
+    """Change an object's display name (its original-name metadata); the key stays the generated one.
+
+    S3 metadata cannot be edited: the object is copied onto itself with the new metadata, only if it
+    is still the version just read (CopySourceIfMatch), so a concurrent change is never lost. Returns
+    the name stored.
+    """
+    key = check_key(key)
+    _refuse_reserved([key])
+    name = display_name(new_name.strip())
+    if not new_name.strip():
+        raise InvalidInput("The new name is empty.")
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+        metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
+        metadata[META_ORIGINAL_NAME] = encode_name(name)
+        extra = {"CacheControl": head["CacheControl"]} if head.get("CacheControl") else {}
+        client.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": key},
+            CopySourceIfMatch=str(head.get("ETag", "")),
+            MetadataDirective="REPLACE",
+            ContentType=str(head.get("ContentType", "application/octet-stream")),
+            Metadata=metadata,
+            **extra,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="rename the object", target=key) from exc
+    if on_change is not None:
+        on_change([(key, key)], [], {key: name})
+    return name
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -386,7 +423,7 @@ def run_transfer(
                 if key in by_key:
                     (both if key in errors else done).append((key, by_key[key].dest))
     if on_change is not None:
-        on_change([*done, *both], [s for s, _ in done] if plan.action == "move" else [])
+        on_change([*done, *both], [s for s, _ in done] if plan.action == "move" else [], {})
     return TransferResult(plan.action, tuple(done), tuple(both), tuple(failed), stopped)
 
 

@@ -94,6 +94,6 @@ def run_delete(
         if progress:
             progress(number + 1, len(batches))
     if on_change is not None:
-        on_change([], deleted)
+        on_change([], deleted, {})
     remaining = len(objects) - len(deleted) - len(failed)
     return DeleteReport(tuple(deleted), tuple(failed), remaining, calls)

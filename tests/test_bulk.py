@@ -354,3 +354,16 @@ def test_the_apps_zip_is_built_in_the_bucket_and_a_cut_leaves_no_half_zip(
     zips = s3.list_objects_v2(Bucket=B, Prefix=zipdown.ZIP_PREFIX).get("Contents", [])
     assert [z["Key"] for z in zips] == [key]  # only the first, finished ZIP
     assert s3.list_multipart_uploads(Bucket=B).get("Uploads", []) == []
+
+
+def test_rename_changes_the_display_name_only(s3: S3Client, settings: Settings, seeded: dict[str, bytes]) -> None:
+    before = s3.head_object(Bucket=B, Key="uploads/0.png")
+    assert bulk.rename(s3, B, "uploads/0.png", "  ../Été 2026.png ") == "Été 2026.png"
+    after = s3.head_object(Bucket=B, Key="uploads/0.png")
+    assert after["Metadata"]["original-name"] == "%C3%89t%C3%A9%202026.png"
+    assert after["ETag"] == before["ETag"] and after["ContentType"] == "image/png"
+    assert keys(s3)["uploads/0.png"] == seeded["uploads/0.png"]
+    with pytest.raises(InvalidInput):
+        bulk.rename(s3, B, "uploads/0.png", "   ")
+    with pytest.raises(InvalidInput):
+        bulk.rename(s3, B, ".thumbs/uploads/0.png.webp", "x.png")
