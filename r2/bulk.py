@@ -445,3 +445,17 @@ def audit_quietly(client: S3Client, bucket: str, actor: str, action: str, target
     except R2Error as exc:
         return str(exc)
     return ""
+
+
+def audit_transfer(client: S3Client, bucket: str, actor: str, plan: TransferPlan, result: TransferResult) -> str:
+    """The one audit event of a move or copy ('' when written, else why not)."""
+    return audit_quietly(
+        client,
+        bucket,
+        actor,
+        plan.action,
+        f"{len(plan.steps)} objects to {plan.dest}",
+        done=[list(p) for p in result.done],
+        both=[list(p) for p in result.both],
+        failed=[list(p) for p in result.failed],
+    )

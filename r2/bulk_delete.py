@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from r2.bulk import CatalogHook, Progress, Selection, _refuse_reserved, batches_of, existing_thumbnails
+from r2.bulk import CatalogHook, Progress, Selection, _refuse_reserved, audit_quietly, batches_of, existing_thumbnails
 from r2.client import S3Client
 from r2.errors import InvalidInput
 from r2.naming import thumbnail_key
@@ -97,3 +97,17 @@ def run_delete(
         on_change([], deleted, {})
     remaining = len(objects) - len(deleted) - len(failed)
     return DeleteReport(tuple(deleted), tuple(failed), remaining, calls)
+
+
+def audit_report(client: S3Client, bucket: str, actor: str, plan: DeletePlan, report: DeleteReport) -> str:
+    """The one audit event of a delete ('' when written, else why not)."""
+    return audit_quietly(
+        client,
+        bucket,
+        actor,
+        "delete",
+        f"{plan.selection.count} objects",
+        deleted=list(report.deleted),
+        failed=[list(f) for f in report.failed],
+        remaining=report.remaining,
+    )

@@ -40,16 +40,7 @@ def _transfer(args: argparse.Namespace, ctx: Context, action: str) -> int:
             ctx.print(f"{len(plan.steps)} objects, {plan.operations} requests (nothing changed: --dry-run)")
         return 0
     result = bulk.run_transfer(client, settings.bucket, plan, on_change=bulk.catalog_hook(settings))
-    warning = bulk.audit_quietly(
-        client,
-        settings.bucket,
-        ACTOR,
-        action,
-        f"{len(plan.steps)} objects to {plan.dest}",
-        done=[list(p) for p in result.done],
-        both=[list(p) for p in result.both],
-        failed=[list(p) for p in result.failed],
-    )
+    warning = bulk.audit_transfer(client, settings.bucket, ACTOR, plan, result)
     if warning:
         print(f"warning: {warning}", file=ctx.err)
     if args.json:
@@ -114,16 +105,7 @@ def cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
             return 2
         return 0
     report = bulk_delete.run_delete(client, settings.bucket, plan, on_change=bulk.catalog_hook(settings))
-    warning = bulk.audit_quietly(
-        client,
-        settings.bucket,
-        ACTOR,
-        "delete",
-        f"{selection.count} objects",
-        deleted=list(report.deleted),
-        failed=[list(f) for f in report.failed],
-        remaining=report.remaining,
-    )
+    warning = bulk_delete.audit_report(client, settings.bucket, ACTOR, plan, report)
     if warning:
         print(f"warning: {warning}", file=ctx.err)
     if args.json:
