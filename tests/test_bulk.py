@@ -367,3 +367,9 @@ def test_rename_changes_the_display_name_only(s3: S3Client, settings: Settings, 
         bulk.rename(s3, B, "uploads/0.png", "   ")
     with pytest.raises(InvalidInput):
         bulk.rename(s3, B, ".thumbs/uploads/0.png.webp", "x.png")
+
+
+def test_the_zip_size_cap_is_a_setting(s3: S3Client, s3_endpoint: str, seeded: dict[str, bytes]) -> None:
+    code, _, err = run(["zip", "uploads/", "-o", "-"], env_for(s3_endpoint, R2_ZIP_MAX_MB="0.00001"))
+    assert code == 2 and "between" in err  # below the smallest cap: a settings problem
+    assert settings_for(s3_endpoint, R2_ZIP_MAX_MB="1").zip_max_mb == 1

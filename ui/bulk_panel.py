@@ -98,7 +98,7 @@ def _zip(client: S3Client, settings: Settings, selection: bulk.Selection) -> Non
             client,
             settings.bucket,
             selection,
-            max_bytes=settings_zip_limit(settings),
+            max_bytes=int(settings.zip_max_mb * 1024 * 1024),
             progress=lambda d, t: bar.progress(min(1.0, d / max(t, 1)), text=f"ZIP: {human_bytes(d)}"),
         )
         url = sign_get(client, settings.bucket, key, 3600, download_name="images.zip")
@@ -109,10 +109,6 @@ def _zip(client: S3Client, settings: Settings, selection: bulk.Selection) -> Non
         client, settings.bucket, visitor.actor, "zip", f"{len(report.entries)} objects", keys=list(selection.keys)
     )
     ss["bulk-zip"] = (url, len(report.entries), report.bytes)
-
-
-def settings_zip_limit(settings: Settings) -> int:
-    return int(getattr(settings, "zip_max_bytes", zipdown.DEFAULT_MAX_BYTES))
 
 
 def _delete(client: S3Client, settings: Settings, folder: str, plan: bulk_delete.DeletePlan, typed: str) -> bool:

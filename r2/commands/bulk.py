@@ -127,7 +127,7 @@ def cmd_zip(args: argparse.Namespace, ctx: Context) -> int:
     selection = bulk.select_keys(client, settings.bucket, sources)
     if selection.missing:
         raise UsageError(f"{selection.missing[0]} does not exist.")
-    max_bytes = int(args.max_size * 1024 * 1024) if args.max_size else zipdown.DEFAULT_MAX_BYTES
+    max_bytes = int((args.max_size or settings.zip_max_mb) * 1024 * 1024)
     zipdown.check_size(selection, max_bytes)
     report: zipdown.ZipReport
     if args.output == "-":
@@ -178,6 +178,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("zip", help="download objects or a folder (ending in /) as one ZIP")
     p.add_argument("sources", nargs="+", metavar="PREFIX/|KEY")
     p.add_argument("-o", "--output", required=True, help="the ZIP file to write, or - for stdout")
-    p.add_argument("--max-size", type=float, default=None, metavar="MiB", help="refuse larger selections")
+    p.add_argument(
+        "--max-size", type=float, default=None, metavar="MiB", help="refuse larger selections (default: R2_ZIP_MAX_MB)"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON summary (to stderr with -o -)")
     p.set_defaults(func=cmd_zip)
