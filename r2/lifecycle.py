@@ -217,3 +217,53 @@ def rollback(client: S3Client, bucket: str, *, actor: str, version: str = "") ->
     if chosen is None:
         raise NotFound("No saved lifecycle version to roll back to." if not version else f"No version {version}.")
     return apply(client, bucket, chosen["before"], actor=actor, reason=f"rollback of {chosen['version']}")
+
+
+# ------------------------------------------------------------------------------ incomplete uploads now
+@dataclass(frozen=True)
+class Incomplete:
+    """Multipart uploads never completed: (key, upload id, bytes stored in their parts)."""
+
+    uploads: tuple[tuple[str, str, int], ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.uploads)
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, _, size in self.uploads)
+
+
+def find_incomplete(client: S3Client, bucket: str, *, limit: int = 1000) -> Incomplete:
+    """Every incomplete upload with the bytes its parts hold (one ListParts each): shown before aborting."""
+    found: list[tuple[str, str, int]] = []
+    params: dict[str, Any] = {"Bucket": bucket}
+    try:
+        while len(found) < limit:
+            page = client.list_multipart_uploads(**params)
+            for upload in page.get("Uploads", []):
+                parts = client.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                size = sum(int(p.get("Size", 0)) for p in parts.get("Parts", []))
+                found.append((str(upload["Key"]), str(upload["UploadId"]), size))
+            if not page.get("IsTruncated"):
+                break
+            params["KeyMarker"] = page.get("NextKeyMarker", "")
+            params["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action="list incomplete uploads", target="the bucket") from exc
+    return Incomplete(tuple(found[:limit]))
+
+
+def abort_incomplete(client: S3Client, bucket: str, found: Incomplete) -> tuple[int, list[str]]:
+    """Abort the uploads found; returns (aborted, failures). An upload finished meanwhile is left alone."""
+    aborted, failures = 0, []
+    for key, upload_id, _ in found.uploads:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            aborted += 1
+        except (ClientError, BotoCoreError) as exc:
+            err = translate(exc, action="abort the upload", target=key)
+            if not isinstance(err, NotFound):
+                failures.append(str(err))
+    return aborted, failures

@@ -74,3 +74,40 @@ def test_cli_lifecycle_set_get_rollback(s3: S3Client, s3_endpoint: str, tmp_path
     code, out, _ = run(["lifecycle", "get"], env)
     assert code == 0 and json.loads(out)["Rules"][0]["ID"] == "cold"
     assert run(["lifecycle", "rollback"], env)[0] == 0 and lifecycle.read(s3, B) == []
+
+
+def test_incomplete_uploads_are_counted_with_their_bytes_then_aborted(s3: S3Client) -> None:
+    for key in ("a/big.bin", "b/other.bin"):
+        upload = s3.create_multipart_upload(Bucket=B, Key=key)
+        s3.upload_part(Bucket=B, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 1000)
+    found = lifecycle.find_incomplete(s3, B)
+    assert found.count == 2 and found.bytes == 2000
+    assert lifecycle.abort_incomplete(s3, B, found) == (2, [])
+    assert lifecycle.find_incomplete(s3, B).count == 0
+
+
+def test_usage_page_links_incomplete_uploads_to_the_rule_and_aborts_them_now(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client
+) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    from tests.test_app_frame import configure
+    from tests.test_usage_page import button
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    s3.put_object(Bucket=B, Key="photos/a.jpg", Body=b"x")
+    upload = s3.create_multipart_upload(Bucket=B, Key="photos/big.bin")
+    s3.upload_part(Bucket=B, Key="photos/big.bin", UploadId=upload["UploadId"], PartNumber=1, Body=b"y" * 2048)
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(str(ROOT / "pages" / "usage.py")).run(timeout=30)
+    at = button(at, "Scan now").click().run(timeout=60)
+    at = button(at, "Add a rule: abort incomplete uploads after 7 days").click().run(timeout=30)
+    assert not at.exception and lifecycle.read(s3, B) == [lifecycle.abort_uploads_rule(7)]
+    at = button(at, "Abort the incomplete uploads now…").click().run(timeout=30)
+    assert any("1 incomplete upload(s) holding 2.0 KiB" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert lifecycle.find_incomplete(s3, B).count == 1, "nothing aborted before the second click"
+    at = button(at, "Abort 1 upload(s)").click().run(timeout=30)
+    assert not at.exception and lifecycle.find_incomplete(s3, B).count == 0
