@@ -144,6 +144,24 @@ def _delete(client: S3Client, settings: Settings, folder: str, plan: bulk_delete
     return True
 
 
+def _rename_box(client: S3Client, settings: Settings, key: str) -> None:
+    """One object: change the name it is shown and downloaded under (the key stays the generated one)."""
+    name = st.text_input("New display name", key="bulk-rename-name", placeholder="holiday.jpg")
+    if not st.button("Rename", key="bulk-rename", disabled=not name.strip()):
+        return
+    visitor = _visitor_now(settings)
+    try:
+        bulk.authorize(visitor.roles, settings, [key])
+        stored = bulk.rename(client, settings.bucket, key, name, on_change=bulk.catalog_hook(settings))
+    except R2Error as err:
+        show_error(err)
+        return
+    bucket_changed()
+    bulk.audit_quietly(client, settings.bucket, visitor.actor, "rename", key, name=stored)
+    _flash(("success", escape_md(f"{key} is now shown as {stored}.")))
+    st.rerun()
+
+
 def bulk_panel(client: S3Client, settings: Settings, visitor: Visitor, folder: str, objects: Sequence[Entry]) -> None:
     with st.expander("Select many: move, copy, ZIP, delete"):
         selection = _selection(client, settings, folder, objects)
@@ -159,6 +177,8 @@ def bulk_panel(client: S3Client, settings: Settings, visitor: Visitor, folder: s
                 if column.button(action.title(), key=f"bulk-{action}", disabled=not dest.strip(), width="stretch"):
                     _move_or_copy(client, settings, selection, action, dest)
                     st.rerun()
+            if selection.count == 1:
+                _rename_box(client, settings, selection.keys[0])
         elif action == ACTIONS[1]:
             st.caption("The ZIP is built in the bucket (streamed) and downloaded from it by a link valid 1 hour.")
             if st.button("Prepare ZIP", key="bulk-zip-make", icon=":material/folder_zip:"):
