@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from r2.bulk import CatalogHook, Progress, Selection, _refuse_reserved, audit_quietly, batches_of, existing_thumbnails
+from r2.bulk import CatalogHook, Progress, Selection, _refuse_reserved, batches_of, existing_thumbnails
+from r2.bulk_actions import audit_quietly
 from r2.client import S3Client
 from r2.errors import InvalidInput
 from r2.naming import thumbnail_key

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from r2 import bulk, bulk_delete, zipdown
+from r2 import bulk, bulk_actions, bulk_delete, zipdown
 from r2.audit import AUDIT_PREFIX
 from r2.client import CallCounter, S3Client, make_client
 from r2.errors import AccessDenied, InvalidInput, R2Error
@@ -358,15 +358,15 @@ def test_the_apps_zip_is_built_in_the_bucket_and_a_cut_leaves_no_half_zip(
 
 def test_rename_changes_the_display_name_only(s3: S3Client, settings: Settings, seeded: dict[str, bytes]) -> None:
     before = s3.head_object(Bucket=B, Key="uploads/0.png")
-    assert bulk.rename(s3, B, "uploads/0.png", "  ../Été 2026.png ") == "Été 2026.png"
+    assert bulk_actions.rename(s3, B, "uploads/0.png", "  ../Été 2026.png ") == "Été 2026.png"
     after = s3.head_object(Bucket=B, Key="uploads/0.png")
     assert after["Metadata"]["original-name"] == "%C3%89t%C3%A9%202026.png"
     assert after["ETag"] == before["ETag"] and after["ContentType"] == "image/png"
     assert keys(s3)["uploads/0.png"] == seeded["uploads/0.png"]
     with pytest.raises(InvalidInput):
-        bulk.rename(s3, B, "uploads/0.png", "   ")
+        bulk_actions.rename(s3, B, "uploads/0.png", "   ")
     with pytest.raises(InvalidInput):
-        bulk.rename(s3, B, ".thumbs/uploads/0.png.webp", "x.png")
+        bulk_actions.rename(s3, B, ".thumbs/uploads/0.png.webp", "x.png")
 
 
 def test_the_zip_size_cap_is_a_setting(s3: S3Client, s3_endpoint: str, seeded: dict[str, bytes]) -> None:

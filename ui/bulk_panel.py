@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from r2 import bulk, bulk_delete, zipdown
+from r2 import bulk, bulk_actions, bulk_delete, zipdown
 from r2.browse import Entry
 from r2.client import S3Client
 from r2.errors import R2Error
@@ -83,7 +83,7 @@ def _move_or_copy(client: S3Client, settings: Settings, selection: bulk.Selectio
     if result.both:
         messages.append(("warning", f"{len(result.both)} object(s) are in both places: run the same {action} again."))
     messages += [("error", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
-    warning = bulk.audit_transfer(client, settings.bucket, visitor.actor, plan, result)
+    warning = bulk_actions.audit_transfer(client, settings.bucket, visitor.actor, plan, result)
     if warning:
         messages.append(("warning", escape_md(f"Done, but not recorded in the audit log: {warning}")))
     _flash(*messages)
@@ -105,7 +105,7 @@ def _zip(client: S3Client, settings: Settings, selection: bulk.Selection) -> Non
     except R2Error as err:
         show_error(err)
         return
-    bulk.audit_quietly(
+    bulk_actions.audit_quietly(
         client, settings.bucket, visitor.actor, "zip", f"{len(report.entries)} objects", keys=list(selection.keys)
     )
     ss["bulk-zip"] = (url, len(report.entries), report.bytes)
@@ -152,12 +152,12 @@ def _rename_box(client: S3Client, settings: Settings, key: str) -> None:
     visitor = _visitor_now(settings)
     try:
         bulk.authorize(visitor.roles, settings, [key])
-        stored = bulk.rename(client, settings.bucket, key, name, on_change=bulk.catalog_hook(settings))
+        stored = bulk_actions.rename(client, settings.bucket, key, name, on_change=bulk.catalog_hook(settings))
     except R2Error as err:
         show_error(err)
         return
     bucket_changed()
-    bulk.audit_quietly(client, settings.bucket, visitor.actor, "rename", key, name=stored)
+    bulk_actions.audit_quietly(client, settings.bucket, visitor.actor, "rename", key, name=stored)
     _flash(("success", escape_md(f"{key} is now shown as {stored}.")))
     st.rerun()
 

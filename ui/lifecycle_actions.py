@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from r2 import lifecycle
-from r2.bulk import audit_quietly
+from r2.bulk_actions import audit_quietly
 from r2.client import S3Client
 from r2.errors import R2Error
 from r2.settings import Settings

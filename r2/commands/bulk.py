@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from r2 import bulk, bulk_delete, zipdown
+from r2 import bulk, bulk_actions, bulk_delete, zipdown
 from r2.cli import Context, UsageError
 from r2.commands.browse import printable
 
@@ -40,7 +40,7 @@ def _transfer(args: argparse.Namespace, ctx: Context, action: str) -> int:
             ctx.print(f"{len(plan.steps)} objects, {plan.operations} requests (nothing changed: --dry-run)")
         return 0
     result = bulk.run_transfer(client, settings.bucket, plan, on_change=bulk.catalog_hook(settings))
-    warning = bulk.audit_transfer(client, settings.bucket, ACTOR, plan, result)
+    warning = bulk_actions.audit_transfer(client, settings.bucket, ACTOR, plan, result)
     if warning:
         print(f"warning: {warning}", file=ctx.err)
     if args.json:
@@ -143,7 +143,7 @@ def cmd_zip(args: argparse.Namespace, ctx: Context) -> int:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    warning = bulk.audit_quietly(
+    warning = bulk_actions.audit_quietly(
         client, settings.bucket, ACTOR, "zip", f"{len(report.entries)} objects", keys=[k for k, _ in report.entries]
     )
     if warning:

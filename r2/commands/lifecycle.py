@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from r2 import lifecycle
-from r2.bulk import audit_quietly
+from r2.bulk_actions import audit_quietly
 from r2.cli import Context
 
 ACTOR = "cli"
