@@ -34,6 +34,7 @@ from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate, remove_orphans
 from ui.auth import require
 from ui.browse_grid import grid_html
+from ui.bulk_panel import bulk_panel
 from ui.catalog_view import known_rows
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
@@ -306,6 +307,10 @@ else:
     with p3:
         if st.button("Next →", disabled=page.next_token is None, width="stretch"):
             go(page=page_no + 1, after=page.last_key)
+
+# ---- select many: move, copy, ZIP, delete (ui/bulk_panel.py) ------------------------------------------
+if folder or objects:
+    bulk_panel(client, settings, visitor, folder, shown if objects else ())
 
 # ---- select: details and delete ---------------------------------------------------------------------
 keys = [o.key for o in shown] if objects else []

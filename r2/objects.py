@@ -138,30 +138,31 @@ def delete(client: S3Client, bucket: str, keys: Sequence[str]) -> DeleteResult:
     targets = [t for k in keys for t in (k, thumbnail_key(k))]
     errors: dict[str, str] = {}
     for start in range(0, len(targets), DELETE_BATCH):
-        batch = targets[start : start + DELETE_BATCH]
-        try:
-            response = client.delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _CHECKSUM_REFUSALS:
-                errors.update(_delete_one_by_one(client, bucket, batch))
-                continue
-            err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
-            errors.update({k: str(err) for k in batch})
-            continue
-        except BotoCoreError as exc:
-            err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
-            errors.update({k: str(err) for k in batch})
-            continue
-        for item in response.get("Errors", []):
-            errors[item.get("Key", "")] = f"{item.get('Code', 'Error')}: {item.get('Message', '')}".strip(": ")
+        errors.update(delete_batch(client, bucket, targets[start : start + DELETE_BATCH]))
     failed = [(k, errors[k]) for k in keys if k in errors]
     failed += [
         (k, "thumbnail: " + errors[thumbnail_key(k)]) for k in keys if k not in errors and thumbnail_key(k) in errors
     ]
     bad = {k for k, _ in failed}
     return DeleteResult(tuple(k for k in keys if k not in bad), tuple(failed))
+
+
+def delete_batch(client: S3Client, bucket: str, batch: Sequence[str]) -> dict[str, str]:
+    """One DeleteObjects call (<= 1,000 keys); returns {key: reason} for the keys not deleted."""
+    errors: dict[str, str] = {}
+    try:
+        response = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _CHECKSUM_REFUSALS:
+            return _delete_one_by_one(client, bucket, batch)
+        err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
+        return {k: str(err) for k in batch}
+    except BotoCoreError as exc:
+        err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
+        return {k: str(err) for k in batch}
+    for item in response.get("Errors", []):
+        errors[item.get("Key", "")] = f"{item.get('Code', 'Error')}: {item.get('Message', '')}".strip(": ")
+    return errors
 
 
 def _delete_one_by_one(client: S3Client, bucket: str, keys: Sequence[str]) -> dict[str, str]:

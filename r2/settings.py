@@ -60,6 +60,7 @@ class Settings:
     secret_access_key: str = field(default="", repr=False)
     jurisdiction: str = ""
     max_upload_mb: float = 10.0
+    zip_max_mb: float = 2048.0  # a ZIP download larger than this is refused before any byte is read
     folders: tuple[str, ...] = ("uploads",)
     image_formats: tuple[str, ...] = IMAGE_FORMATS
     max_megapixels: float = 50.0
@@ -135,6 +136,7 @@ ENV_NAMES: dict[str, str] = {
     "endpoint": "R2_ENDPOINT",
     "jurisdiction": "R2_JURISDICTION",
     "max_upload_mb": "R2_MAX_UPLOAD_MB",
+    "zip_max_mb": "R2_ZIP_MAX_MB",
     "folders": "R2_FOLDERS",
     "image_formats": "R2_IMAGE_FORMATS",
     "max_megapixels": "R2_MAX_MEGAPIXELS",
@@ -318,6 +320,7 @@ def parse_settings(raw: Mapping[str, str]) -> Settings:
     number("max_upload_mb", float, 0.001, 5 * 1024 - 5)
     number("max_megapixels", float, 0.01, 1000)
     number("heic_jpeg_quality", int, 1, 100)
+    number("zip_max_mb", float, 1, 1024 * 1024)
     number("preview_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)
     number("upload_url_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)
     number("share_ttl_seconds", int, 1, MAX_PRESIGN_SECONDS)

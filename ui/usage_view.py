@@ -19,6 +19,7 @@ from r2.settings import Settings
 from r2.usage import FREE_CLASS_A, Aggregator, Progress, UsageReport, estimate_cost, scan_cost_usd, scan_list_calls
 from r2.usage_analytics import AccountUsage
 from r2.usage_snapshots import SnapshotInfo
+from ui.lifecycle_actions import incomplete_upload_actions
 from ui.text import escape_md, human_bytes
 
 
@@ -96,6 +97,7 @@ def show_report(
             "Abort them, or add a lifecycle rule that aborts them after a few days.",
             icon=":material/warning:",
         )
+        incomplete_upload_actions(client, settings)
 
     folders, types, growth, largest, other = st.tabs(["Folders", "Types", "Growth", "Largest", "More"])
     with folders:

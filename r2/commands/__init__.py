@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from r2.commands import audit, browse, catalog, cors, health, serve, upload, usage
+from r2.commands import audit, browse, bulk, catalog, cors, health, lifecycle, serve, upload, usage
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (audit, browse, catalog, cors, health, serve, upload, usage)
+COMMAND_MODULES: tuple[ModuleType, ...] = (audit, browse, bulk, catalog, cors, health, lifecycle, serve, upload, usage)
