@@ -22,7 +22,24 @@ from r2.settings import RESERVED_PREFIX
 
 AUDIT_PREFIX = f"{RESERVED_PREFIX}audit/"
 # The actions the pages record (others may appear: the audit page accepts any).
-KNOWN_ACTIONS = ("upload", "delete", "cors.apply", "cors.rollback", "cors.delete", "thumbnails", "usage.scan")
+KNOWN_ACTIONS = (
+    "upload",
+    "upload.direct",
+    "delete",
+    "move",
+    "copy",
+    "rename",
+    "zip",
+    "cors.apply",
+    "cors.rollback",
+    "cors.delete",
+    "lifecycle.apply",
+    "lifecycle.rollback",
+    "multipart.abort",
+    "thumbnails",
+    "thumbnails.orphans",
+    "usage.scan",
+)
 OUTCOMES = ("ok", "failed", "refused")
 
 
