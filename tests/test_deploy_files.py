@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,15 @@ from tests.conftest import ROOT
 
 
 def _build_wheel(out: Path) -> Path:
+    """Build from a copy of what the package is made of: setuptools builds in the source tree, and a
+    test must not leave build/ and *.egg-info/ in the checkout."""
+    source = out / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "requirements.txt"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "r2", source / "r2", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT), "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source), "-w", str(out)],
         check=True,
         capture_output=True,
         cwd=out,

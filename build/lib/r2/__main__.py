@@ -1,5 +1,0 @@
-import sys
-
-from r2.cli import main
-
-sys.exit(main())
