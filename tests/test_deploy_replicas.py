@@ -22,7 +22,9 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
 from r2 import audit, cors_store, usage_snapshots
+from r2.catalog import Catalog
 from r2.client import S3Client, make_client
+from r2.naming import is_hidden
 from tests import upload_corpus as corpus
 from tests.browser import streamlit_process
 from tests.conftest import TEST_BUCKET, env_for, free_port, settings_for
@@ -33,8 +35,11 @@ pytestmark = pytest.mark.browser
 
 
 class Cluster:
-    def __init__(self, proxy: str, replicas: dict[int, Any], keys: dict[int, str], client: S3Client) -> None:
+    def __init__(
+        self, proxy: str, replicas: dict[int, Any], keys: dict[int, str], client: S3Client, endpoint: str
+    ) -> None:
         self.proxy, self.replicas, self.keys, self.client = proxy, replicas, keys, client
+        self.settings = settings_for(endpoint)
 
     def session(self, browser: Any, port: int) -> Any:
         """A browser session that the proxy pins to the replica on `port`."""
@@ -63,7 +68,7 @@ def two_replicas(
             base, proc = stack.enter_context(streamlit_process(env, secrets=secrets))
             replicas[int(base.rsplit(":", 1)[1])] = proc
         proxy = stack.enter_context(nginx_in_front(sorted(replicas), listen=listen))
-        yield Cluster(proxy, replicas, route_keys(proxy, sorted(replicas)), client)
+        yield Cluster(proxy, replicas, route_keys(proxy, sorted(replicas)), client, endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,15 @@ def _see(page: Any, text: str) -> None:
         raise
 
 
+def _tile(page: Any, key: str) -> None:
+    """The grid shows the object (its tile carries the key; the caption shows the original name)."""
+    try:
+        expect(page.locator(f'[data-key="{key}"]').first).to_be_visible()
+    except AssertionError:
+        page.screenshot(path="/tmp/see-fail.png", full_page=True)
+        raise
+
+
 def _key_named(client: S3Client, name: str) -> str:
     for item in client.list_objects_v2(Bucket=TEST_BUCKET, Prefix="uploads/").get("Contents", []):
         head = client.head_object(Bucket=TEST_BUCKET, Key=item["Key"])
@@ -113,7 +127,7 @@ def test_replicas_share_uploads_audit_cors_and_usage(cluster: Cluster, browser: 
     _upload(ann, cluster.proxy, a_photo)
     ann.goto(f"{cluster.proxy}/?folder=uploads/")
     a_key = _key_named(cluster.client, "ann.jpg")
-    expect(ann.get_by_text(a_key.rsplit("/", 1)[1]).first).to_be_visible()
+    _tile(ann, a_key)
 
     _upload(bob, cluster.proxy, b_photo)
     b_key = _key_named(cluster.client, "bob.jpg")
@@ -121,13 +135,17 @@ def test_replicas_share_uploads_audit_cors_and_usage(cluster: Cluster, browser: 
     # listing cache is per process: other writers show within 30 s, or at once with the button).
     bob.goto(f"{cluster.proxy}/?folder=uploads/")
     for name in (a_key, b_key):
-        _see(bob, name.rsplit("/", 1)[1])
+        _tile(bob, name)
     ann.get_by_role("button", name="refresh icon").click()  # "List again (changes made outside this app)"
-    expect(ann.get_by_text(b_key.rsplit("/", 1)[1]).first).to_be_visible()
+    _tile(ann, b_key)
 
     # One audit log: both replicas' uploads are in it.
     events = audit.query(cluster.client, TEST_BUCKET, limit=50).events
     assert {e.target for e in events if e.action == "upload"} >= {a_key, b_key}
+    # One catalog: each replica recorded its own upload in the shared table, which matches the bucket.
+    listed = {o["Key"] for o in cluster.client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])}
+    catalogued = set(Catalog(cluster.settings, cluster.client, fresh_seconds=0).data().column("key").to_pylist())
+    assert catalogued == {k for k in listed if not is_hidden(k)} and {a_key, b_key} <= catalogued
 
     # One CORS policy: both open the editor on "no policy"; Ann applies; Bob's apply is refused as stale.
     for page in (ann, bob):
@@ -223,6 +241,6 @@ def test_a_replica_that_dies_hands_its_users_to_the_other(cluster: Cluster, brow
     _see(carol, "Search by key prefix")
     assert cluster.served_by(carol) == survivor
     carol.goto(f"{cluster.proxy}/?folder=uploads/")
-    _see(carol, key.rsplit("/", 1)[1])
+    _tile(carol, key)
     stored_after = {o["Key"] for o in cluster.client.list_objects_v2(Bucket=TEST_BUCKET)["Contents"]}
     assert stored_after == stored_before
