@@ -477,7 +477,9 @@ def upload_file(
     try:
         target = choose_folder(settings, folder)
         clean = images.clean(source, policy, thumb_size=THUMB_SIZE, thumbnail=thumbnail_of)
-        same = "" if duplicates or catalog is None else _stored_copy(catalog, content_sha256(clean), seen or {})
+        same, unchecked = (
+            ("", "") if duplicates or catalog is None else _stored_copy(catalog, content_sha256(clean), seen or {})
+        )
         if same:
             return Rejected(
                 shown,
@@ -487,6 +489,7 @@ def upload_file(
             )
         key = key or new_key(target, clean.info.format)
         thumb_key, problems = store(client, settings.bucket, key, clean, original_name=name, uploaded_by=actor)
+        problems += (unchecked,) if unchecked else ()
     except R2Error as exc:
         reason = str(exc) if isinstance(exc, InvalidInput) else f"Not stored: {exc}"
         return Rejected(shown, reason, key=key or "")
@@ -520,12 +523,17 @@ def upload_file(
     )
 
 
-def _stored_copy(catalog: Catalog, sha256: str, seen: dict[str, str]) -> str:
-    """The key of an image with this content: earlier in the batch, or in the catalog ("" if none)."""
+def _stored_copy(catalog: Catalog, sha256: str, seen: dict[str, str]) -> tuple[str, str]:
+    """The key of an image with this content, earlier in the batch or in the catalog ("" if none), and
+    why it could not be checked ("" when it was). The catalog is an index, never a gate: when it cannot
+    be read, the image is stored and the result says the duplicate check was skipped."""
     if sha256 in seen:
-        return seen[sha256]
-    same = find_same(catalog, sha256)
-    return same[0] if same else ""
+        return seen[sha256], ""
+    try:
+        same = find_same(catalog, sha256)
+    except R2Error as exc:
+        return "", f"Not checked for duplicates: {exc.message}"
+    return (same[0] if same else ""), ""
 
 
 def upload_files(

@@ -417,3 +417,19 @@ def test_sessions_of_one_process_sharing_its_catalog_lose_no_row(s3: S3Client, s
         list(pool.map(lambda n: [shared.record([_row(f"s{n}/{i}.jpg")]) for i in range(3)], range(4)))
     keys = {r.key for r in catalog_sync.iter_rows(Catalog(settings, fresh_seconds=0))}
     assert keys == {"seed/0.jpg"} | {f"s{n}/{i}.jpg" for n in range(4) for i in range(3)}
+
+
+def test_an_unreadable_catalog_never_stops_an_upload(s3: S3Client, settings: Settings) -> None:
+    """The catalog is an index, never a gate: when it cannot be read, the image is stored and the result
+    says the duplicate check was skipped (the next sync records it)."""
+    from dataclasses import replace
+
+    from r2.uploads import Uploaded, upload_files
+    from tests import upload_corpus as corpus
+    from tests.fault_proxy import closed_endpoint
+
+    unreachable = Catalog(replace(settings, endpoint=closed_endpoint()), s3, fresh_seconds=0)
+    (result,) = upload_files(s3, settings, [("a.png", corpus.plain("PNG"))], actor="ann", catalog=unreachable)
+    assert isinstance(result, Uploaded), result
+    assert any("Not checked for duplicates" in p for p in result.problems), result.problems
+    assert s3.head_object(Bucket=TEST_BUCKET, Key=result.key)["ContentLength"] == result.size
