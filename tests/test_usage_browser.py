@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,16 @@ def test_scan_the_demo_bucket_in_a_browser(browser, demo_app: str, tmp_path: Pat
     page.get_by_text("No scan yet").wait_for(timeout=60_000)
     page.get_by_role("button", name="Scan now").click()
     page.get_by_text("Latest scan just now").wait_for(timeout=60_000)
-    page.get_by_text("Objects", exact=True).wait_for()
+    page.get_by_text("Objects", exact=True).first.wait_for()  # the scan's figures (and the catalog's)
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)  # let the chart draw before the screenshot
     shot = Path(os.environ.get("USAGE_SCREENSHOT", tmp_path / "usage.png"))
     page.screenshot(path=str(shot), full_page=True)
     body = page.inner_text("body")
-    # The demo bucket: 12 sample images and their 12 thumbnails (app data, counted in the totals).
-    assert "Scanned 24 objects" in body and "Traceback" not in body
+    # The demo bucket: 12 sample images, their 12 thumbnails and the catalog's own table files (app data,
+    # counted in the totals; how many depends on its commits).
+    scanned = re.search(r"Scanned (\d+) objects", body)
+    assert scanned is not None and int(scanned.group(1)) >= 24 and "Traceback" not in body
     page.close()
 
 

@@ -101,7 +101,9 @@ def _zip(client: S3Client, settings: Settings, selection: bulk.Selection) -> Non
             max_bytes=int(settings.zip_max_mb * 1024 * 1024),
             progress=lambda d, t: bar.progress(min(1.0, d / max(t, 1)), text=f"ZIP: {human_bytes(d)}"),
         )
-        url = sign_get(client, settings.bucket, key, 3600, download_name="images.zip")
+        # The app's own ZIP of keys this visitor may read (authorised above), under .dashboard/zips/ with a
+        # generated name: signing it is the one reserved key this view may hand out.
+        url = sign_get(client, settings.bucket, key, 3600, download_name="images.zip", reserved_ok=True)
     except R2Error as err:
         show_error(err)
         return
