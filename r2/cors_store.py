@@ -271,7 +271,9 @@ def _take_lease(
             + (f"; if that change was interrupted, its lock frees itself within {left} s." if left else "."),
             code="Busy",
         )
-    raise StaleEdit(expected, _lease_policy(data))
+    # The other change may have finished meanwhile (its lease already "done", naming no policy): then the
+    # difference to show is with the live policy it left.
+    raise StaleEdit(expected, _lease_policy(data) if data.get("state") == "pending" else read_policy(client, bucket))
 
 
 def _age(data: dict[str, Any]) -> float:

@@ -174,3 +174,18 @@ def test_a_lease_left_by_a_crashed_writer_expires(s3: S3Client, settings: Settin
     s3.put_object(Bucket=TEST_BUCKET, Key=cors_store.LEASE_KEY, Body=json.dumps(lease | {"at": old}).encode())
     assert cors_store.apply(s3, TEST_BUCKET, A, actor="ana").after == A
     assert cors_store.apply(s3, TEST_BUCKET, B, actor="ana").after == B  # released after each change
+
+
+def test_a_race_lost_to_a_change_that_already_finished_still_shows_the_difference(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by CI: both editors saw the lease free; the winner then finished its whole change (its lease
+    "done", naming no policy) before the loser looked again. The loser must still be shown what is live."""
+    cors_store.apply(s3, TEST_BUCKET, B, actor="bo", expected=None)  # the winner, done
+    real = cors_store._read_lease
+    first_look: list[tuple[str | None, dict[str, Any]]] = [(None, {})]  # before the winner wrote its lease
+    monkeypatch.setattr(cors_store, "_read_lease", lambda c, b: first_look.pop() if first_look else real(c, b))
+    with pytest.raises(cors_store.StaleEdit) as refused:
+        cors_store.apply(s3, TEST_BUCKET, A, actor="ana", expected=None)
+    assert "b.example.com" in refused.value.difference
+    assert cors_store.read_policy(s3, TEST_BUCKET) == B
