@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, free_port, require_tool, wait_until_up
+from tests.conftest import ROOT, free_port, require_tool, stop_process, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -110,20 +110,12 @@ def streamlit_process(
             yield base, proc
             return
         finally:
-            _stop(proc)
+            stop_process(proc)
             log.close()
 
 
 def _port_taken(log: Path) -> bool:
     return "is not available" in log.read_text(errors="replace")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 # Every image that is not deferred (loading="lazy") has loaded or failed: its load/error handlers ran.

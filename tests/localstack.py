@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT, free_port, require_tool, wait_until_up
+from tests.conftest import ROOT, free_port, require_tool, stop_process, wait_until_up
 
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 
@@ -47,9 +47,5 @@ def running_localstack() -> Iterator[str]:
         wait_until_up(f"{endpoint}/_localstack/health", proc, workdir / "localstack.log", what="LocalStack")
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=15)
         log.close()

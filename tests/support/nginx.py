@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT, free_port, require_tool, wait_until_up
+from tests.conftest import ROOT, free_port, require_tool, stop_process, wait_until_up
 
 SHIPPED = ROOT / "deploy" / "nginx.conf"
 EXAMPLE_SERVER = re.compile(r"(?m)^ *server 127\.0\.0\.1:850\d .*\n")
@@ -64,11 +64,7 @@ def nginx_in_front(replicas: list[int], listen: int | None = None) -> Iterator[s
         wait_until_up(f"{base}/_stcore/health", proc, prefix / "error.log", what="nginx")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
