@@ -130,6 +130,22 @@ def run(job: UsageScan) -> None:
         show_error(err)
 
 
+def offer_resume(job: UsageScan, resume: str, discard: str) -> bool:
+    """Resume and Discard for a paused scan (this session's, or one saved in the bucket by any replica);
+    True when neither was pressed."""
+    resume_col, discard_col = st.columns(2)
+    if resume_col.button(resume, type="primary", icon=":material/play_arrow:"):
+        run(job)
+        return False
+    if discard_col.button(discard, icon=":material/delete:"):
+        st.session_state.pop(JOB, None)
+        with contextlib.suppress(R2Error):  # forgotten in the bucket too, or any replica offers it again
+            usage_checkpoint.clear(client, settings.bucket)
+        saved_scan.clear()
+        st.rerun()
+    return True
+
+
 try:
     last, history = latest_snapshot(client, settings.bucket, bucket_version())
 except R2Error as err:
@@ -157,14 +173,7 @@ with st.container(border=True):
             f"{escape_md(str(saved.get('actor', 'someone')))}. It can be finished here (on any replica).",
             icon=":material/pause:",
         )
-        resume_col, discard_col = st.columns(2)
-        if resume_col.button("Resume saved scan", type="primary", icon=":material/play_arrow:"):
-            run(pending)
-        elif discard_col.button("Discard it", icon=":material/delete:"):
-            with contextlib.suppress(R2Error):
-                usage_checkpoint.clear(client, settings.bucket)
-            saved_scan.clear()
-            st.rerun()
+        offer_resume(pending, "Resume saved scan", "Discard it")
     elif job is None:
         if st.button("Scan now", type="primary", icon=":material/refresh:"):
             lister = make_lister(engine, settings, client)
@@ -176,16 +185,7 @@ with st.container(border=True):
             f"{progress.folders_done} of {progress.folders_total} folders done.",
             icon=":material/pause:",
         )
-        resume_col, discard_col = st.columns(2)
-        if resume_col.button("Resume scan", type="primary", icon=":material/play_arrow:"):
-            run(job)
-        elif discard_col.button("Discard", icon=":material/delete:"):
-            st.session_state.pop(JOB, None)
-            with contextlib.suppress(R2Error):
-                usage_checkpoint.clear(client, settings.bucket)
-            saved_scan.clear()
-            st.rerun()
-        else:
+        if offer_resume(job, "Resume scan", "Discard"):
             show_partial(job.partial())
 
 fresh: UsageReport | None = st.session_state.get("usage_report")

@@ -82,10 +82,17 @@ def _move_or_copy(client: S3Client, settings: Settings, selection: bulk.Selectio
     messages: list[tuple[str, str]] = [("success", f"{verb} {len(result.done)} object(s) to {escape_md(plan.dest)}.")]
     if result.both:
         messages.append(("warning", f"{len(result.both)} object(s) are in both places: run the same {action} again."))
-    messages += [("error", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
-    warning = bulk_actions.audit_transfer(client, settings.bucket, visitor.actor, plan, result)
-    if warning:
-        messages.append(("warning", escape_md(f"Done, but not recorded in the audit log: {warning}")))
+    _flash_outcome(
+        messages, result.failed, bulk_actions.audit_transfer(client, settings.bucket, visitor.actor, plan, result)
+    )
+
+
+def _flash_outcome(messages: list[tuple[str, str]], failed: Sequence[tuple[str, str]], audit_warning: str) -> None:
+    """Show a bulk action's outcome after the rerun: what was done, each failure (at most 20), and
+    whether the audit log missed it."""
+    messages += [("error", escape_md(f"{k}: {why}")) for k, why in failed[:20]]
+    if audit_warning:
+        messages.append(("warning", escape_md(f"Done, but not recorded in the audit log: {audit_warning}")))
     _flash(*messages)
 
 
@@ -138,11 +145,9 @@ def _delete(client: S3Client, settings: Settings, folder: str, plan: bulk_delete
     messages: list[tuple[str, str]] = [("success", f"Deleted {len(report.deleted)} object(s) and their thumbnails.")]
     if report.remaining:
         messages.append(("warning", f"{report.remaining} object(s) were not deleted: delete again to finish."))
-    messages += [("error", escape_md(f"{k}: {why}")) for k, why in report.failed[:20]]
-    warning = bulk_delete.audit_report(client, settings.bucket, visitor.actor, plan, report)
-    if warning:
-        messages.append(("warning", escape_md(f"Done, but not recorded in the audit log: {warning}")))
-    _flash(*messages)
+    _flash_outcome(
+        messages, report.failed, bulk_delete.audit_report(client, settings.bucket, visitor.actor, plan, report)
+    )
     return True
 
 
