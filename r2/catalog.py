@@ -339,6 +339,8 @@ def _source(records: list[dict[str, Any]], gone: Sequence[str]) -> pa.Table:
 
 
 # -------------------------------------------------------------------------------------------- search
+MAX_NUMBER = 2**53  # sizes, dimensions and offsets beyond this are no real search (and overflow SQL's BIGINT)
+
 SORTS = {
     "newest": "coalesce(uploaded_at, last_modified) DESC, key",
     "oldest": "coalesce(uploaded_at, last_modified) ASC, key",
@@ -412,8 +414,11 @@ def search(catalog: Catalog, query: Search) -> SearchPage:
     """One page of matches, answered from the catalog in process (no request to the bucket's listing)."""
     if query.sort not in SORTS:
         raise InvalidInput(f"Unknown sort {query.sort!r}.", f"Use one of: {', '.join(SORTS)}.")
-    if not 1 <= query.limit <= 1000 or query.offset < 0:
+    if not 1 <= query.limit <= 1000 or not 0 <= query.offset <= MAX_NUMBER:
         raise InvalidInput("A page holds 1 to 1,000 results and starts at 0 or later.")
+    numbers = (query.min_size, query.max_size, query.min_width, query.min_height)
+    if any(n is not None and not 0 <= n <= MAX_NUMBER for n in numbers):  # from a URL: anything can come
+        raise InvalidInput("Sizes and dimensions are whole numbers from 0 up.", "Correct the number in the search.")
     data = catalog.data()
     where, params = _where(query)
     con = duckdb.connect()

@@ -433,3 +433,18 @@ def test_an_unreadable_catalog_never_stops_an_upload(s3: S3Client, settings: Set
     assert isinstance(result, Uploaded), result
     assert any("Not checked for duplicates" in p for p in result.problems), result.problems
     assert s3.head_object(Bucket=TEST_BUCKET, Key=result.key)["ContentLength"] == result.size
+
+
+@pytest.mark.parametrize(
+    "query",
+    [Search(offset=10**30), Search(min_size=10**30), Search(max_size=-1), Search(min_width=2**64)],
+    ids=["offset", "min-size", "negative", "width"],
+)
+def test_numbers_from_a_hostile_url_are_refused_with_a_reason(cat: Catalog, query: Search) -> None:
+    """The Search page takes these from the URL: a number no search can mean is refused in words, never
+    passed to the engine (where it overflowed into a raw error)."""
+    from r2.errors import InvalidInput
+
+    cat.record([_row("a/1.jpg", "one")])
+    with pytest.raises(InvalidInput):
+        search(cat, query)
