@@ -8,7 +8,9 @@ botocore messages can carry request details.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Literal
 from urllib.parse import quote
 
 from botocore.exceptions import (
@@ -107,11 +109,6 @@ _CLIENT_ERRORS: dict[str, tuple[type[R2Error], str, str]] = {
         "Could not {action}: {target} already exists or changed meanwhile (PreconditionFailed).",
         "Nothing was overwritten. Try again; keys are generated anew each time.",
     ),
-    "412": (
-        AlreadyExists,
-        "Could not {action}: {target} already exists or changed meanwhile (PreconditionFailed).",
-        "Nothing was overwritten. Try again; keys are generated anew each time.",
-    ),
     "AccessDenied": (
         AccessDenied,
         "Could not {action}: access denied.",
@@ -171,6 +168,25 @@ _CLIENT_ERRORS: dict[str, tuple[type[R2Error], str, str]] = {
     ),
 }
 
+# What a 412 means depends on the condition the request sent, so callers say which one they sent.
+Precondition = Literal["", "if-none-match", "if-match"]
+_PRECONDITION_FAILED: dict[Precondition, tuple[type[R2Error], str, str]] = {
+    "": _CLIENT_ERRORS["PreconditionFailed"],
+    "if-none-match": (
+        AlreadyExists,
+        "Could not {action}: {target} already exists (PreconditionFailed).",
+        "Nothing was overwritten. Try again; keys are generated anew each time.",
+    ),
+    "if-match": (
+        Conflict,
+        "Could not {action}: {target} changed since it was read (PreconditionFailed).",
+        "Nothing was overwritten. Reload and try again.",
+    ),
+}
+
+# A per-call override: code -> (class, message, fix), formatted like the table above.
+Messages = Mapping[str, tuple[type[R2Error], str, str]]
+
 # Credentials, signatures and hosts must never reach a user: strip anything that looks like them.
 _SCRUB = [
     re.compile(r"(X-Amz-(Signature|Credential|Security-Token)=)[^&\s'\"]+", re.IGNORECASE),
@@ -197,10 +213,44 @@ def redact(text: str, secrets: Iterable[str] = (), *, signatures: bool = True) -
     return text
 
 
-def translate(exc: BaseException, *, action: str, target: str = "the object") -> R2Error:
+S3_ERRORS = (ClientError, BotoCoreError)
+
+
+@contextmanager
+def s3_errors(
+    action: str,
+    *,
+    target: str = "the object",
+    precondition: Precondition = "",
+    messages: Messages | None = None,
+) -> Iterator[None]:
+    """The one place S3 errors become R2Errors: wrap the S3 call(s) of one action.
+
+    ``with s3_errors("store the image", target=key, precondition="if-none-match"):`` turns any botocore
+    error raised inside into the R2Error that says what went wrong and what to do, keeping the botocore
+    exception as ``__cause__``. `precondition` names the condition the request sent, so a 412 reads as
+    "already exists" (If-None-Match) or "changed since it was read" (If-Match, a Conflict); `messages`
+    overrides the wording (and class) for codes this action explains better than the general table.
+    Callers that can live with an outcome catch the R2Error subclass (``except NotFound:``).
+    """
+    try:
+        yield
+    except S3_ERRORS as exc:
+        raise translate(exc, action=action, target=target, precondition=precondition, messages=messages) from exc
+
+
+def translate(
+    exc: BaseException,
+    *,
+    action: str,
+    target: str = "the object",
+    precondition: Precondition = "",
+    messages: Messages | None = None,
+) -> R2Error:
     """Turn a botocore/connection exception into an R2Error whose message says what to do.
 
-    Use as ``raise translate(e, action="list the bucket") from e``.
+    Prefer `s3_errors`; this is for code that collects errors instead of raising them (one per key of a
+    batch): ``errors[key] = str(translate(exc, action="delete the object", target=key))``.
     """
     if isinstance(exc, R2Error):
         return exc
@@ -208,13 +258,16 @@ def translate(exc: BaseException, *, action: str, target: str = "the object") ->
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        known = _CLIENT_ERRORS.get(code)
+        table = {**_CLIENT_ERRORS, "PreconditionFailed": _PRECONDITION_FAILED[precondition]}
+        table["412"] = table["PreconditionFailed"]
+        table.update(messages or {})
+        known = table.get(code)
         if known is None and status is not None:
-            known = _CLIENT_ERRORS.get(str(status))
+            known = table.get(str(status))
             if known is None and int(status) == 429:
-                known = _CLIENT_ERRORS["TooManyRequests"]
+                known = table["TooManyRequests"]
             if known is None and int(status) >= 500:
-                known = _CLIENT_ERRORS["InternalError"]
+                known = table["InternalError"]
         if known is not None:
             cls, message, fix = known
             return cls(message.format(action=action, target=target), fix, code=code)

@@ -3,8 +3,18 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from r2.client import make_client
-from r2.errors import AccessDenied, AlreadyExists, NotFound, R2Error, Unavailable, redact, translate
+from r2.client import S3Client, make_client
+from r2.errors import (
+    AccessDenied,
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    R2Error,
+    Unavailable,
+    redact,
+    s3_errors,
+    translate,
+)
 from tests.conftest import free_port, settings_for
 
 
@@ -30,6 +40,28 @@ def test_client_errors_become_actionable(code: str, status: int, cls: type, word
     assert isinstance(err, cls)
     assert words.lower() in str(err).lower()
     assert str(err).startswith("Could not list the bucket") or code == "NoSuchCORSConfiguration"
+
+
+def test_a_real_412_reads_as_the_condition_that_was_sent(s3: S3Client) -> None:
+    client = s3
+    client.put_object(Bucket="test-bucket", Key="taken.txt", Body=b"x")
+    stored = s3_errors("store the image", target="taken.txt", precondition="if-none-match")
+    with pytest.raises(AlreadyExists, match="already exists") as taken, stored:
+        client.put_object(Bucket="test-bucket", Key="taken.txt", Body=b"y", IfNoneMatch="*")
+    assert isinstance(taken.value.__cause__, ClientError)
+    saved = s3_errors("save the policy", target="taken.txt", precondition="if-match")
+    with pytest.raises(Conflict, match="changed since it was read"), saved:
+        client.put_object(Bucket="test-bucket", Key="taken.txt", Body=b"z", IfMatch='"0000"')
+    assert client.get_object(Bucket="test-bucket", Key="taken.txt")["Body"].read() == b"x"
+
+
+def test_a_call_can_word_a_code_its_own_way() -> None:
+    own = {"NoSuchLifecycleConfiguration": (NotFound, "The bucket has no lifecycle rules.", "")}
+    with pytest.raises(NotFound, match="no lifecycle rules"), s3_errors("read the lifecycle rules", messages=own):
+        raise client_error("NoSuchLifecycleConfiguration", 404)
+    denied = pytest.raises(AccessDenied, match="Could not read the lifecycle rules: access denied")
+    with denied, s3_errors("read the lifecycle rules", messages=own):
+        raise client_error("AccessDenied", 403)
 
 
 def test_unknown_code_still_gives_a_message() -> None:
