@@ -16,9 +16,9 @@ from r2.browse import (
     Entry,
     ListingPage,
     Tile,
-    UrlSigner,
     breadcrumb,
     check_folder,
+    extension_choices,
     filter_objects,
     list_page,
     missing_thumbnails,
@@ -29,7 +29,7 @@ from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import check_visible, thumbnail_key
 from r2.objects import audit_delete, delete, head
-from r2.presign import check_expiry, sign_get
+from r2.presign import UrlSigner, check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate, remove_orphans
 from ui.auth import require
@@ -221,14 +221,11 @@ if objects:
     with st.expander("Filter this page (no request: only the items already loaded)"):
         f1, f2, f3 = st.columns(3)
         contains = f1.text_input("Name contains")
-        exts = sorted({o.extension or "(none)" for o in objects})
-        chosen = f2.multiselect("Extension", exts)
+        chosen = f2.multiselect("Extension", extension_choices(objects))
         dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
         since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
         until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
-        shown = filter_objects(objects, contains=contains, since=since, until=until)
-        if chosen:
-            shown = tuple(o for o in shown if (o.extension or "(none)") in chosen)
+        shown = filter_objects(objects, contains=contains, extensions=chosen, since=since, until=until)
         if len(shown) != len(objects):
             st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
 

@@ -1,7 +1,7 @@
 """Browsing the bucket one folder level at a time, one LIST per page, no HEAD per row.
 
 R2 bills every LIST (Class A) and every HEAD (Class B), and a HEAD per row is what makes other
-browsers crawl on R2 (R2-FACTS). So a page is exactly one `ListObjectsV2` with `Delimiter="/"`:
+browsers crawl on big buckets. So a page is exactly one `ListObjectsV2` with `Delimiter="/"`:
 sub-folders come back as CommonPrefixes, objects as Contents (key, size, ETag, LastModified: no
 content type, which is guessed from the extension here). Reserved prefixes (`.thumbs/`,
 `.dashboard/`) are hidden after the LIST; a page may therefore show fewer items than its size, and
@@ -22,21 +22,15 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.utils import percent_encode
-
 from r2.client import S3Client
-from r2.errors import InvalidInput, translate
-from r2.naming import HIDDEN_PREFIXES, check_key, check_visible, is_hidden, reserved_root, thumbnail_key
-from r2.presign import check_expiry, sign_get
-from r2.settings import Settings
+from r2.errors import InvalidInput, s3_errors
+from r2.naming import HIDDEN_PREFIXES, check_visible, is_hidden, reserved_root, thumbnail_key
+from r2.presign import UrlSigner as UrlSigner  # signed in r2.presign; the Search page imports it from here
+from r2.presign import sign_get
 
 DEFAULT_PAGE_SIZE = 60
 PAGE_SIZES = (30, 60, 120, 240)
@@ -171,11 +165,9 @@ def list_page(
         params["ContinuationToken"] = token
     elif start_after:
         params["StartAfter"] = check_start_after(start_after, folder + search)
-    try:
+    target = f"the folder {folder}" if folder else "the bucket"
+    with s3_errors(f"list {target}", target=target):
         response = client.list_objects_v2(**params)
-    except (ClientError, BotoCoreError) as exc:
-        target = f"the folder {folder}" if folder else "the bucket"
-        raise translate(exc, action=f"list {target}", target=target) from exc
     return page_from_response(folder, search, response)
 
 
@@ -228,6 +220,15 @@ def parent(folder: str) -> str:
     return crumbs[-2][1] if len(crumbs) > 1 else ""
 
 
+NO_EXTENSION = "(none)"  # the extension filter's choice for names without an extension
+
+
+def extension_choices(objects: Iterable[Entry]) -> list[str]:
+    """The extension filter's choices for a loaded page: each extension once, sorted, and
+    `NO_EXTENSION` when some name has none."""
+    return sorted({entry.extension or NO_EXTENSION for entry in objects})
+
+
 def filter_objects(
     objects: Iterable[Entry],
     *,
@@ -237,14 +238,15 @@ def filter_objects(
     until: date | None = None,
 ) -> tuple[Entry, ...]:
     """Client-side filters over the loaded page (never another request): case-insensitive substring
-    of the name, extensions (without dot), last-modified date range (inclusive)."""
+    of the name, extensions (without dot; `NO_EXTENSION` for names without one), last-modified date
+    range (inclusive)."""
     needle = contains.casefold()
     wanted = {e.lower().lstrip(".") for e in extensions}
     out = []
     for entry in objects:
         if needle and needle not in entry.name.casefold():
             continue
-        if wanted and entry.extension not in wanted:
+        if wanted and (entry.extension or NO_EXTENSION) not in wanted:
             continue
         day = entry.last_modified.date() if entry.last_modified else None
         if since and (day is None or day < since):
@@ -266,32 +268,6 @@ class Tile:
     url: str = ""
     reason: str = ""  # why there is no preview
     by: str = ""  # who uploaded it and when (from the catalog), when known
-
-
-@dataclass(frozen=True)
-class UrlSigner:
-    """Presigned GET URLs identical to boto3's `generate_presigned_url` for this app's client
-    (path-style, SigV4 query string), built with botocore's own signer but without the per-call
-    endpoint-rule resolution and parameter validation: about half the CPU per URL (bench/browse.py).
-    A test compares its URLs with boto3's byte for byte. Never log the URLs."""
-
-    endpoint: str
-    bucket: str
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    region: str = "auto"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> UrlSigner:
-        return cls(settings.endpoint, settings.bucket, settings.access_key_id, settings.secret_access_key)
-
-    def sign_get(self, key: str, expires: int, *, reserved_ok: bool = False) -> str:
-        """Refuses reserved keys (`r2.naming.check_visible`) unless `reserved_ok` (a visible key's thumbnail)."""
-        path = percent_encode(check_key(key) if reserved_ok else check_visible(key), safe="/~")
-        request = AWSRequest(method="GET", url=f"{self.endpoint.rstrip('/')}/{self.bucket}/{path}")
-        credentials = Credentials(self.access_key_id, self.secret_access_key)
-        S3SigV4QueryAuth(credentials, "s3", self.region, expires=check_expiry(expires)).add_auth(request)
-        return str(request.prepare().url)
 
 
 def preview_source(entry: Entry, small_limit: int = SMALL_ORIGINAL_BYTES) -> PreviewSource:
@@ -356,11 +332,9 @@ def _thumbnail_state(client: S3Client, bucket: str, folder: str) -> tuple[list[E
     objects = list(list_level(client, bucket, folder).objects)
     thumbs: dict[str, datetime] = {}
     mirror = thumbnail_key(folder)[: -len(".webp")]  # `.thumbs/<folder>`
-    try:
+    with s3_errors("list the thumbnails", target="the thumbnails"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=mirror, Delimiter="/"):
             thumbs.update((item["Key"], item["LastModified"]) for item in page.get("Contents", []))
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="list the thumbnails", target="the thumbnails") from exc
     return objects, thumbs
 
 

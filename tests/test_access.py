@@ -279,10 +279,9 @@ def test_cli_sign_and_ls_refuse_reserved_keys(s3) -> None:  # type: ignore[no-un
 def test_signing_refuses_reserved_keys_unless_the_app_signs_its_own_thumbnail(s3) -> None:  # type: ignore[no-untyped-def]
     import pytest
 
-    from r2.browse import UrlSigner
     from r2.errors import InvalidInput
     from r2.naming import check_visible
-    from r2.presign import sign_get
+    from r2.presign import UrlSigner, sign_get
     from tests.conftest import TEST_BUCKET, settings_for
 
     signer = UrlSigner.from_settings(settings_for(s3.meta.endpoint_url))

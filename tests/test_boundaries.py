@@ -65,3 +65,16 @@ def test_the_library_has_no_import_cycle() -> None:
 
     cycles = [c for m in sorted(graph) if (c := cycle_from(m))]
     assert not cycles, f"import cycles: {cycles[:3]}"
+
+
+def test_urls_are_signed_in_one_module() -> None:
+    """ "Where are URLs signed?" has one answer: r2/presign.py (boto3's presigning and the faster signer)."""
+    signing = ("generate_presigned_url", "S3SigV4QueryAuth", "generate_presigned_post")
+    found = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("r2", "ui", "pages")
+        for path in (ROOT / folder).rglob("*.py")
+        if any(word in path.read_text(encoding="utf-8") for word in signing)
+    )
+    found += [str(p.relative_to(ROOT)) for p in (ROOT / "app.py",) if "generate_presigned" in p.read_text("utf-8")]
+    assert found == ["r2/presign.py"]

@@ -11,9 +11,11 @@ import pytest
 from bench.moto_seed import seed as seed_fast
 from r2.audit import recent
 from r2.browse import (
+    NO_EXTENSION,
     Entry,
     breadcrumb,
     check_folder,
+    extension_choices,
     filter_objects,
     list_level,
     list_page,
@@ -59,6 +61,18 @@ def test_filters_act_on_the_loaded_page_only() -> None:
     assert [e.name for e in filter_objects(objects, since=date(2026, 4, 1))] == ["dog.png"]
     assert [e.name for e in filter_objects(objects, until=date(2026, 3, 4))] == ["Cat.JPG", "README"]
     assert objects[0].content_type == "image/jpeg" and objects[2].content_type == "application/octet-stream"
+
+
+def test_the_extension_filter_offers_each_extension_once_and_a_choice_for_names_without_one() -> None:
+    objects = [Entry(f"f/{n}", n, size=1) for n in ("Cat.JPG", "dog.png", "README", "b.jpg", "LICENSE")]
+    assert extension_choices(objects) == [NO_EXTENSION, "jpg", "png"]
+    assert [e.name for e in filter_objects(objects, extensions=[NO_EXTENSION])] == ["README", "LICENSE"]
+    assert [e.name for e in filter_objects(objects, extensions=["png", NO_EXTENSION])] == [
+        "dog.png",
+        "README",
+        "LICENSE",
+    ]
+    assert len(filter_objects(objects, extensions=[])) == len(objects)  # nothing chosen: no filter
 
 
 # ---- listing ------------------------------------------------------------------------------------------
@@ -265,8 +279,8 @@ def test_cli_ls_never_sends_control_characters_to_the_terminal(settings: Setting
 def test_url_signer_matches_boto3_byte_for_byte(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.auth
 
-    from r2.browse import UrlSigner
     from r2.client import make_client
+    from r2.presign import UrlSigner
 
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 5, 6, 7, 8, 9))
     settings = settings_for("http://127.0.0.1:9")
@@ -281,7 +295,7 @@ def test_url_signer_matches_boto3_byte_for_byte(key: str, monkeypatch: pytest.Mo
 def test_url_signer_urls_work_against_the_server(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
     import requests
 
-    from r2.browse import UrlSigner
+    from r2.presign import UrlSigner
 
     put(s3, settings, "ok/ünï b+c.jpg", b"payload")
     url = UrlSigner.from_settings(settings).sign_get("ok/ünï b+c.jpg", 60)
