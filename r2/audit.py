@@ -13,11 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2 import spreadsheet
 from r2.client import S3Client
-from r2.errors import translate
+from r2.errors import NotFound, s3_errors
 from r2.settings import RESERVED_PREFIX
 
 AUDIT_PREFIX = f"{RESERVED_PREFIX}audit/"
@@ -72,7 +70,7 @@ def event_key(event: AuditEvent) -> str:
 def record(client: S3Client, bucket: str, event: AuditEvent) -> str:
     """Store `event`; returns its key. Raises R2Error if it could not be written (tell the user)."""
     key = event_key(event)
-    try:
+    with s3_errors("write the audit event", target="the audit log", precondition="if-none-match"):
         client.put_object(
             Bucket=bucket,
             Key=key,
@@ -80,8 +78,6 @@ def record(client: S3Client, bucket: str, event: AuditEvent) -> str:
             ContentType="application/json",
             IfNoneMatch="*",
         )
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="write the audit event", target="the audit log") from exc
     return key
 
 
@@ -159,42 +155,40 @@ def query(
         if cache is not None and key in cache:
             return cache[key]
         try:
-            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
+            with s3_errors("read the audit log", target="the audit log"):
+                body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except NotFound as exc:
+            if exc.code == "NoSuchBucket":
+                raise
+            return None  # deleted since it was listed
         try:
             return AuditEvent.from_json(body)
         except (ValueError, TypeError, KeyError):
             return None
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for day in day_prefixes(client, bucket, since, until):
-                keys: list[str] = []
-                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=day):
-                    keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].endswith(".json"))
-                keys.sort(reverse=True)
-                while keys:
-                    if len(events) >= limit:
-                        return AuditPage(tuple(events), scanned, True, unreadable)
-                    if scanned >= max_reads:
-                        return AuditPage(tuple(events), scanned, False, unreadable)
-                    size = min(limit - len(events), 64) if keep is None else 64
-                    size = min(size, max_reads - scanned)
-                    batch, keys = keys[:size], keys[size:]
-                    for key, event in zip(batch, pool.map(read, batch), strict=True):
-                        scanned += 1
-                        if event is None:
-                            unreadable += 1
-                            continue
-                        if cache is not None:
-                            cache[key] = event
-                        if (keep is None or keep(event)) and len(events) < limit:
-                            events.append(event)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="read the audit log", target="the audit log") from exc
+    with s3_errors("read the audit log", target="the audit log"), ThreadPoolExecutor(max_workers=workers) as pool:
+        for day in day_prefixes(client, bucket, since, until):
+            keys: list[str] = []
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=day):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].endswith(".json"))
+            keys.sort(reverse=True)
+            while keys:
+                if len(events) >= limit:
+                    return AuditPage(tuple(events), scanned, True, unreadable)
+                if scanned >= max_reads:
+                    return AuditPage(tuple(events), scanned, False, unreadable)
+                size = min(limit - len(events), 64) if keep is None else 64
+                size = min(size, max_reads - scanned)
+                batch, keys = keys[:size], keys[size:]
+                for key, event in zip(batch, pool.map(read, batch), strict=True):
+                    scanned += 1
+                    if event is None:
+                        unreadable += 1
+                        continue
+                    if cache is not None:
+                        cache[key] = event
+                    if (keep is None or keep(event)) and len(events) < limit:
+                        events.append(event)
     return AuditPage(tuple(events), scanned, True, unreadable)
 
 

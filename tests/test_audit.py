@@ -238,3 +238,21 @@ def test_command_line_lists_filters_and_exports(s3, settings: Settings) -> None:
     assert code == 0 and '"target": "=cmd.png"' in out and '"complete": true' in out
     assert run("--since", "yesterday")[0] == 2  # argparse's usage error
     assert main(["audit"], Context(out=io.StringIO(), err=io.StringIO(), environ={})) == 2  # no bucket configured
+
+
+def test_an_event_deleted_between_listing_and_reading_is_skipped_not_an_error(s3, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    from r2.client import make_client
+
+    write(s3, [audit.AuditEvent("a@x.org", "upload", t, at=at_("2026-01-01T00:00:00")) for t in ("kept", "gone")])
+    gone = next(e["Key"] for e in s3.list_objects_v2(Bucket=TEST_BUCKET)["Contents"] if b'"gone"' in _body(s3, e))
+    reader = make_client(settings)
+    reader.meta.events.register(
+        "before-parameter-build.s3.GetObject",
+        lambda params, **_: s3.delete_object(Bucket=TEST_BUCKET, Key=gone) if params["Key"] == gone else None,
+    )
+    page = audit.query(reader, TEST_BUCKET, workers=1)
+    assert [e.target for e in page.events] == ["kept"] and page.unreadable == 1
+
+
+def _body(s3, listed) -> bytes:  # type: ignore[no-untyped-def]
+    return bytes(s3.get_object(Bucket=TEST_BUCKET, Key=listed["Key"])["Body"].read())
