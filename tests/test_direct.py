@@ -1,4 +1,4 @@
-"""Direct upload's library (r2/direct.py) against the real local S3 server: plan, sign, CORS, verify."""
+"""Direct upload's library (r2/direct/) against the real local S3 server: plan, sign, CORS, verify."""
 
 from __future__ import annotations
 

@@ -281,6 +281,26 @@ def _changed_meanwhile(settings: Settings, s3: S3Client, tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_upload_replaced_between_its_check_and_its_download_is_reported_as_changed(
+    settings: Settings, s3: S3Client, tmp_path: Path
+) -> None:
+    """The download asks for exactly the version that was checked (If-Match): when it is gone, the user
+    reads that the upload changed, not that something "already exists", and nothing is published."""
+    ticket, _ = _stored(s3, settings, corpus.plain("PNG"), "a.png", "image/png")
+    other = corpus.plain("PNG", (9, 9))
+
+    def replace_first(params: dict[str, object], **_: object) -> None:
+        if params.get("Key") == ticket.staged and params.get("IfMatch"):
+            s3.put_object(Bucket=settings.bucket, Key=ticket.staged, Body=other, ContentType="image/png")
+
+    s3.meta.events.register("before-parameter-build.s3.GetObject", replace_first)
+    outcome = verify(s3, settings, ticket, actor="a", tmp_dir=str(tmp_path))
+    assert outcome.status == "failed" and "changed since it was read" in outcome.message
+    assert "already exists" not in outcome.message
+    assert s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/").get("Contents", []) == []
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.xfail(
     strict=True, reason="moto ignores x-amz-copy-source-if-match on CopyObject (R2 and LocalStack honour it)"
 )

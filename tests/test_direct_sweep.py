@@ -139,7 +139,7 @@ def test_an_unreadable_record_postpones_the_batch_and_deletes_nothing(settings: 
 
 
 def test_cli_direct_sweep_checks_what_is_due(settings: Settings, s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    import r2.direct
+    import r2.direct.sweeping
     from tests.test_upload_cli import environ_for, run
 
     body = plain("PNG")
@@ -148,7 +148,7 @@ def test_cli_direct_sweep_checks_what_is_due(settings: Settings, s3: S3Client, m
     environ = environ_for(settings.endpoint)
     code, out, _ = run(["direct-sweep", "--json"], environ)
     assert (code, json.loads(out)) == (0, {"outcomes": [], "waiting": 1, "records_removed": 0})
-    monkeypatch.setattr(r2.direct, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
+    monkeypatch.setattr(r2.direct.sweeping, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
     code, out, _ = run(["direct-sweep"], environ)
     assert code == 0 and f"stored {ticket.key}" in out and "1 checked, 0 waiting" in out
 
@@ -195,14 +195,14 @@ def test_opening_the_upload_page_sweeps_once_per_visit(
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    import r2.direct
+    import r2.direct.sweeping
     from tests.conftest import ROOT
     from tests.test_app_frame import configure
 
     body = jpeg_gps()
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "p.jpg", len(body), "image/jpeg")], "uploads", actor="ana")
     _send_as_signed(ticket, body)
-    monkeypatch.setattr(r2.direct, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
+    monkeypatch.setattr(r2.direct.sweeping, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
     st.cache_data.clear()
     configure(monkeypatch, s3.meta.endpoint_url, "member")
     at = AppTest.from_file(str(ROOT / "pages" / "upload.py")).run(timeout=30)
