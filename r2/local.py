@@ -2,7 +2,7 @@
 
 Used when no R2 credentials are configured, so `make run` works on a fresh machine. Data lives in
 memory and is gone when the process stops. moto's global permissive CORS is disabled so the bucket's
-CORS policy is enforced as on R2 (R2-FACTS: otherwise every preflight passes and CORS bugs hide).
+CORS policy is enforced as on R2 (otherwise every preflight passes and CORS bugs hide).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class LocalServer:
 
     def start(self) -> LocalServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it would log signed URLs per request
-        # Without this moto answers every preflight permissively and CORS bugs hide (R2-FACTS). moto reads
+        # Without this moto answers every preflight permissively and CORS bugs hide. moto reads
         # the variable when first imported and copies it into werkzeug_app, which reads it whenever it
         # builds a server's S3 app: set both, so the order of imports in the process does not matter.
         os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"

@@ -42,7 +42,7 @@ def _imports_of(path: Path, package_root: Path) -> set[str]:
 
 
 def test_the_library_has_no_import_cycle() -> None:
-    """Issue #19: r2/cli.py and its command modules used to import each other (a function-level import
+    """r2/cli.py and its command modules used to import each other (a function-level import
     hid it). Modules import each other in one direction only."""
     root = Path(__file__).resolve().parent.parent
     modules: dict[str, set[str]] = {}
@@ -68,7 +68,7 @@ def test_the_library_has_no_import_cycle() -> None:
 
 
 def test_urls_are_signed_in_one_module() -> None:
-    """ "Where are URLs signed?" has one answer: r2/presign.py (boto3's presigning and the faster signer)."""
+    """Every URL is signed in one module, r2/presign.py (boto3's presigning and the faster signer)."""
     signing = ("generate_presigned_url", "S3SigV4QueryAuth", "generate_presigned_post")
     found = sorted(
         str(path.relative_to(ROOT))
