@@ -192,6 +192,22 @@ def query(
     return AuditPage(tuple(events), scanned, True, unreadable)
 
 
+def matching(actor: str = "", actions: Iterable[str] = (), outcome: str = "") -> Callable[[AuditEvent], bool]:
+    """The Audit page's and the command line's filter: `actor` a case-insensitive part of the user,
+    `actions` any of these actions, `outcome` exactly this outcome; an empty filter keeps everything."""
+    needle = actor.lower()
+    wanted = frozenset(actions)
+
+    def keep(event: AuditEvent) -> bool:
+        return (
+            (not needle or needle in event.actor.lower())
+            and (not wanted or event.action in wanted)
+            and (not outcome or event.outcome == outcome)
+        )
+
+    return keep
+
+
 def recent(
     client: S3Client, bucket: str, *, limit: int = 200, keep: Callable[[AuditEvent], bool] | None = None
 ) -> list[AuditEvent]:

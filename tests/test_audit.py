@@ -95,6 +95,23 @@ def test_filters_by_date_user_action_and_outcome(s3, s3_calls: CallCounter) -> N
     assert s3_calls.calls["GetObject"] == 1, "a date filter reads only that date's events"
 
 
+def test_the_page_and_the_command_line_filter_events_alike() -> None:
+    events = [
+        audit.AuditEvent("Ann@x.org", "delete", "a", "ok"),
+        audit.AuditEvent("bob@x.org", "delete", "b", "failed"),
+        audit.AuditEvent("bob@x.org", "upload", "c", "ok"),
+    ]
+
+    def kept(**filters: object) -> list[str]:
+        keep = audit.matching(**filters)  # type: ignore[arg-type]
+        return [e.target for e in events if keep(e)]
+
+    assert kept() == ["a", "b", "c"]
+    assert kept(actor="ANN") == ["a"]  # a case-insensitive part of the user
+    assert kept(actions=("delete",)) == ["a", "b"] and kept(actions=("delete", "upload"), outcome="ok") == ["a", "c"]
+    assert kept(actor="bob", outcome="failed") == ["b"]
+
+
 def test_a_scan_cap_says_the_result_is_incomplete(s3) -> None:  # type: ignore[no-untyped-def]
     write(s3, [audit.AuditEvent("a@x.org", "upload", f"k{i}", at=at_("2026-01-01T00:00:00")) for i in range(6)])
     page = audit.query(s3, TEST_BUCKET, keep=lambda e: e.action == "delete", max_reads=4)

@@ -80,13 +80,5 @@ def load_events(
     version: int,
 ) -> audit.AuditPage:
     """Filtered events, newest first. `version` (audit_version()) makes this process's writes show."""
-    needle = actor.strip().lower()
-
-    def keep(event: audit.AuditEvent) -> bool:
-        return (
-            (not needle or needle in event.actor.lower())
-            and (not actions or event.action in actions)
-            and (not outcome or event.outcome == outcome)
-        )
-
+    keep = audit.matching(actor.strip(), actions, outcome)
     return audit.query(_client, bucket, limit=limit, since=since, until=until, keep=keep, cache=event_cache())

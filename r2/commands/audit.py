@@ -19,16 +19,7 @@ def _day(text: str) -> date:
 
 def cmd_audit(args: argparse.Namespace, ctx: Any) -> int:
     settings, client = ctx.connect()
-    needle = (args.user or "").lower()
-    actions = set(args.action or [])
-
-    def keep(event: audit.AuditEvent) -> bool:
-        return (
-            (not needle or needle in event.actor.lower())
-            and (not actions or event.action in actions)
-            and (not args.outcome or event.outcome == args.outcome)
-        )
-
+    keep = audit.matching(args.user or "", args.action or (), args.outcome or "")
     page = audit.query(client, settings.bucket, limit=args.limit, since=args.since, until=args.until, keep=keep)
     if args.csv:
         ctx.out.write(audit.to_csv(page.events))
