@@ -16,6 +16,7 @@ from r2.browse import (
     Entry,
     ListingPage,
     Tile,
+    UrlSigner,
     breadcrumb,
     check_folder,
     extension_choices,
@@ -29,7 +30,7 @@ from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import check_visible, thumbnail_key
 from r2.objects import audit_delete, delete, head
-from r2.presign import UrlSigner, check_expiry, sign_get
+from r2.presign import check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate, remove_orphans
 from ui.auth import require
