@@ -191,6 +191,10 @@ def _write(client: S3Client, bucket: str, rules: Rules | None) -> None:
             client.delete_bucket_lifecycle(Bucket=bucket)
 
 
+def _dump(rules: Rules) -> dict[str, Any]:
+    return {"Rules": rules}
+
+
 def _load(data: Any) -> Rules:
     """Stored rules: {"Rules": [...]}, or the bare list that history entries held before the lease existed."""
     rules = data.get("Rules", []) if isinstance(data, dict) else data
@@ -207,7 +211,7 @@ STORE: ConfigStore[Rules] = ConfigStore(
     validate=require_valid,
     same=lambda a, b: _canonical(a) == _canonical(b),
     diff=diff,
-    dump=lambda rules: {"Rules": rules},
+    dump=_dump,
     load=_load,
 )
 HISTORY_PREFIX = STORE.history_prefix

@@ -142,6 +142,7 @@ def test_usage_page_links_incomplete_uploads_to_the_rule_and_aborts_them_now(
     configure(monkeypatch, s3.meta.endpoint_url, "admin")
     at = AppTest.from_file(str(ROOT / "pages" / "usage.py")).run(timeout=30)
     at = button(at, "Scan now").click().run(timeout=60)
+    assert any("](/lifecycle)" in m.value for m in at.markdown), "the figure links to the Lifecycle page"
     at = button(at, "Add a rule: abort incomplete uploads after 7 days").click().run(timeout=30)
     assert not at.exception and lifecycle.read(s3, B) == [lifecycle.abort_uploads_rule(7)]
     at = button(at, "Abort the incomplete uploads now…").click().run(timeout=30)
