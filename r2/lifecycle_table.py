@@ -18,8 +18,8 @@ from r2.lifecycle import Rules
 ID = "ID"
 PREFIX = "Prefix"
 EXPIRE = "Expire after (days)"
-ABORT = "Abort incomplete uploads after (days)"
-COLD = "To Infrequent Access after (days)"
+ABORT = "Abort incomplete after (days)"
+COLD = "Infrequent Access after (days)"
 ENABLED = "Enabled"
 COLUMNS = (ID, PREFIX, EXPIRE, ABORT, COLD, ENABLED)
 DAY_COLUMNS = (EXPIRE, ABORT, COLD)

@@ -82,6 +82,7 @@ def editor(rows: list[dict[str, Any]], *, disabled: bool) -> list[dict[str, Any]
         hide_index=True,
         width="stretch",
         disabled=disabled,
+        placeholder="",  # an empty cell: the rule does not have that action
         column_config={
             lifecycle_table.ID: st.column_config.TextColumn(required=True, max_chars=255, help="Unique name"),
             lifecycle_table.PREFIX: st.column_config.TextColumn(help="Empty: the whole bucket"),
