@@ -23,7 +23,7 @@ from ui.text import escape_md
 require("admin")
 settings, client = connection()
 
-st.title("Lifecycle rules")
+st.title("Lifecycle")
 st.caption(
     "R2 acts on objects by age, on its own schedule: it can **expire** (delete) objects under a prefix, "
     "**abort incomplete multipart uploads** (their parts are billed as storage until then) and move objects "
