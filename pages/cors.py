@@ -8,8 +8,9 @@ from r2 import cors, cors_store
 from r2.errors import R2Error
 from r2.preflight import preflight
 from ui.auth import require
+from ui.config_change import attempt_change, remember_done, show_done
 from ui.feedback import show_error
-from ui.freshness import bucket_changed, bucket_version
+from ui.freshness import bucket_version
 from ui.state import connection
 from ui.text import escape_md
 
@@ -45,20 +46,13 @@ def show_problems(problems: list[cors.Problem]) -> None:
 
 def run_change(done: str, make_change: Callable[[], cors_store.ChangeResult]) -> None:
     """Run a change; on success remember the outcome for the next run and rerun, else show why."""
-    try:
-        result = make_change()
-    except cors_store.StaleEdit as err:
-        show_error(err)
-        st.code(err.difference, language="diff")
+    result = attempt_change(make_change)
+    if result is None:
         return
-    except R2Error as err:
-        show_error(err)
-        return
-    bucket_changed()
     live_policy_json.clear()
     history_entries.clear()
     st.session_state.cors_loaded = "null" if result.after is None else result.after.to_json()
-    st.session_state.cors_flash = (done, result.version, result.audit_error)
+    remember_done("cors_flash", done, result.version, result.audit_error)
     st.session_state.pop("cors_history_version", None)  # show the newest version next
     st.rerun()
 
@@ -81,12 +75,7 @@ if "cors_loaded" not in st.session_state:  # what the editor was loaded from (st
     st.session_state.cors_loaded = live_text
     st.session_state.cors_text = live_text if live is not None else cors.preset(settings.app_origin).to_json()
 
-flash = st.session_state.pop("cors_flash", None)
-if flash:
-    done, version, audit_error = flash
-    st.success(f"{done}. The previous policy is saved as history version {version}. {cors.PROPAGATION_NOTE}")
-    if audit_error:
-        st.warning(escape_md(audit_error), icon=":material/warning:")
+show_done("cors_flash", "policy is", cors.PROPAGATION_NOTE)
 
 if live_error is not None:
     show_error(live_error)

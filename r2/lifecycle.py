@@ -7,8 +7,10 @@ abort of incomplete multipart uploads after N days, and transition to Infrequent
 Rules are validated before anything is sent. A rule that would expire the app's own data
 (`.dashboard/`, `.thumbs/`: audit log, histories, thumbnails) is refused, except `.dashboard/zips/`.
 
-Before every change the live rules are snapshotted under `.dashboard/lifecycle/history/` (If-None-Match:
-never rewritten); after it they are read back and compared, and restored if they differ.
+Changes go through `r2.config_store`, as CORS changes do: a lease refuses a stale edit (another admin,
+replica or tab changed the rules since they were loaded) with the difference; the live rules are
+snapshotted under `.dashboard/lifecycle/history/` first; after the change they are read back and
+compared, and restored if they differ; every change is audited and can be rolled back.
 """
 
 from __future__ import annotations
@@ -19,17 +21,31 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.client import S3Client
-from r2.errors import InvalidInput, NotFound, R2Error, translate
+from r2.config_store import (
+    UNCHECKED,
+    ChangeResult,
+    ConfigStore,
+    HistoryEntry,
+    NoConfiguration,
+    Unchecked,
+    admin_messages,
+)
+from r2.config_store import (
+    StaleEdit as StaleEdit,  # re-exported: callers catch lifecycle.StaleEdit
+)
+from r2.errors import InvalidInput, NotFound, R2Error, s3_errors
 from r2.naming import HIDDEN_PREFIXES
 from r2.settings import RESERVED_PREFIX
 
-HISTORY_PREFIX = f"{RESERVED_PREFIX}lifecycle/history/"
 ALLOWED_EXPIRY = (f"{RESERVED_PREFIX}zips/",)  # the app's own temporary ZIPs may expire
 MAX_RULES = 1000
 ACTIONS = ("Expiration", "AbortIncompleteMultipartUpload", "Transitions")
+_MESSAGES = admin_messages(
+    "Lifecycle rules need an Admin token: Object Read & Write tokens cannot read or change them. Use an R2 API "
+    "token with Admin Read (to view) or Admin Read & Write (to change).",
+    "NoSuchLifecycleConfiguration",
+)
 
 Rules = list[dict[str, Any]]
 
@@ -122,45 +138,84 @@ def abort_uploads_rule(days: int = 7) -> dict[str, Any]:
     }
 
 
+def _dates_as_text(value: Any) -> Any:
+    """Servers answer Expiration/Transition dates as datetimes: keep them as ISO text (JSON, comparable)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    return value
+
+
+def _read(client: S3Client, bucket: str) -> Rules | None:
+    try:
+        with s3_errors("read the lifecycle rules", target="lifecycle configuration", messages=_MESSAGES):
+            response = client.get_bucket_lifecycle_configuration(Bucket=bucket)
+    except NoConfiguration:
+        return None
+    return [_dates_as_text(dict(rule)) for rule in response.get("Rules", [])] or None
+
+
 def read(client: S3Client, bucket: str) -> Rules:
     """The live rules ([] when none)."""
-    try:
-        response = client.get_bucket_lifecycle_configuration(Bucket=bucket)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
-            return []
-        raise translate(exc, action="read the lifecycle rules", target="the bucket") from exc
-    except BotoCoreError as exc:
-        raise translate(exc, action="read the lifecycle rules", target="the bucket") from exc
-    return [dict(rule) for rule in response.get("Rules", [])]
+    return _read(client, bucket) or []
 
 
-def _canonical(rules: Rules) -> str:
+def _canonical(rules: Rules | None) -> str:
     def clean(rule: dict[str, Any]) -> dict[str, Any]:
         rule = dict(rule)
         if "Prefix" in rule and "Filter" not in rule:
             rule["Filter"] = {"Prefix": rule.pop("Prefix")}
         return rule
 
-    return json.dumps(sorted((clean(r) for r in rules), key=lambda r: str(r.get("ID"))), indent=2, sort_keys=True)
+    cleaned = sorted((clean(r) for r in rules or []), key=lambda r: str(r.get("ID")))
+    return json.dumps(cleaned, indent=2, sort_keys=True, default=str)
 
 
-def diff(old: Rules, new: Rules) -> str:
+def diff(old: Rules | None, new: Rules | None, old_name: str = "live", new_name: str = "proposed") -> str:
     """A unified diff of two rule sets (order and layout ignored); '' when they are the same."""
     lines = difflib.unified_diff(
-        _canonical(old).splitlines(), _canonical(new).splitlines(), "live", "proposed", lineterm=""
+        _canonical(old).splitlines(), _canonical(new).splitlines(), old_name, new_name, lineterm=""
     )
     return "\n".join(lines)
 
 
-def _write(client: S3Client, bucket: str, rules: Rules) -> None:
-    try:
+def _write(client: S3Client, bucket: str, rules: Rules | None) -> None:
+    action = "apply the lifecycle rules" if rules else "delete the lifecycle rules"
+    with s3_errors(action, target="lifecycle configuration", messages=_MESSAGES):
         if rules:
             client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
         else:
             client.delete_bucket_lifecycle(Bucket=bucket)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="apply the lifecycle rules", target="the bucket") from exc
+
+
+def _dump(rules: Rules) -> dict[str, Any]:
+    return {"Rules": rules}
+
+
+def _load(data: Any) -> Rules:
+    """Stored rules: {"Rules": [...]}, or the bare list that history entries held before the lease existed."""
+    rules = data.get("Rules", []) if isinstance(data, dict) else data
+    return [dict(rule) for rule in rules]
+
+
+STORE: ConfigStore[Rules] = ConfigStore(
+    slug="lifecycle",
+    name="lifecycle",
+    noun="configuration",
+    page="Lifecycle",
+    read=_read,
+    write=_write,
+    validate=require_valid,
+    same=lambda a, b: _canonical(a) == _canonical(b),
+    diff=diff,
+    dump=_dump,
+    load=_load,
+)
+HISTORY_PREFIX = STORE.history_prefix
+Expected = Rules | None | Unchecked
 
 
 @dataclass(frozen=True)
@@ -168,55 +223,38 @@ class Applied:
     version: str  # the history entry holding the rules that were live before
     before: Rules
     after: Rules
+    audit_error: str = ""  # the change was made, but its audit event could not be written
 
 
-def apply(client: S3Client, bucket: str, rules: Rules, *, actor: str, reason: str = "") -> Applied:
-    """Validate, snapshot the live rules, apply, read back; restore the snapshot if the read-back differs."""
-    require_valid(rules)
-    before = read(client, bucket)
-    at = datetime.now(UTC)
-    version = f"{at:%Y%m%dT%H%M%S%fZ}"
-    entry = {"version": version, "at": at.isoformat(), "actor": actor, "reason": reason, "before": before}
-    try:
-        client.put_object(
-            Bucket=bucket,
-            Key=f"{HISTORY_PREFIX}{version}.json",
-            Body=json.dumps(entry, default=str).encode(),
-            ContentType="application/json",
-            IfNoneMatch="*",
-        )
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="save the lifecycle history", target="the history") from exc
-    try:
-        _write(client, bucket, rules)
-        after = read(client, bucket)
-        if diff(after, rules):
-            raise R2Error(
-                "The bucket's lifecycle rules read back differ from those sent.", "The old rules were restored."
-            )
-    except R2Error:
-        _write(client, bucket, before)
-        raise
-    return Applied(version, before, after)
+def _applied(result: ChangeResult[Rules]) -> Applied:
+    return Applied(result.version, result.before or [], result.after or [], result.audit_error)
 
 
-def history(client: S3Client, bucket: str) -> list[dict[str, Any]]:
+def apply(
+    client: S3Client, bucket: str, rules: Rules, *, actor: str, reason: str = "", expected: Expected = UNCHECKED
+) -> Applied:
+    """Validate, take the lease, refuse a stale edit (`expected`: the rules the editor loaded, [] for none),
+    snapshot the live rules, apply, read back; restore the snapshot if the read-back differs. [] deletes."""
+    if isinstance(expected, list) and not expected:
+        expected = None
+    result = STORE.change(
+        client, bucket, rules or None, actor=actor, reason=reason, action="lifecycle.apply", expected=expected
+    )
+    return _applied(result)
+
+
+def history(client: S3Client, bucket: str, *, limit: int = 50) -> list[HistoryEntry[Rules]]:
     """Saved entries (the rules live before each change), newest first."""
-    try:
-        listed = client.list_objects_v2(Bucket=bucket, Prefix=HISTORY_PREFIX).get("Contents", [])
-        keys = sorted((o["Key"] for o in listed), reverse=True)
-        return [json.loads(client.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="read the lifecycle history", target="the history") from exc
+    return STORE.history(client, bucket, limit=limit)
 
 
-def rollback(client: S3Client, bucket: str, *, actor: str, version: str = "") -> Applied:
+def rollback(
+    client: S3Client, bucket: str, *, actor: str, version: str = "", expected: Expected = UNCHECKED
+) -> Applied:
     """Put back the rules live before `version` (default: the last change)."""
-    entries = history(client, bucket)
-    chosen = next((e for e in entries if not version or e["version"] == version), None)
-    if chosen is None:
-        raise NotFound("No saved lifecycle version to roll back to." if not version else f"No version {version}.")
-    return apply(client, bucket, chosen["before"], actor=actor, reason=f"rollback of {chosen['version']}")
+    if isinstance(expected, list) and not expected:
+        expected = None
+    return _applied(STORE.rollback(client, bucket, version or None, actor=actor, expected=expected))
 
 
 # ------------------------------------------------------------------------------ incomplete uploads now
@@ -239,7 +277,7 @@ def find_incomplete(client: S3Client, bucket: str, *, limit: int = 1000) -> Inco
     """Every incomplete upload with the bytes its parts hold (one ListParts each): shown before aborting."""
     found: list[tuple[str, str, int]] = []
     params: dict[str, Any] = {"Bucket": bucket}
-    try:
+    with s3_errors("list incomplete uploads", target="the bucket"):
         while len(found) < limit:
             page = client.list_multipart_uploads(**params)
             for upload in page.get("Uploads", []):
@@ -250,8 +288,6 @@ def find_incomplete(client: S3Client, bucket: str, *, limit: int = 1000) -> Inco
                 break
             params["KeyMarker"] = page.get("NextKeyMarker", "")
             params["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="list incomplete uploads", target="the bucket") from exc
     return Incomplete(tuple(found[:limit]))
 
 
@@ -260,10 +296,11 @@ def abort_incomplete(client: S3Client, bucket: str, found: Incomplete) -> tuple[
     aborted, failures = 0, []
     for key, upload_id, _ in found.uploads:
         try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            with s3_errors("abort the upload", target=key):
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             aborted += 1
-        except (ClientError, BotoCoreError) as exc:
-            err = translate(exc, action="abort the upload", target=key)
-            if not isinstance(err, NotFound):
-                failures.append(str(err))
+        except NotFound:
+            pass
+        except R2Error as err:
+            failures.append(str(err))
     return aborted, failures

@@ -48,6 +48,7 @@ PAGE_ROLES: dict[str, str] = {
     "health": "developer",
     "usage": "admin",
     "audit": "admin",
+    "lifecycle": "admin",
 }
 
 NO_ROLE = "none"

@@ -41,7 +41,7 @@ emails = ["{EMAILS["member"]}"]
 """
 MEMBER_PAGES = ["", "search", "upload"]  # Browse, the default page, is checked at the root
 DEVELOPER_PAGES = [*MEMBER_PAGES, "cors", "health"]
-ADMIN_PAGES = [*DEVELOPER_PAGES, "usage", "audit"]
+ADMIN_PAGES = [*DEVELOPER_PAGES, "usage", "audit", "lifecycle"]
 IDLE = (
     "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
 )

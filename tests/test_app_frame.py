@@ -17,6 +17,7 @@ PAGES = {
     "health": "developer",
     "usage": "admin",
     "audit": "admin",
+    "lifecycle": "admin",
 }
 WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 
@@ -74,7 +75,7 @@ def test_page_renders_for_its_role(page: str, role: str, monkeypatch: pytest.Mon
     [
         ("member", {"Browse", "Search", "Upload"}),
         ("developer", {"Browse", "Search", "Upload", "CORS", "Health"}),
-        ("admin", {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"}),
+        ("admin", {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit", "Lifecycle"}),
     ],
 )
 def test_navigation_offers_only_the_pages_of_the_role(

@@ -26,8 +26,8 @@ def test_frame_shows_local_demo_bucket(browser, demo_app: str) -> None:  # type:
     # navigation exists (seeding runs the upload pipeline: thumbnails take a few seconds under load).
     expect(page.get_by_text("data lives in memory").first).to_be_visible(timeout=60_000)
     links = page.locator('[data-testid="stSidebarNavLink"]')
-    expect(links).to_have_count(7)
-    expect(links).to_contain_text(["Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"])
+    expect(links).to_have_count(8)
+    expect(links).to_contain_text(["Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit", "Lifecycle"])
     expect(page.get_by_text("role admin")).to_be_visible()
     page.close()
 

@@ -1,6 +1,6 @@
 """A page on another origin PUTs to a presigned URL in real Chromium: blocked, then the policy is applied
-through the CORS page (the real app, driven by Playwright), then allowed. No request routing (R2-FACTS:
-Playwright would answer the preflights itself)."""
+through the CORS page (the real app, driven by Playwright), then allowed. No request routing (any
+`page.route()` makes Playwright answer the preflights itself)."""
 
 from __future__ import annotations
 

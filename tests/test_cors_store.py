@@ -6,6 +6,7 @@ really stores something else), never by mocking r2 itself.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -188,3 +189,24 @@ def test_a_write_the_server_keeps_refusing_leaves_the_previous_policy_and_says_s
             cors_store.apply(make_client(settings_for(proxy.url)), settings.bucket, C, actor="ana")
     assert "previous policy was restored" in str(info.value) and "NOT" not in str(info.value)
     assert live(s3, settings) == A
+
+
+def test_history_entries_stored_before_the_shared_store_still_load(s3: S3Client, settings: Settings) -> None:
+    """The exact layout `cors_store` wrote before CORS and lifecycle shared `r2.config_store`."""
+    stored = {
+        "version": "20261101T000000000000Z-0123abcd",
+        "at": "2026-11-01T00:00:00+00:00",
+        "actor": "ana",
+        "action": "cors.apply",
+        "reason": "uploads",
+        "before": None,
+        "after": A.to_s3(),
+    }
+    key = f".dashboard/cors/history/{stored['version']}.json"
+    s3.put_object(Bucket=settings.bucket, Key=key, Body=json.dumps(stored, indent=2).encode())
+    (entry,) = cors_store.history(s3, settings.bucket)
+    assert (entry.version, entry.before, entry.after, entry.reason) == (stored["version"], None, A, "uploads")
+    assert entry.to_dict() == stored
+    cors_store.apply(s3, settings.bucket, B, actor="bo")
+    cors_store.rollback(s3, settings.bucket, stored["version"], actor="ana")
+    assert live(s3, settings) is None

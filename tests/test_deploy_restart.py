@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from r2 import cors_store
+from r2 import config_store, cors_store
 from r2.cors import preset
 from r2.errors import Conflict
 from r2.naming import is_hidden
@@ -66,7 +66,7 @@ def test_a_cors_apply_killed_midway_leaves_the_policy_and_a_lock_that_frees_itse
         cors_store.apply(s3, TEST_BUCKET, wanted, actor="admin-b")
     assert "frees itself within" in (busy.value.fix or "")
     # Time passes (LEASE_SECONDS, 120 s in production): the lease of a writer that never came back expires.
-    monkeypatch.setattr(cors_store, "LEASE_SECONDS", 0)
+    monkeypatch.setattr(config_store, "LEASE_SECONDS", 0)
     cors_store.apply(s3, TEST_BUCKET, wanted, actor="admin-b")
     assert cors_store.read_policy(s3, TEST_BUCKET) == wanted
 

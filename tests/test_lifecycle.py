@@ -1,4 +1,4 @@
-"""Lifecycle rules (issue #18 item 6): R2's subset validated before sending, round trip on the local
+"""Lifecycle rules: R2's subset validated before sending, round trip on the local
 server, history and rollback, and the command line."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from r2 import lifecycle
-from r2.client import S3Client
-from r2.errors import InvalidInput
+from r2.audit import recent
+from r2.client import CallCounter, S3Client
+from r2.errors import Conflict, InvalidInput
 from tests.conftest import TEST_BUCKET, env_for
 from tests.test_cli import run
 
@@ -54,11 +55,48 @@ def test_rules_round_trip_with_history_and_rollback(s3: S3Client) -> None:
     assert first.before == [] and lifecycle.diff(first.after, [ARCHIVE, lifecycle.abort_uploads_rule(7)]) == ""
     second = lifecycle.apply(s3, B, [COLD], actor="ann")
     assert "old-archive" in lifecycle.diff(second.before, second.after)
-    assert [e["version"] for e in lifecycle.history(s3, B)] == [second.version, first.version]
+    assert [e.version for e in lifecycle.history(s3, B)] == [second.version, first.version]
     lifecycle.rollback(s3, B, actor="ann")
     assert lifecycle.diff(lifecycle.read(s3, B), [ARCHIVE, lifecycle.abort_uploads_rule(7)]) == ""
     lifecycle.rollback(s3, B, actor="ann", version=first.version)
     assert lifecycle.read(s3, B) == []
+
+
+def test_a_stale_edit_is_refused_with_the_difference(s3: S3Client, s3_calls: CallCounter) -> None:
+    """Two admins (two replicas, two tabs) loaded the same rules; the second to apply is refused and shown
+    what the first one set, instead of silently undoing it."""
+    lifecycle.apply(s3, B, [ARCHIVE], actor="ann")
+    loaded = lifecycle.read(s3, B)
+    lifecycle.apply(s3, B, [COLD], actor="bo", expected=loaded)  # bo applies first
+    s3_calls.reset()
+    with pytest.raises(lifecycle.StaleEdit) as refused:
+        lifecycle.apply(s3, B, [ARCHIVE, lifecycle.abort_uploads_rule(7)], actor="ann", expected=loaded)
+    assert "cold" in refused.value.difference and "changed since you loaded it" in str(refused.value)
+    assert "PutBucketLifecycleConfiguration" not in s3_calls.calls
+    assert lifecycle.diff(lifecycle.read(s3, B), [COLD]) == ""
+    assert recent(s3, B)[0].outcome == "refused"
+
+
+def test_a_change_in_progress_elsewhere_holds_the_lease(s3: S3Client) -> None:
+    lease = lifecycle.STORE._take_lease(s3, B, "v-other", [COLD], None, "other replica", "lifecycle.apply")
+    with pytest.raises(Conflict, match="Another lifecycle change is in progress"):
+        lifecycle.apply(s3, B, [ARCHIVE], actor="ann")
+    with pytest.raises(lifecycle.StaleEdit) as refused:
+        lifecycle.apply(s3, B, [ARCHIVE], actor="ann", expected=[])
+    assert "cold" in refused.value.difference  # what the other change is setting
+    assert lifecycle.read(s3, B) == []
+    lifecycle.STORE._release_lease(s3, B, lease)
+    assert lifecycle.apply(s3, B, [ARCHIVE], actor="ann", expected=[]).after == [ARCHIVE]
+
+
+def test_history_written_before_the_shared_store_still_loads_and_rolls_back(s3: S3Client) -> None:
+    old = {"version": "20261101T000000000000Z", "at": "2026-11-01T00:00:00+00:00", "actor": "ann", "reason": ""}
+    key = f"{lifecycle.HISTORY_PREFIX}{old['version']}.json"
+    s3.put_object(Bucket=B, Key=key, Body=json.dumps(old | {"before": [COLD]}))
+    (entry,) = lifecycle.history(s3, B)
+    assert (entry.version, entry.action, entry.before) == (old["version"], "lifecycle.apply", [COLD])
+    lifecycle.rollback(s3, B, actor="ann", version=old["version"])
+    assert lifecycle.diff(lifecycle.read(s3, B), [COLD]) == ""
 
 
 def test_cli_lifecycle_set_get_rollback(s3: S3Client, s3_endpoint: str, tmp_path: Path) -> None:
@@ -104,6 +142,7 @@ def test_usage_page_links_incomplete_uploads_to_the_rule_and_aborts_them_now(
     configure(monkeypatch, s3.meta.endpoint_url, "admin")
     at = AppTest.from_file(str(ROOT / "pages" / "usage.py")).run(timeout=30)
     at = button(at, "Scan now").click().run(timeout=60)
+    assert any("](/lifecycle)" in m.value for m in at.markdown), "the figure links to the Lifecycle page"
     at = button(at, "Add a rule: abort incomplete uploads after 7 days").click().run(timeout=30)
     assert not at.exception and lifecycle.read(s3, B) == [lifecycle.abort_uploads_rule(7)]
     at = button(at, "Abort the incomplete uploads now…").click().run(timeout=30)

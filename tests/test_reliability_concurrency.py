@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from r2 import cors, cors_store
+from r2 import config_store, cors, cors_store
 from r2.audit import AUDIT_PREFIX, AuditEvent, recent, record
 from r2.client import S3Client, make_client
 from r2.errors import AlreadyExists, Conflict
@@ -182,9 +182,9 @@ def test_a_race_lost_to_a_change_that_already_finished_still_shows_the_differenc
     """Found by CI: both editors saw the lease free; the winner then finished its whole change (its lease
     "done", naming no policy) before the loser looked again. The loser must still be shown what is live."""
     cors_store.apply(s3, TEST_BUCKET, B, actor="bo", expected=None)  # the winner, done
-    real = cors_store._read_lease
+    real = config_store._read_lease
     first_look: list[tuple[str | None, dict[str, Any]]] = [(None, {})]  # before the winner wrote its lease
-    monkeypatch.setattr(cors_store, "_read_lease", lambda c, b: first_look.pop() if first_look else real(c, b))
+    monkeypatch.setattr(config_store, "_read_lease", lambda c, b, k: first_look.pop() if first_look else real(c, b, k))
     with pytest.raises(cors_store.StaleEdit) as refused:
         cors_store.apply(s3, TEST_BUCKET, A, actor="ana", expected=None)
     assert "b.example.com" in refused.value.difference

@@ -29,7 +29,7 @@ SECRET = "SECRETaccessKEY-0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # R2_SECRET_ACCESS_
 TOKEN = "CLOUDFLAREapiTOKEN-zz99yy88xx77ww66vv55uu44tt33"  # CLOUDFLARE_API_TOKEN
 LEAKS = (SECRET, TOKEN, SECRET[6:30], TOKEN[10:34])  # whole values and long fragments
 APP = "http://localhost:8501"
-PAGES = ("browse", "upload", "cors", "health", "usage", "audit")
+PAGES = ("browse", "upload", "cors", "health", "usage", "audit", "lifecycle")
 
 
 @pytest.fixture(autouse=True)

@@ -37,6 +37,7 @@ PAGES = (
     ("health", "Health", ":material/monitor_heart:"),
     ("usage", "Usage", ":material/bar_chart:"),
     ("audit", "Audit", ":material/history:"),
+    ("lifecycle", "Lifecycle", ":material/event_repeat:"),
 )
 
 

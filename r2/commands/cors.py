@@ -99,7 +99,7 @@ def show_problems(ctx: Context, problems: list[cors.Problem], warnings: list[cor
         ctx.print(f"warning: {warning}")
 
 
-def report(ctx: Context, result: cors_store.ChangeResult, done: str) -> int:
+def report(ctx: Context, result: cors_store.ChangeResult[cors.CorsPolicy], done: str) -> int:
     ctx.print(f"{done}. The previous policy is saved as version {result.version}.")
     ctx.print(cors.PROPAGATION_NOTE)
     if result.audit_error:

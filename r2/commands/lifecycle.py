@@ -1,4 +1,4 @@
-"""`python -m r2 lifecycle get|set FILE|rollback [VERSION]`: the bucket's lifecycle rules (admins)."""
+"""`python -m r2 lifecycle get|set FILE|rollback [VERSION]|history`: the bucket's lifecycle rules (admins)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from r2 import lifecycle
-from r2.bulk_actions import audit_quietly
 from r2.commands.common import Context
 
 ACTOR = "cli"
@@ -24,12 +23,10 @@ def cmd_get(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _report(ctx: Context, args: argparse.Namespace, applied: lifecycle.Applied, action: str) -> int:
-    settings, client = ctx.connect()
+def _report(ctx: Context, args: argparse.Namespace, applied: lifecycle.Applied) -> int:
     change = lifecycle.diff(applied.before, applied.after)
-    warning = audit_quietly(client, settings.bucket, ACTOR, action, "the bucket", version=applied.version, diff=change)
-    if warning:
-        print(f"warning: {warning}", file=ctx.err)
+    if applied.audit_error:
+        print(f"warning: {applied.audit_error}", file=ctx.err)
     if args.json:
         ctx.print_json({"version": applied.version, "before": applied.before, "after": applied.after})
     else:
@@ -46,13 +43,28 @@ def cmd_set(args: argparse.Namespace, ctx: Context) -> int:
     if args.dry_run:
         ctx.print(lifecycle.diff(lifecycle.read(client, settings.bucket), rules) or "(no change)")
         return 0
-    return _report(ctx, args, lifecycle.apply(client, settings.bucket, rules, actor=ACTOR), "lifecycle.apply")
+    return _report(ctx, args, lifecycle.apply(client, settings.bucket, rules, actor=ACTOR))
 
 
 def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
     settings, client = ctx.connect()
     applied = lifecycle.rollback(client, settings.bucket, actor=ACTOR, version=args.version or "")
-    return _report(ctx, args, applied, "lifecycle.rollback")
+    return _report(ctx, args, applied)
+
+
+def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
+    settings, client = ctx.connect()
+    entries = lifecycle.history(client, settings.bucket, limit=args.limit)
+    if args.json:
+        ctx.print_json([e.to_dict() for e in entries])
+    elif not entries:
+        ctx.print("No lifecycle history yet: every change made through the app or this command is saved here first.")
+    for e in entries if not args.json else ():
+        ctx.print(
+            f"{e.version}  {e.at:%Y-%m-%d %H:%M:%S} UTC  {e.action}  by {e.actor}  "
+            f"(before: {len(e.before or [])} rule(s))"
+        )
+    return 0
 
 
 def register(sub: Any) -> None:
@@ -71,3 +83,7 @@ def register(sub: Any) -> None:
     p.add_argument("version", nargs="?", default="")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_rollback)
+    p = cmds.add_parser("history", help="list the saved versions (the rules live before each change), newest first")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_history)
