@@ -22,11 +22,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.browse import check_folder
 from r2.client import S3Client
-from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, translate
+from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, R2Error, s3_errors
 from r2.naming import check_key, is_hidden, thumbnail_key
 from r2.objects import DELETE_BATCH, delete_batch
 from r2.settings import THUMB_PREFIX, Settings
@@ -76,14 +74,12 @@ def list_under(client: S3Client, bucket: str, prefix: str) -> tuple[dict[str, It
     """Every object under `prefix` (recursively), reserved keys left out; one LIST per 1,000 keys."""
     found: dict[str, Item] = {}
     calls = 0
-    try:
+    with s3_errors("list the folder", target=prefix or "the bucket"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             calls += 1
             for obj in page.get("Contents", []):
                 key = str(obj["Key"])
                 found[key] = Item(key, int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"'))
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="list the folder", target=prefix or "the bucket") from exc
     return found, calls
 
 
@@ -123,13 +119,11 @@ def select_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> Selection
             continue
         key = check_key(key)
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            err = translate(exc, action="read the object's details", target=key)
-            if isinstance(err, NotFound):
-                missing.append(key)
-                continue
-            raise err from exc
+            with s3_errors("read the object's details", target=key):
+                head = client.head_object(Bucket=bucket, Key=key)
+        except NotFound:
+            missing.append(key)
+            continue
         items[key] = Item(key, int(head.get("ContentLength", 0)), str(head.get("ETag", "")).strip('"'))
     return Selection(tuple(items.values()), tuple(missing), calls)
 
@@ -317,19 +311,20 @@ def _run_step(client: S3Client, bucket: str, step: Step) -> str:
     """Copy one object (and its thumbnail); '' when verified, else the reason."""
     try:
         if not step.done:
-            etag = _copy(client, bucket, step.source, step.dest, step.etag)
-            if not _verified(client, bucket, step, etag):
+            with s3_errors("copy the object", target=step.source, precondition="if-none-match"):
+                etag = _copy(client, bucket, step.source, step.dest, step.etag)
+                verified = _verified(client, bucket, step, etag)
+            if not verified:
                 return "the copy does not match the source (size or ETag)"
         if step.thumbnail:
             try:
-                _copy(client, bucket, thumbnail_key(step.source), thumbnail_key(step.dest))
-            except ClientError as exc:  # an existing thumbnail of the same key is ours from a rerun
-                if not isinstance(translate(exc, action="copy"), AlreadyExists | NotFound):
-                    raise
-    except (ClientError, BotoCoreError) as exc:
-        err = translate(exc, action="copy the object", target=step.source)
-        if isinstance(err, AlreadyExists):
-            return "the destination appeared meanwhile; nothing was overwritten"
+                with s3_errors("copy the thumbnail", target=step.source, precondition="if-none-match"):
+                    _copy(client, bucket, thumbnail_key(step.source), thumbnail_key(step.dest))
+            except (AlreadyExists, NotFound):  # an existing thumbnail of the same key is ours from a rerun
+                pass
+    except AlreadyExists:  # a 412: one of the two conditions the copy sent failed
+        return "the destination appeared, or the source changed since it was selected; nothing was overwritten"
+    except R2Error as err:
         return str(err)
     return ""
 
