@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from r2.browse import check_folder
 from r2.client import S3Client
@@ -29,6 +30,9 @@ from r2.naming import check_key, is_hidden, thumbnail_key
 from r2.objects import DELETE_BATCH, delete_batch
 from r2.settings import THUMB_PREFIX, Settings
 from r2.uploads import _COPY_HOOK, _r2_copy_condition
+
+if TYPE_CHECKING:
+    from r2.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +169,13 @@ def authorize(held: frozenset[str], settings: Settings, keys: Iterable[str], des
 CatalogHook = Callable[[Sequence[tuple[str, str]], Sequence[str], Mapping[str, str]], None]
 
 
-def catalog_hook(settings: Settings) -> CatalogHook:
+def catalog_hook(settings: Settings, catalog: Catalog | None = None) -> CatalogHook:
     """The catalog follows moves, copies, renames and deletes: (copied (source, destination) pairs,
     removed keys, new display names by key).
 
     Rows of copies are the sources' rows under the new key (no request to the bucket). A catalog
     failure never fails the object operation: it is logged, and `catalog sync` repairs the catalog.
+    Pass the process's own `catalog` (the app's) so its searches see the change at once.
     """
 
     def follow(copies: Sequence[tuple[str, str]], removed: Sequence[str], names: Mapping[str, str]) -> None:
@@ -180,16 +185,16 @@ def catalog_hook(settings: Settings) -> CatalogHook:
             from r2.catalog import Catalog
             from r2.catalog_sync import iter_rows
 
-            catalog = Catalog(settings)
+            table = catalog or Catalog(settings)
             upserts = []
             if copies:
-                known = {row.key: row for row in iter_rows(catalog)}
+                known = {row.key: row for row in iter_rows(table)}
                 now = datetime.now(UTC)
                 for source, dest in copies:
                     if source in known:
                         name = names.get(dest, known[source].original_name)
                         upserts.append(replace(known[source], key=dest, last_modified=now, original_name=name))
-            catalog.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
+            table.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
         except Exception:  # the catalog is an index; the bucket is the truth
             log.warning("the catalog could not follow a bulk change; run `python -m r2 catalog sync`", exc_info=True)
 
