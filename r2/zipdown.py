@@ -183,14 +183,18 @@ class MultipartSink(io.RawIOBase):
         return self._position
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._buffer += data
+        rest = memoryview(data)
+        while rest:  # fill the part exactly, send the buffer itself: one part in memory, never a copy of it
+            room = PART - len(self._buffer)
+            self._buffer += rest[:room]
+            rest = rest[room:]
+            if len(self._buffer) == PART:
+                self._send(self._buffer)
+                self._buffer = bytearray()
         self._position += len(data)
-        while len(self._buffer) >= PART:
-            self._send(bytes(self._buffer[:PART]))
-            del self._buffer[:PART]
         return len(data)
 
-    def _send(self, body: bytes) -> None:
+    def _send(self, body: bytes | bytearray) -> None:
         number = len(self._parts) + 1
         with s3_errors("store the ZIP", target="the ZIP"):
             answer = self._client.upload_part(
@@ -200,8 +204,8 @@ class MultipartSink(io.RawIOBase):
 
     def complete(self) -> None:
         if self._buffer or not self._parts:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
+            self._send(self._buffer)
+            self._buffer = bytearray()
         with s3_errors("finish the ZIP", target="the ZIP"):
             self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
