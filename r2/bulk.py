@@ -1,4 +1,4 @@
-"""Bulk work on many objects: select, move, copy, rename, delete folders (issue #18).
+"""Bulk work on many objects: select, move, copy, rename, delete folders.
 
 R2 has no rename and no versioning. A move is a server-side `CopyObject` (never download + upload) that
 never overwrites (If-None-Match on the destination, sent to R2 as cf-copy-destination-if-none-match;
