@@ -56,6 +56,19 @@ def pick(page: Page, items: Locator, name: str) -> None:
             page.keyboard.press("Escape")
 
 
+def move_chosen(page: Page, names: tuple[str, ...], dest: str) -> None:
+    """In an open Select many panel: choose `names` one by one, then move them to `dest` and see it done."""
+    items = page.get_by_test_id("stMultiSelect").filter(has_text="Items").locator("input")
+    for count, name in enumerate(names, start=1):
+        pick(page, items, name)
+        expect(page.get_by_text(f"{count} object(s)")).to_be_visible()  # the rerun is done
+    page.keyboard.press("Escape")
+    page.get_by_label("Destination folder").fill(dest)
+    page.get_by_label("Destination folder").press("Enter")
+    page.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_text(f"Moved {len(names)} object(s) to {dest}")).to_be_visible(timeout=60_000)
+
+
 def test_member_moves_a_selection_and_downloads_a_folder_as_zip(browser, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     for n in range(3):
         s3.put_object(
@@ -66,15 +79,7 @@ def test_member_moves_a_selection_and_downloads_a_folder_as_zip(browser, s3: S3C
     with streamlit_app(env) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         open_panel(page, url, "uploads/")
-        items = page.get_by_test_id("stMultiSelect").filter(has_text="Items").locator("input")
-        for count, name in enumerate(("0.png", "1.png"), start=1):
-            pick(page, items, name)
-            expect(page.get_by_text(f"{count} object(s)")).to_be_visible()  # the rerun is done
-        page.keyboard.press("Escape")
-        page.get_by_label("Destination folder").fill("team/")
-        page.get_by_label("Destination folder").press("Enter")
-        page.get_by_role("button", name="Move", exact=True).click()
-        expect(page.get_by_text("Moved 2 object(s) to team/")).to_be_visible(timeout=60_000)
+        move_chosen(page, ("0.png", "1.png"), "team/")
 
         open_panel(page, url, "team/")
         page.get_by_text("Everything in this folder").click()
@@ -143,15 +148,7 @@ def test_member_finds_images_by_name_on_search_and_moves_them(browser, s3: S3Cli
         expect(page.get_by_text("3 match(es)", exact=False)).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
         page.get_by_text("Select many: move, copy, ZIP, delete").click()
-        items = page.get_by_test_id("stMultiSelect").filter(has_text="Items").locator("input")
-        for count, name in enumerate(("Harbour 0.jpg", "Harbour 1.jpg"), start=1):
-            pick(page, items, name)
-            expect(page.get_by_text(f"{count} object(s)")).to_be_visible()  # the rerun is done
-        page.keyboard.press("Escape")
-        page.get_by_label("Destination folder").fill("team/harbour/")
-        page.get_by_label("Destination folder").press("Enter")
-        page.get_by_role("button", name="Move", exact=True).click()
-        expect(page.get_by_text("Moved 2 object(s) to team/harbour/")).to_be_visible(timeout=60_000)
+        move_chosen(page, ("Harbour 0.jpg", "Harbour 1.jpg"), "team/harbour/")
         expect(page.get_by_text("3 match(es)", exact=False)).to_be_visible()  # still found, in their new folder
         page.close()
     moved = sorted(listed(s3, "team/harbour/"))
