@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +17,7 @@ from r2.catalog import SORTS, Search, search
 from r2.errors import InvalidInput, R2Error
 from ui.auth import require
 from ui.browse_grid import grid_html
+from ui.bulk_panel import SEARCH_FLASH, search_scope, select_many, show_flash
 from ui.catalog_view import details_link, freshness_text, sync_section
 from ui.feedback import show_error
 from ui.state import catalog, connection
@@ -53,6 +55,7 @@ def _go(**values: str | int | None) -> None:
 
 st.title("Search")
 st.caption(escape_md(freshness_text()))
+show_flash(SEARCH_FLASH)  # the outcome of a bulk action on the results (it reran the page)
 
 with st.form("search"):
     c1, c2, c3 = st.columns(3)
@@ -163,6 +166,9 @@ else:
     if b3.button("Next →", disabled=page_no >= pages, width="stretch"):
         st.query_params["page"] = str(page_no + 1)
         st.rerun()
+    # Select many: the page's matches or every match (the search without its page and view), then act.
+    searched = urlencode(sorted((k, v) for k, v in params.to_dict().items() if k not in ("page", "view")))
+    select_many(client, settings, visitor, search_scope(query, searched, entries))
 
 if "admin" in visitor.roles:
     sync_section(settings, client, visitor)

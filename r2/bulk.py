@@ -1,4 +1,4 @@
-"""Bulk work on many objects: select, move, copy, rename, delete folders (issue #18).
+"""Bulk work on many objects: select, move, copy, rename, delete folders.
 
 R2 has no rename and no versioning. A move is a server-side `CopyObject` (never download + upload) that
 never overwrites (If-None-Match on the destination, sent to R2 as cf-copy-destination-if-none-match;
@@ -21,16 +21,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING
 
 from r2.browse import check_folder
 from r2.client import S3Client
-from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, translate
+from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, R2Error, s3_errors
 from r2.naming import check_key, is_hidden, thumbnail_key
 from r2.objects import DELETE_BATCH, delete_batch
 from r2.settings import THUMB_PREFIX, Settings
 from r2.uploads import _COPY_HOOK, _r2_copy_condition
+
+if TYPE_CHECKING:
+    from r2.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,12 @@ def list_under(client: S3Client, bucket: str, prefix: str) -> tuple[dict[str, It
     """Every object under `prefix` (recursively), reserved keys left out; one LIST per 1,000 keys."""
     found: dict[str, Item] = {}
     calls = 0
-    try:
+    with s3_errors("list the folder", target=prefix or "the bucket"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             calls += 1
             for obj in page.get("Contents", []):
                 key = str(obj["Key"])
                 found[key] = Item(key, int(obj.get("Size", 0)), str(obj.get("ETag", "")).strip('"'))
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="list the folder", target=prefix or "the bucket") from exc
     return found, calls
 
 
@@ -123,13 +123,11 @@ def select_keys(client: S3Client, bucket: str, keys: Sequence[str]) -> Selection
             continue
         key = check_key(key)
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            err = translate(exc, action="read the object's details", target=key)
-            if isinstance(err, NotFound):
-                missing.append(key)
-                continue
-            raise err from exc
+            with s3_errors("read the object's details", target=key):
+                head = client.head_object(Bucket=bucket, Key=key)
+        except NotFound:
+            missing.append(key)
+            continue
         items[key] = Item(key, int(head.get("ContentLength", 0)), str(head.get("ETag", "")).strip('"'))
     return Selection(tuple(items.values()), tuple(missing), calls)
 
@@ -171,12 +169,13 @@ def authorize(held: frozenset[str], settings: Settings, keys: Iterable[str], des
 CatalogHook = Callable[[Sequence[tuple[str, str]], Sequence[str], Mapping[str, str]], None]
 
 
-def catalog_hook(settings: Settings) -> CatalogHook:
+def catalog_hook(settings: Settings, catalog: Catalog | None = None) -> CatalogHook:
     """The catalog follows moves, copies, renames and deletes: (copied (source, destination) pairs,
     removed keys, new display names by key).
 
     Rows of copies are the sources' rows under the new key (no request to the bucket). A catalog
     failure never fails the object operation: it is logged, and `catalog sync` repairs the catalog.
+    Pass the process's own `catalog` (the app's) so its searches see the change at once.
     """
 
     def follow(copies: Sequence[tuple[str, str]], removed: Sequence[str], names: Mapping[str, str]) -> None:
@@ -186,16 +185,16 @@ def catalog_hook(settings: Settings) -> CatalogHook:
             from r2.catalog import Catalog
             from r2.catalog_sync import iter_rows
 
-            catalog = Catalog(settings)
+            table = catalog or Catalog(settings)
             upserts = []
             if copies:
-                known = {row.key: row for row in iter_rows(catalog)}
+                known = {row.key: row for row in iter_rows(table)}
                 now = datetime.now(UTC)
                 for source, dest in copies:
                     if source in known:
                         name = names.get(dest, known[source].original_name)
                         upserts.append(replace(known[source], key=dest, last_modified=now, original_name=name))
-            catalog.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
+            table.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
         except Exception:  # the catalog is an index; the bucket is the truth
             log.warning("the catalog could not follow a bulk change; run `python -m r2 catalog sync`", exc_info=True)
 
@@ -317,19 +316,20 @@ def _run_step(client: S3Client, bucket: str, step: Step) -> str:
     """Copy one object (and its thumbnail); '' when verified, else the reason."""
     try:
         if not step.done:
-            etag = _copy(client, bucket, step.source, step.dest, step.etag)
-            if not _verified(client, bucket, step, etag):
+            with s3_errors("copy the object", target=step.source, precondition="if-none-match"):
+                etag = _copy(client, bucket, step.source, step.dest, step.etag)
+                verified = _verified(client, bucket, step, etag)
+            if not verified:
                 return "the copy does not match the source (size or ETag)"
         if step.thumbnail:
             try:
-                _copy(client, bucket, thumbnail_key(step.source), thumbnail_key(step.dest))
-            except ClientError as exc:  # an existing thumbnail of the same key is ours from a rerun
-                if not isinstance(translate(exc, action="copy"), AlreadyExists | NotFound):
-                    raise
-    except (ClientError, BotoCoreError) as exc:
-        err = translate(exc, action="copy the object", target=step.source)
-        if isinstance(err, AlreadyExists):
-            return "the destination appeared meanwhile; nothing was overwritten"
+                with s3_errors("copy the thumbnail", target=step.source, precondition="if-none-match"):
+                    _copy(client, bucket, thumbnail_key(step.source), thumbnail_key(step.dest))
+            except (AlreadyExists, NotFound):  # an existing thumbnail of the same key is ours from a rerun
+                pass
+    except AlreadyExists:  # a 412: one of the two conditions the copy sent failed
+        return "the destination appeared, or the source changed since it was selected; nothing was overwritten"
+    except R2Error as err:
         return str(err)
     return ""
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.audit import AuditEvent, record
 from r2.bulk import CatalogHook, TransferPlan, TransferResult, _refuse_reserved
 from r2.client import S3Client
-from r2.errors import InvalidInput, R2Error, translate
+from r2.errors import InvalidInput, R2Error, s3_errors
 from r2.naming import META_ORIGINAL_NAME, check_key
 from r2.uploads import display_name, encode_name
 
@@ -28,7 +26,7 @@ def rename(client: S3Client, bucket: str, key: str, new_name: str, *, on_change:
     name = display_name(new_name.strip())
     if not new_name.strip():
         raise InvalidInput("The new name is empty.")
-    try:
+    with s3_errors("rename the object", target=key, precondition="if-match"):
         head = client.head_object(Bucket=bucket, Key=key)
         metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
         metadata[META_ORIGINAL_NAME] = encode_name(name)
@@ -43,8 +41,6 @@ def rename(client: S3Client, bucket: str, key: str, new_name: str, *, on_change:
             Metadata=metadata,
             **extra,
         )
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="rename the object", target=key) from exc
     if on_change is not None:
         on_change([(key, key)], [], {key: name})
     return name

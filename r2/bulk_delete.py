@@ -49,11 +49,12 @@ def plan_delete(client: S3Client, bucket: str, selection: Selection) -> DeletePl
     return DeletePlan(selection, thumbs, selection.list_calls + calls)
 
 
-def check_confirmation(plan: DeletePlan, folder: str, typed: str) -> None:
-    """More than CONFIRM_OVER objects: the folder's name must be typed (R2 has no undo)."""
-    if plan.needs_typed_confirmation() and typed.strip().strip("/") != folder.strip().strip("/"):
+def check_confirmation(plan: DeletePlan, expected: str, typed: str, what: str = "the folder's name") -> None:
+    """More than CONFIRM_OVER objects: `expected` (`what` it is: the folder's name, the number of
+    objects) must be typed (R2 has no undo)."""
+    if plan.needs_typed_confirmation() and typed.strip().strip("/") != expected.strip().strip("/"):
         raise InvalidInput(
-            f"Deleting {plan.selection.count} objects needs the folder's name typed to confirm.",
+            f"Deleting {plan.selection.count} objects needs {what} typed to confirm.",
             "Nothing was deleted. R2 has no versioning: a delete is permanent.",
         )
 

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.bulk import Selection
 from r2.client import S3Client
-from r2.errors import InvalidInput, R2Error, Unavailable, translate
+from r2.errors import InvalidInput, R2Error, Unavailable, s3_errors
 from r2.naming import META_ORIGINAL_NAME, is_hidden
 from r2.settings import RESERVED_PREFIX
 from r2.uploads import decode_name, display_name
@@ -97,18 +95,21 @@ def _chunks(client: S3Client, bucket: str, key: str, resumes: list[int]) -> Iter
     for attempt in range(READ_ATTEMPTS):
         extra = {"Range": f"bytes={offset}-", "IfMatch": etag} if etag else {}
         try:
-            response = client.get_object(Bucket=bucket, Key=key, **extra)
-            etag = etag or str(response.get("ETag", ""))
-            meta = {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
-            for chunk in response["Body"].iter_chunks(CHUNK):
-                offset += len(chunk)
-                yield chunk, meta
+            with s3_errors("read the object for the ZIP", target=key):
+                response = client.get_object(Bucket=bucket, Key=key, **extra)
+                etag = etag or str(response.get("ETag", ""))
+                meta = {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
+                for chunk in response["Body"].iter_chunks(CHUNK):
+                    offset += len(chunk)
+                    yield chunk, meta
             return
-        except (ClientError, BotoCoreError, OSError) as exc:
-            err = translate(exc, action="read the object for the ZIP", target=key)
-            if not isinstance(err, Unavailable) or attempt == READ_ATTEMPTS - 1:
-                raise err from exc
-            resumes.append(1)
+        except (Unavailable, OSError) as exc:  # OSError: a connection cut below botocore while streaming
+            if attempt < READ_ATTEMPTS - 1:
+                resumes.append(1)
+            elif isinstance(exc, R2Error):
+                raise
+            else:
+                raise Unavailable(f"Could not read {key} for the ZIP: the connection broke.") from exc
     raise Unavailable(f"Could not read {key} for the ZIP.")  # pragma: no cover  (loop returns or raises)
 
 
@@ -171,12 +172,9 @@ class MultipartSink(io.RawIOBase):
         self._buffer = bytearray()
         self._parts: list[dict[str, object]] = []
         self._position = 0
-        try:
-            self._upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)[
-                "UploadId"
-            ]
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="start the ZIP", target="the ZIP") from exc
+        with s3_errors("start the ZIP", target="the ZIP"):
+            answer = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+        self._upload_id = answer["UploadId"]
 
     def writable(self) -> bool:
         return True
@@ -185,36 +183,36 @@ class MultipartSink(io.RawIOBase):
         return self._position
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._buffer += data
+        rest = memoryview(data)
+        while rest:  # fill the part exactly, send the buffer itself: one part in memory, never a copy of it
+            room = PART - len(self._buffer)
+            self._buffer += rest[:room]
+            rest = rest[room:]
+            if len(self._buffer) == PART:
+                self._send(self._buffer)
+                self._buffer = bytearray()
         self._position += len(data)
-        while len(self._buffer) >= PART:
-            self._send(bytes(self._buffer[:PART]))
-            del self._buffer[:PART]
         return len(data)
 
-    def _send(self, body: bytes) -> None:
+    def _send(self, body: bytes | bytearray) -> None:
         number = len(self._parts) + 1
-        try:
+        with s3_errors("store the ZIP", target="the ZIP"):
             answer = self._client.upload_part(
                 Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="store the ZIP", target="the ZIP") from exc
         self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
 
     def complete(self) -> None:
         if self._buffer or not self._parts:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
-        try:
+            self._send(self._buffer)
+            self._buffer = bytearray()
+        with s3_errors("finish the ZIP", target="the ZIP"):
             self._client.complete_multipart_upload(
                 Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="finish the ZIP", target="the ZIP") from exc
 
     def abort(self) -> None:
-        with suppress(ClientError, BotoCoreError):
+        with suppress(R2Error), s3_errors("abort the ZIP", target="the ZIP"):  # best effort
             self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
 
 

@@ -1,12 +1,10 @@
-"""Bulk move / copy / delete and ZIP download against the local S3 server over HTTP (issue #18)."""
+"""Bulk move / copy / delete and ZIP download against the local S3 server over HTTP."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 
@@ -19,8 +17,9 @@ from r2.errors import AccessDenied, InvalidInput, R2Error
 from r2.naming import thumbnail_key
 from r2.roles import roles_for
 from r2.settings import RESERVED_PREFIX, Settings
-from tests.conftest import ROOT, TEST_BUCKET, env_for, settings_for
+from tests.conftest import TEST_BUCKET, env_for, settings_for
 from tests.fault_proxy import Fault, FaultProxy
+from tests.support.zip_memory import zip_growth
 from tests.test_cli import run
 
 B = TEST_BUCKET
@@ -245,38 +244,13 @@ def test_zip_names_are_safe_on_every_os_and_unique() -> None:
     ]
 
 
-ZIP_PEAK = """
-import resource, sys
-from r2.cli import main
-code = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
-sys.exit(code)
-"""
-
-
-def zip_peak_kib(endpoint: str, *sources: str) -> int:
-    """The peak memory (KiB) of a command-line process that streams `sources` as a ZIP to /dev/null."""
-    result = subprocess.run(
-        [sys.executable, "-c", ZIP_PEAK, "zip", *sources, "-o", "-"],
-        env={**os.environ, **env_for(endpoint)},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return int(result.stderr.strip().splitlines()[-1])
-
-
 def test_zip_streams_with_flat_memory_and_original_names(s3: S3Client, s3_endpoint: str) -> None:
     body = b"\x89PNG" + bytes(16 * 1024 * 1024)
     for n in range(4):
         put(s3, f"uploads/{n}.png", body, name="holiday.png", thumb=False)
-    put(s3, "small/a.png", b"\x89PNG", thumb=False)
-    # 64 MiB through the process vs a 4-byte ZIP: the peak grows by a few chunks, not by the data
-    growth = zip_peak_kib(s3_endpoint, "uploads/") - zip_peak_kib(s3_endpoint, "small/")
-    assert growth < 16 * 1024, f"peak memory grew by {growth} KiB for 64 MiB"
+    # 64 MiB through the process (the command line's path): it grows by a few chunks, not by the data
+    growth, _ = zip_growth(env_for(s3_endpoint), "cli", "uploads/")
+    assert growth < 16 * 1024**2, f"the process grew by {growth / 1024**2:.1f} MiB for 64 MiB"
     selection = bulk.select_folder(s3, B, "uploads/")
     out = io.BytesIO()
     zipdown.write_zip(s3, B, selection, out)
@@ -334,6 +308,16 @@ def test_cli_zip_writes_a_file_and_leaves_nothing_when_it_fails(
         code, _, err = run(["zip", "uploads/", "-o", str(target)], env_for(proxy.endpoint))
     assert code == 1 and "could not" in err.lower() and "Traceback" not in err
     assert list(target.parent.glob("*.zip")) == []
+
+
+def test_the_apps_zip_holds_one_part_in_memory_whatever_its_size(s3: S3Client, s3_endpoint: str) -> None:
+    for n in range(4):
+        put(s3, f"uploads/{n}.png", b"\x89PNG" + os.urandom(8 * 1024 * 1024), name=f"{n}.png", thumb=False)
+    growth, _ = zip_growth(env_for(s3_endpoint), "app", "uploads/")
+    # 32 MiB through the process; a part is 8 MiB, and a copy of it would double that
+    assert growth < zipdown.PART + 4 * 1024 * 1024, f"the process grew by {growth / 1024**2:.1f} MiB"
+    (made,) = s3.list_objects_v2(Bucket=B, Prefix=zipdown.ZIP_PREFIX)["Contents"]
+    assert made["Size"] > 4 * 8 * 1024 * 1024
 
 
 def test_the_apps_zip_is_built_in_the_bucket_and_a_cut_leaves_no_half_zip(

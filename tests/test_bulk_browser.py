@@ -1,5 +1,6 @@
 """Bulk work in a real headless Chromium: a member moves a selection and downloads a folder as a ZIP; an
-admin deletes a folder of 2,000 objects with the typed confirmation. Bucket, thumbnails and audit agree."""
+admin deletes a folder of 2,000 objects with the typed confirmation; a member moves images found on
+Search. Bucket, thumbnails, catalog and audit agree."""
 
 from __future__ import annotations
 
@@ -55,6 +56,19 @@ def pick(page: Page, items: Locator, name: str) -> None:
             page.keyboard.press("Escape")
 
 
+def move_chosen(page: Page, names: tuple[str, ...], dest: str) -> None:
+    """In an open Select many panel: choose `names` one by one, then move them to `dest` and see it done."""
+    items = page.get_by_test_id("stMultiSelect").filter(has_text="Items").locator("input")
+    for count, name in enumerate(names, start=1):
+        pick(page, items, name)
+        expect(page.get_by_text(f"{count} object(s)")).to_be_visible()  # the rerun is done
+    page.keyboard.press("Escape")
+    page.get_by_label("Destination folder").fill(dest)
+    page.get_by_label("Destination folder").press("Enter")
+    page.get_by_role("button", name="Move", exact=True).click()
+    expect(page.get_by_text(f"Moved {len(names)} object(s) to {dest}")).to_be_visible(timeout=60_000)
+
+
 def test_member_moves_a_selection_and_downloads_a_folder_as_zip(browser, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     for n in range(3):
         s3.put_object(
@@ -65,15 +79,7 @@ def test_member_moves_a_selection_and_downloads_a_folder_as_zip(browser, s3: S3C
     with streamlit_app(env) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         open_panel(page, url, "uploads/")
-        items = page.get_by_test_id("stMultiSelect").filter(has_text="Items").locator("input")
-        for count, name in enumerate(("0.png", "1.png"), start=1):
-            pick(page, items, name)
-            expect(page.get_by_text(f"{count} object(s)")).to_be_visible()  # the rerun is done
-        page.keyboard.press("Escape")
-        page.get_by_label("Destination folder").fill("team/")
-        page.get_by_label("Destination folder").press("Enter")
-        page.get_by_role("button", name="Move", exact=True).click()
-        expect(page.get_by_text("Moved 2 object(s) to team/")).to_be_visible(timeout=60_000)
+        move_chosen(page, ("0.png", "1.png"), "team/")
 
         open_panel(page, url, "team/")
         page.get_by_text("Everything in this folder").click()
@@ -119,3 +125,38 @@ def test_admin_deletes_a_folder_of_2000_objects_with_the_typed_name(browser, s3:
     [event] = audit_events(s3)
     assert event["action"] == "delete" and event["target"] == "2000 objects"
     assert len(json.loads(event["detail"])["deleted"]) == 2000
+
+
+def test_member_finds_images_by_name_on_search_and_moves_them(browser, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
+    from r2.catalog import Catalog
+    from r2.uploads import Uploaded, upload_files
+    from tests import upload_corpus as corpus
+    from tests.conftest import settings_for
+
+    settings = settings_for(s3.meta.endpoint_url)
+    files = [(f"Harbour {n}.jpg", corpus.jpeg_gps(size=(64 + n, 48))) for n in range(3)]
+    files.append(("garden.png", corpus.plain("PNG")))
+    found = upload_files(s3, settings, files, folder="uploads/", actor="ann@example.com", catalog=Catalog(settings, s3))
+    assert all(isinstance(r, Uploaded) for r in found)
+    sources = sorted(r.key for r in found[:2] if isinstance(r, Uploaded))  # the member picks two of three
+    env = env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="member", R2_FOLDERS="uploads,team")
+    with streamlit_app(env) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(url + "/search")
+        page.get_by_role("textbox", name="Name contains").fill("harbour")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_text("3 match(es)", exact=False)).to_be_visible(timeout=30_000)
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+        page.get_by_text("Select many: move, copy, ZIP, delete").click()
+        move_chosen(page, ("Harbour 0.jpg", "Harbour 1.jpg"), "team/harbour/")
+        expect(page.get_by_text("3 match(es)", exact=False)).to_be_visible()  # still found, in their new folder
+        page.close()
+    moved = sorted(listed(s3, "team/harbour/"))
+    assert len(moved) == 2 and not set(sources) & set(listed(s3, "uploads/"))
+    assert len(listed(s3, "uploads/")) == 2, "the third harbour and the garden stay"
+    assert sorted(listed(s3, ".thumbs/team/")) == sorted(thumbnail_key(k) for k in moved)
+    assert not {thumbnail_key(k) for k in sources} & set(listed(s3, ".thumbs/"))
+    names = {k: r.original_name for k, r in Catalog(settings, s3).lookup([*moved, *sources]).items()}
+    assert sorted(names.values()) == ["Harbour 0.jpg", "Harbour 1.jpg"] and set(names) == set(moved)
+    [event] = [e for e in audit_events(s3) if e["action"] == "move"]
+    assert sorted(s for s, _ in json.loads(event["detail"])["done"]) == sources

@@ -15,7 +15,7 @@ from typing import Any
 
 from r2 import bulk, bulk_actions, bulk_delete, zipdown
 from r2.commands.browse import printable
-from r2.commands.common import Context, UsageError
+from r2.commands.common import Context, UsageError, add_command
 
 ACTOR = "cli"
 
@@ -160,26 +160,28 @@ def cmd_zip(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, func, verb in (("mv", cmd_mv, "move"), ("cp", cmd_cp, "copy")):
-        p = sub.add_parser(name, help=f"{verb} objects or folders (ending in /) to a folder, server-side")
+        help_text = f"{verb} objects or folders (ending in /) to a folder, server-side"
+        p = add_command(sub, name, func, help_text, dry_run="print what would happen and its request count")
         p.add_argument("sources", nargs="+", metavar="SRC", help="object keys, or folders ending in /")
         p.add_argument("dest", metavar="DEST_FOLDER", help="destination folder, e.g. team/2026/")
-        p.add_argument("--dry-run", action="store_true", help="print what would happen and its request count")
-        p.add_argument("--json", action="store_true", help="print JSON")
-        p.set_defaults(func=func)
 
-    p = sub.add_parser("rm", help="delete objects (and their thumbnails); folders with --recursive")
+    p = add_command(
+        sub,
+        "rm",
+        cmd_rm,
+        "delete objects (and their thumbnails); folders with --recursive",
+        dry_run="print what would be deleted and the request count",
+        yes="really delete (permanent: R2 has no versioning)",
+    )
     p.add_argument("targets", nargs="+", metavar="KEY_OR_FOLDER/")
     p.add_argument("--recursive", "-r", action="store_true", help="delete everything under folders")
-    p.add_argument("--yes", action="store_true", help="really delete (permanent: R2 has no versioning)")
-    p.add_argument("--dry-run", action="store_true", help="print what would be deleted and the request count")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_rm)
 
-    p = sub.add_parser("zip", help="download objects or a folder (ending in /) as one ZIP")
+    p = add_command(
+        sub, "zip", cmd_zip, "download objects or a folder (ending in /) as one ZIP",
+        json="print a JSON summary (to stderr with -o -)",
+    )  # fmt: skip
     p.add_argument("sources", nargs="+", metavar="PREFIX/|KEY")
     p.add_argument("-o", "--output", required=True, help="the ZIP file to write, or - for stdout")
     p.add_argument(
         "--max-size", type=float, default=None, metavar="MiB", help="refuse larger selections (default: R2_ZIP_MAX_MB)"
     )
-    p.add_argument("--json", action="store_true", help="print a JSON summary (to stderr with -o -)")
-    p.set_defaults(func=cmd_zip)

@@ -13,7 +13,7 @@ from typing import Any
 
 from r2 import catalog_reports, catalog_sync
 from r2.catalog import SORTS, Catalog, Search, search
-from r2.commands.common import Context, UsageError, confirm
+from r2.commands.common import Context, UsageError, add_command, confirm
 
 
 def _date(text: str) -> datetime:
@@ -25,7 +25,9 @@ def _date(text: str) -> datetime:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("find", help="find images by name, uploader, folder, type, date or size (from the catalog)")
+    p = add_command(
+        sub, "find", cmd_find, "find images by name, uploader, folder, type, date or size (from the catalog)"
+    )
     p.add_argument("--name", default="", help="part of the original file name, any case")
     p.add_argument("--uploader", default="", help="part of the uploader's email")
     p.add_argument("--folder", default="", help="a folder, with its sub-folders")
@@ -36,22 +38,14 @@ def register(sub: Any) -> None:
     p.add_argument("--max-size", type=int, help="bytes")
     p.add_argument("--sort", choices=tuple(SORTS), default="newest")
     p.add_argument("--limit", type=int, default=60, help="at most this many (1-1000, default 60)")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_find)
 
     cat = sub.add_parser("catalog", help="the catalog: sync it with the bucket, figures, duplicates")
     actions = cat.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
-    s = actions.add_parser("sync", help="record what other tools changed (one listing, one HEAD per change)")
-    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.set_defaults(func=cmd_sync)
-    st = actions.add_parser("stats", help="totals by folder, type, month and uploader, from the catalog")
-    st.add_argument("--json", action="store_true", help="print JSON")
-    st.set_defaults(func=cmd_stats)
-    d = actions.add_parser("duplicates", help="groups of identical images and the bytes they waste")
-    d.add_argument("--json", action="store_true", help="print JSON")
-    d.set_defaults(func=cmd_duplicates)
+    help_sync = "record what other tools changed (one listing, one HEAD per change)"
+    add_command(actions, "sync", cmd_sync, help_sync, yes="do not ask for confirmation")
+    add_command(actions, "stats", cmd_stats, "totals by folder, type, month and uploader, from the catalog")
+    add_command(actions, "duplicates", cmd_duplicates, "groups of identical images and the bytes they waste")
 
 
 def cmd_find(args: argparse.Namespace, ctx: Context) -> int:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -81,3 +82,26 @@ def confirm(args: argparse.Namespace, ctx: Context, question: str) -> bool:
         return True
     print("cancelled: nothing was changed.", file=ctx.err)
     return False
+
+
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace, Context], int],
+    help: str,
+    *,
+    json: str = "print JSON",
+    dry_run: str = "",
+    yes: str = "",
+) -> argparse.ArgumentParser:
+    """A subcommand running `func`, with the flags every command spells alike: `--dry-run` and `--yes`
+    when their help is given, `--json` unless its help is empty. The caller adds the rest."""
+    parser = sub.add_parser(name, help=help)
+    if dry_run:
+        parser.add_argument("--dry-run", action="store_true", help=dry_run)
+    if yes:
+        parser.add_argument("--yes", action="store_true", help=yes)
+    if json:
+        parser.add_argument("--json", action="store_true", help=json)
+    parser.set_defaults(func=func)
+    return parser
