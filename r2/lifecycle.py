@@ -38,7 +38,9 @@ from r2.errors import InvalidInput, NotFound, R2Error, s3_errors
 from r2.naming import HIDDEN_PREFIXES
 from r2.settings import RESERVED_PREFIX
 
-ALLOWED_EXPIRY = (f"{RESERVED_PREFIX}zips/",)  # the app's own temporary ZIPs may expire
+# The app's own temporary ZIPs may expire, and so may direct uploads still staged after their sweep was due
+# (never checked, never shown: docs/guide.md recommends this backstop).
+ALLOWED_EXPIRY = (f"{RESERVED_PREFIX}zips/", f"{RESERVED_PREFIX}direct/")
 MAX_RULES = 1000
 ACTIONS = ("Expiration", "AbortIncompleteMultipartUpload", "Transitions")
 _MESSAGES = admin_messages(
@@ -106,7 +108,8 @@ def problems_of(rules: Rules) -> list[str]:
             if covers_app and not prefix.startswith(ALLOWED_EXPIRY):
                 problems.append(
                     f"rule {rule_id!r}: expiring {prefix or 'the whole bucket'!r} would delete the app's own data "
-                    "(audit log, histories, thumbnails): give a prefix outside .dashboard/ and .thumbs/"
+                    "(audit log, histories, thumbnails): give a prefix outside .dashboard/ and .thumbs/ "
+                    "(only .dashboard/zips/ and .dashboard/direct/ may expire)"
                 )
         if "AbortIncompleteMultipartUpload" in rule:
             abort = rule["AbortIncompleteMultipartUpload"]

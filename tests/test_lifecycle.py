@@ -46,6 +46,13 @@ def test_rules_r2_would_refuse_are_refused_before_sending(rule: dict[str, object
 def test_the_apps_zips_and_the_abort_rule_are_allowed() -> None:
     zips = {**ARCHIVE, "ID": "zips", "Filter": {"Prefix": ".dashboard/zips/"}, "Expiration": {"Days": 1}}
     assert lifecycle.problems_of([zips, lifecycle.abort_uploads_rule(7), COLD]) == []
+
+
+def test_the_backstop_for_unchecked_direct_uploads_that_the_guide_recommends_is_allowed() -> None:
+    staged = {**ARCHIVE, "ID": "staged", "Filter": {"Prefix": ".dashboard/direct/"}, "Expiration": {"Days": 2}}
+    assert lifecycle.problems_of([staged]) == []
+    whole_reserved = {**staged, "Filter": {"Prefix": ".dashboard/"}}
+    assert lifecycle.problems_of([whole_reserved])
     assert lifecycle.problems_of([ARCHIVE, ARCHIVE]) == ["rule 'old-archive': the ID is used twice"]
 
 
