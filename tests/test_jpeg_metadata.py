@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import ExifTags, Image, ImageChops
 
-from r2 import jpeg_meta
-from r2.images import ImagePolicy, ImageRejected, clean
+from r2.images import ImagePolicy, ImageRejected, clean, jpeg_meta
 from tests.support import jpeg_structures as js
 from tests.support.outside import exiftool, exiftool_path, locations, pillow_images
 
