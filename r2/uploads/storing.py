@@ -147,7 +147,7 @@ def copy_new(
     refused with 412) and an existing destination is never overwritten (If-None-Match: *, sent to R2
     under its own header name). A copy keeps the content, hence the ETag: a resend after a lost
     answer, or a second checker of the same upload, finds the same content there and succeeds. moto
-    ignores both conditions (strict xfails; LocalStack and R2 honour the source one).
+    ignores both conditions; LocalStack and R2 honour the source one.
     """
     client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
     try:
