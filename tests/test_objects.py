@@ -8,10 +8,13 @@ import pytest
 
 import r2.objects
 from r2.audit import recent
+from r2.client import make_client
 from r2.errors import InvalidInput, Unavailable
 from r2.naming import thumbnail_key
-from r2.objects import delete_with_audit
+from r2.objects import delete, delete_with_audit
 from r2.settings import Settings
+from tests.conftest import settings_for
+from tests.fault_proxy import FaultProxy
 
 
 def keys_in(s3, settings: Settings) -> set[str]:  # type: ignore[no-untyped-def]
@@ -53,3 +56,19 @@ def test_a_refused_delete_deletes_nothing_and_records_nothing(settings: Settings
     with pytest.raises(InvalidInput):
         delete_with_audit(s3, settings.bucket, [], actor="ann@example.com")
     assert recent(s3, settings.bucket) == []
+
+
+def test_a_server_that_refuses_the_batch_delete_gets_one_delete_per_key(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    # Servers that reject DeleteObjects' checksum header answer NotImplemented (or InvalidRequest, ...):
+    # the delete then goes key by key instead of failing.
+    for key in ("x/1.jpg", thumbnail_key("x/1.jpg")):
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=b"x")
+
+    def refuse_batch_delete(method: str, path: str, query: str, headers: dict[str, str]) -> str | None:
+        return "NotImplemented" if method == "POST" and "delete" in query else None
+
+    with FaultProxy(settings.endpoint, rule=refuse_batch_delete) as proxy:
+        result = delete(make_client(settings_for(proxy.url)), settings.bucket, ["x/1.jpg"])
+    assert result.ok and result.deleted == ("x/1.jpg",)
+    assert keys_in(s3, settings) == set()
+    assert proxy.count("POST", "delete") == 1 and proxy.count("DELETE") == 2  # the original, its thumbnail
