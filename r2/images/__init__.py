@@ -4,9 +4,10 @@ Nothing here talks to the bucket, so every upload path (the Upload page, the com
 browser uploads checked afterwards) uses the same rules. `clean` works on bytes in memory (the app's
 upload path, which holds them anyway); `clean_file` gives the same verdicts and the same cleaned bytes
 file to file, for a direct upload downloaded to a temporary file: Pillow reads the file lazily and the
-metadata walkers below read it through a small window, so memory holds the decoded pixels (bounded by
-the pixel cap, about 4 bytes a pixel) and small buffers, never the file. Pillow itself keeps the
-metadata it parses (JPEG APP/COM segments, PNG text and private chunks), normally a few KiB.
+metadata walkers (one module per format) read it through a small window, so memory holds the decoded
+pixels (bounded by the pixel cap, about 4 bytes a pixel) and small buffers, never the file. Pillow
+itself keeps the metadata it parses (JPEG APP/COM segments, PNG text and private chunks), normally a
+few KiB.
 
 How each format is cleaned (pixels are never touched unless said so):
 - JPEG (and multi-picture JPEGs, which Pillow calls MPO): the marker segments are walked and kept
