@@ -23,8 +23,7 @@ from PIL import ExifTags, Image
 
 from bench.common import measure
 from bench.pipeline import photo
-from r2 import heic
-from r2.images import ImagePolicy, clean, clean_file
+from r2.images import ImagePolicy, clean, clean_file, heic
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from tests.support.heic import heic_photo
 

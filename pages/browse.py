@@ -29,7 +29,7 @@ from r2.catalog import Row, forget_deleted, note_thumbnails
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, NotFound, R2Error
 from r2.naming import check_visible, thumbnail_key
-from r2.objects import audit_delete, delete, head
+from r2.objects import delete_with_audit, head
 from r2.presign import check_expiry, sign_get
 from r2.settings import MAX_PRESIGN_SECONDS
 from r2.thumbnails import regenerate, remove_orphans
@@ -338,10 +338,11 @@ def confirm_delete() -> None:
     if d1.button("Delete permanently", type="primary", width="stretch"):
         flash: list[tuple[str, str]] = []
         try:
-            result = delete(client, settings.bucket, targets)
+            outcome = delete_with_audit(client, settings.bucket, targets, actor=visitor.actor)
         except R2Error as err:
             flash.append(("error", escape_md(str(err))))
         else:
+            result = outcome.result
             bucket_changed()
             if result.deleted:
                 flash.append(("success", f"Deleted {len(result.deleted)} object(s) and their thumbnails."))
@@ -349,10 +350,8 @@ def confirm_delete() -> None:
                 flash.append(("warning", escape_md(warning)))
             for key, reason in result.failed:
                 flash.append(("error", escape_md(f"Could not delete {key}: {reason}")))
-            try:
-                audit_delete(client, settings.bucket, visitor.actor, result)
-            except R2Error as err:
-                flash.append(("warning", escape_md(f"The delete was done but not recorded in the audit log: {err}")))
+            if why := outcome.audit_error:
+                flash.append(("warning", escape_md(f"The delete was done but not recorded in the audit log: {why}")))
             if selected in result.deleted:
                 st.query_params.pop("object", None)
         ss["browse_flash"] = flash

@@ -1,4 +1,4 @@
-"""Upload: images from the browser through the pipeline in r2/uploads.py (checked, cleaned, never overwriting)."""
+"""Upload: images from the browser through the pipeline in r2/uploads/ (checked, cleaned, never overwriting)."""
 
 import math
 

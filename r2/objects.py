@@ -13,11 +13,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
-from r2.errors import InvalidInput, translate
+from r2.errors import InvalidInput, R2Error, s3_errors
 from r2.images import FORMAT_TYPES
 from r2.naming import (
     META_FORMAT,
@@ -93,10 +91,8 @@ class ObjectDetails:
 
 def head(client: S3Client, bucket: str, key: str) -> ObjectDetails:
     """Exactly one HeadObject."""
-    try:
+    with s3_errors("read the object's details", target=key):
         response = client.head_object(Bucket=bucket, Key=key)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="read the object's details", target=key) from exc
     return details_from_head(key, response)
 
 
@@ -151,14 +147,13 @@ def delete_batch(client: S3Client, bucket: str, batch: Sequence[str]) -> dict[st
     """One DeleteObjects call (<= 1,000 keys); returns {key: reason} for the keys not deleted."""
     errors: dict[str, str] = {}
     try:
-        response = client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _CHECKSUM_REFUSALS:
+        with s3_errors("delete the objects", target=f"{len(batch)} keys"):
+            response = client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
+    except R2Error as err:
+        if err.code in _CHECKSUM_REFUSALS:
             return _delete_one_by_one(client, bucket, batch)
-        err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
-        return {k: str(err) for k in batch}
-    except BotoCoreError as exc:
-        err = translate(exc, action="delete the objects", target=f"{len(batch)} keys")
         return {k: str(err) for k in batch}
     for item in response.get("Errors", []):
         errors[item.get("Key", "")] = f"{item.get('Code', 'Error')}: {item.get('Message', '')}".strip(": ")
@@ -169,9 +164,10 @@ def _delete_one_by_one(client: S3Client, bucket: str, keys: Sequence[str]) -> di
     errors = {}
     for key in keys:
         try:
-            client.delete_object(Bucket=bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            errors[key] = str(translate(exc, action="delete the object", target=key))
+            with s3_errors("delete the object", target=key):
+                client.delete_object(Bucket=bucket, Key=key)
+        except R2Error as err:
+            errors[key] = str(err)
     return errors
 
 
@@ -185,3 +181,26 @@ def audit_delete(client: S3Client, bucket: str, actor: str, result: DeleteResult
     outcome = "ok" if result.ok else ("failed" if not result.deleted else "partial")
     event = AuditEvent(actor=actor, action="delete", target=target, outcome=outcome, detail=detail)
     return record(client, bucket, event)
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What a delete action did: the delete's result, and why its audit event was not written ("" when it was)."""
+
+    result: DeleteResult
+    audit_error: str = ""
+
+
+def delete_with_audit(client: S3Client, bucket: str, keys: Sequence[str], *, actor: str) -> DeleteOutcome:
+    """Delete objects and their thumbnails (`delete`) and record one audit event for it (`audit_delete`).
+
+    Raises InvalidInput, before any request, for an empty selection or a reserved key. Once objects are
+    deleted, a failure to write the event is not raised: the outcome says why, so the caller can tell
+    the user that the delete was done but not recorded.
+    """
+    result = delete(client, bucket, keys)
+    try:
+        audit_delete(client, bucket, actor, result)
+    except R2Error as err:
+        return DeleteOutcome(result, str(err))
+    return DeleteOutcome(result)

@@ -15,13 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageOps
 
 from r2.audit import AuditEvent, record
 from r2.browse import orphan_thumbnails
 from r2.client import S3Client
-from r2.errors import R2Error, translate
+from r2.errors import R2Error, s3_errors
 from r2.images import ImagePolicy, check_size, inspect, read_source
 from r2.naming import thumbnail_key
 from r2.settings import Settings
@@ -70,7 +69,7 @@ def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes, *
     """
     thumb_key = thumbnail_key(key)
     extra = {"IfNoneMatch": "*"} if if_new else {}
-    try:
+    with s3_errors("store the thumbnail", target=thumb_key, precondition="if-none-match" if if_new else ""):
         client.put_object(
             Bucket=bucket,
             Key=thumb_key,
@@ -79,8 +78,6 @@ def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes, *
             CacheControl=THUMB_CACHE_CONTROL,
             **extra,
         )
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="store the thumbnail", target=thumb_key) from exc
     return thumb_key
 
 
@@ -124,14 +121,13 @@ def regenerate(
         if should_stop is not None and should_stop():
             break
         try:
-            answer = client.get_object(Bucket=bucket, Key=key)
-            with contextlib.closing(answer["Body"]) as body:
-                thumb = thumbnail_checked(body, answer.get("ContentLength"), policy)
+            with s3_errors("read the original", target=key):  # reading the body can fail too (a timeout)
+                answer = client.get_object(Bucket=bucket, Key=key)
+                with contextlib.closing(answer["Body"]) as body:
+                    thumb = thumbnail_checked(body, answer.get("ContentLength"), policy)
             store_thumbnail(client, bucket, key, thumb)
             made.append(key)
-        except (ClientError, BotoCoreError) as exc:
-            failed.append((key, str(translate(exc, action="read the original", target=key))))
-        except R2Error as exc:  # ImageRejected: the reason in words
+        except R2Error as exc:  # the server's answer or ImageRejected: the reason in words
             failed.append((key, str(exc)))
         except Exception:  # a bug or a decoder's surprise: this object fails, the others go on
             log.exception("thumbnail of %s failed unexpectedly", key)
@@ -168,10 +164,8 @@ def remove_orphans(
     orphans = orphan_thumbnails(client, bucket, folder, older_than_seconds=older_than_seconds)
     for start in range(0, len(orphans), 1000):
         batch = [{"Key": key} for key in orphans[start : start + 1000]]
-        try:
+        with s3_errors("remove thumbnails whose image is gone", target=folder or "/"):
             client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="remove thumbnails whose image is gone", target=folder or "/") from exc
     if orphans:
         detail = f"removed {len(orphans)} thumbnail(s) whose image is gone: " + ", ".join(orphans[:20])
         with contextlib.suppress(R2Error):

@@ -4,10 +4,11 @@ import pytest
 from PIL import EpsImagePlugin, Image
 
 from r2.audit import recent
+from r2.errors import AlreadyExists
 from r2.local import sample_image
 from r2.naming import thumbnail_key
 from r2.settings import Settings
-from r2.thumbnails import make_thumbnail, regenerate
+from r2.thumbnails import make_thumbnail, regenerate, store_thumbnail
 from tests import upload_corpus as corpus
 from tests.conftest import settings_for
 
@@ -79,3 +80,11 @@ def _tiff() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), "green").save(out, "TIFF")
     return out.getvalue()
+
+
+def test_a_new_thumbnail_never_replaces_one_that_exists(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    store_thumbnail(s3, settings.bucket, "uploads/a.jpg", b"first", if_new=True)
+    with pytest.raises(AlreadyExists) as refused:
+        store_thumbnail(s3, settings.bucket, "uploads/a.jpg", b"second", if_new=True)
+    assert "already exists" in str(refused.value) and "changed meanwhile" not in str(refused.value)
+    assert s3.get_object(Bucket=settings.bucket, Key=thumbnail_key("uploads/a.jpg"))["Body"].read() == b"first"

@@ -127,6 +127,7 @@ def test_a_refused_original_takes_its_new_thumbnail_with_it(settings: Settings, 
     s3.put_object(Bucket=settings.bucket, Key="uploads/taken.jpg", Body=b"first")
     result = upload_file(s3, settings, "x.jpg", corpus.plain("JPEG"), actor="t", key="uploads/taken.jpg")
     assert isinstance(result, Rejected) and "already exists" in result.reason
+    assert "changed meanwhile" not in result.reason  # only If-None-Match was sent: the key is taken, that's all
     assert all_keys(s3, settings.bucket) == ["uploads/taken.jpg"]
     assert s3.get_object(Bucket=settings.bucket, Key="uploads/taken.jpg")["Body"].read() == b"first"
 
@@ -183,7 +184,7 @@ def test_a_thumbnail_failure_keeps_the_original_and_says_so(  # type: ignore[no-
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise Unavailable("Could not store the thumbnail: the endpoint cannot be reached.")
 
-    monkeypatch.setattr(uploads, "store_thumbnail", failing)
+    monkeypatch.setattr(uploads.storing, "store_thumbnail", failing)
     result = upload_file(s3, settings, "a.jpg", corpus.plain("JPEG"), actor="t")
     assert isinstance(result, Uploaded) and result.thumbnail_key is None
     assert any("thumbnail was not stored" in p and "regenerate" in p for p in result.problems)
@@ -195,7 +196,7 @@ def test_an_audit_failure_is_reported_not_dropped(settings: Settings, s3, monkey
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise Unavailable("Could not write the audit event: the endpoint cannot be reached.")
 
-    monkeypatch.setattr(uploads, "record", failing)
+    monkeypatch.setattr(uploads.batch, "record", failing)
     result = upload_file(s3, settings, "a.jpg", corpus.plain("JPEG"), actor="t")
     assert isinstance(result, Uploaded)
     assert any("audit event was not written" in p for p in result.problems)

@@ -65,6 +65,7 @@ def clean_tiff(tiff: bytes) -> tuple[bytes, list[str]]:
 
     seen: set[int] = set()
     zeroed: list[tuple[int, int]] = []
+    kept_spans: list[tuple[int, int]] = [(0, 8)]  # the header, the IFD tables walked, kept entries' data
     rewrites: list[tuple[int, int, list[bytes], int]] = []  # (IFD offset, old count, kept entries, next)
     removed: list[str] = []
 
@@ -106,6 +107,7 @@ def clean_tiff(tiff: bytes) -> tuple[bytes, list[str]]:
 
     def walk(offset: int) -> int:
         count, found = entries_of(offset)
+        kept_spans.append((offset, min(n, offset + 2 + 12 * count + 4)))
         kept: list[bytes] = []
         for tag, kind, number, at in found:
             span = data_span(kind, number, at)  # bounds-checked for every entry, kept or not
@@ -121,6 +123,8 @@ def clean_tiff(tiff: bytes) -> tuple[bytes, list[str]]:
                 continue
             if tag in (_EXIF_POINTER, _INTEROP_POINTER) and kind in (4, 13) and number == 1:
                 walk(u32(at + 8))
+            if span:
+                kept_spans.append(span)
             kept.append(tiff[at : at + 12])
         following = next_of(offset, count)
         if len(kept) < count:
@@ -132,6 +136,10 @@ def clean_tiff(tiff: bytes) -> tuple[bytes, list[str]]:
         following = walk(following)
     if not removed:
         return tiff, []
+    # Bytes to blank that are also the header, a table or data kept (offsets bent to point there) would
+    # damage what stays: such a block is not edited in place.
+    if any(start < kept_end and kept_start < end for start, end in zeroed for kept_start, kept_end in kept_spans):
+        raise Damaged("data to remove overlaps what is kept")
     out = bytearray(tiff)
     for start, end in zeroed:
         out[start:end] = bytes(end - start)
