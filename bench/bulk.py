@@ -16,9 +16,9 @@ import time
 from typing import Any
 
 from bench.common import ROOT, latency_proxy, local_bucket, table
-from bench.moto_seed import seed
 from r2 import bulk, bulk_delete
 from r2.client import CallCounter, make_client
+from tests.support.seeding import seed
 
 BUCKET = "bench-bulk"
 DELAY = 0.1

@@ -338,11 +338,11 @@ def local_bucket(bucket: str, **extra: str) -> Iterator[tuple[dict[str, str], An
 
 @contextmanager
 def latency_proxy(upstream: str, delay: float) -> Iterator[tuple[str, OpRecorder]]:
-    """The loopback proxy of tests/fault_proxy.py in front of `upstream`, adding `delay` s per request.
+    """The loopback proxy of tests/support/fault_proxy.py in front of `upstream`, adding `delay` s per request.
 
     Yields (endpoint, recorder). One implementation serves the reliability tests and the benchmarks.
     """
-    from tests.fault_proxy import FaultProxy
+    from tests.support.fault_proxy import FaultProxy
 
     recorder = OpRecorder()
     proxy = FaultProxy(upstream, delay=delay, on_request=recorder).start()
@@ -363,7 +363,7 @@ def latency_process(upstream: str, delay: float) -> Iterator[str]:
 
     port = urlsplit(upstream).port
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fault_proxy", str(port), str(delay)],
+        [sys.executable, "-m", "tests.support.fault_proxy", str(port), str(delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

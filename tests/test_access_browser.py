@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, env_for
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for
 
 pytestmark = pytest.mark.browser
 

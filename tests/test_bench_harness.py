@@ -14,7 +14,7 @@ import bench.__main__ as harness
 from bench.common import OpsCount, Stats, bar_plot, cost_line, latency_proxy, operation_class, relink, s3_operation
 from r2.client import CallCounter, make_client
 from r2.settings import Settings
-from tests.conftest import ROOT, settings_for
+from tests.support.env import ROOT, settings_for
 
 
 def test_help_runs_and_names_the_options() -> None:
@@ -173,10 +173,10 @@ def test_helpers_without_run_are_not_topics(tmp_path: Path) -> None:
 
 
 def test_latency_proxy_runs_in_its_own_process(s3_endpoint: str, settings: Settings) -> None:
-    """`python -m tests.fault_proxy PORT DELAY` (what benchmarks spawn) forwards to the server."""
+    """`python -m tests.support.fault_proxy PORT DELAY` (what benchmarks spawn) forwards to the server."""
     port = s3_endpoint.rsplit(":", 1)[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fault_proxy", port, "0.01"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.support.fault_proxy", port, "0.01"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import r2.browse
@@ -19,18 +18,15 @@ from r2.client import CallCounter
 from r2.errors import AccessDenied, Unavailable
 from r2.naming import thumbnail_key
 from r2.uploads import Uploaded, upload_file
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.test_app_frame import configure
+from tests.support import corpus
+from tests.support.apptest import button, texts
+from tests.support.apptest import open_browse as open_page
+from tests.support.env import TEST_BUCKET
 
-PAGE = str(ROOT / "pages" / "browse.py")
 HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
@@ -75,22 +71,6 @@ def keys_in(s3) -> set[str]:  # type: ignore[no-untyped-def]
 def grid(at: AppTest) -> str:
     (element,) = at.get("html")
     return str(element.proto.body)
-
-
-def open_page(monkeypatch: pytest.MonkeyPatch, s3, role: str = "member", **query: str) -> AppTest:  # type: ignore[no-untyped-def]
-    configure(monkeypatch, s3.meta.endpoint_url, role)
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run(timeout=30)
-
-
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return "\n".join(str(e.value) for e in getattr(at, kind))
 
 
 def test_a_page_view_is_one_list_and_no_head(monkeypatch: pytest.MonkeyPatch, s3, page_calls) -> None:  # type: ignore[no-untyped-def]
@@ -336,7 +316,7 @@ def test_tiles_and_list_show_the_original_name_uploader_and_date_from_the_catalo
 ) -> None:
     from r2.catalog import Catalog
     from r2.uploads import upload_files
-    from tests.conftest import settings_for
+    from tests.support.env import settings_for
 
     settings = settings_for(s3.meta.endpoint_url)
     files = [("Clinic Front.jpg", corpus.jpeg_gps()), ("<i>back & side.png", corpus.plain("PNG"))]

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from r2.preflight import judge
-from tests.browser import page_origin
+from tests.support.browser import page_origin
 
 pytestmark = pytest.mark.browser
 

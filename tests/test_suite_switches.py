@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, require_tool
+from tests.support.env import ROOT, require_tool
 
 
 def test_a_missing_tool_fails_when_ci_requires_tools(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,8 +8,8 @@ from r2.local import sample_image
 from r2.naming import thumbnail_key
 from r2.settings import Settings
 from r2.thumbnails import make_thumbnail, regenerate
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n%%EndComments\nnewpath 0 0 moveto 100 100 lineto stroke\n"
 

@@ -12,8 +12,8 @@ from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, IptcImagePlugi
 from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
 from r2.uploads import decode_name, display_name, encode_name, plan_upload
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 POLICY = ImagePolicy()
 GPS = ExifTags.IFD.GPSInfo
