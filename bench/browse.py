@@ -132,7 +132,7 @@ def run(quick: bool) -> str:
             "The page also caches the signed tiles for half their lifetime, so repeat views of a "
             "page sign nothing.",
             "",
-            "moto re-sorts the whole bucket on every LIST (R2-FACTS: ~0.6 s per page at 100,000 keys), so the "
+            "moto re-sorts the whole bucket on every LIST (about 0.6 s per page at 100,000 keys), so the "
             "LIST time here measures moto, not R2; on R2 a LIST is one round trip (~100 ms measured through a "
             "proxy) and boto3 parses 60 entries in about 6 ms. The signing share is what the app adds.",
             "",

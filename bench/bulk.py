@@ -1,4 +1,4 @@
-"""Bulk work (issue #18): move N images between folders, ZIP 200 MiB, delete a folder of 10,000 objects.
+"""Bulk work: move N images between folders, ZIP 200 MiB, delete a folder of 10,000 objects.
 
 Moves and deletes run behind the loopback proxy adding 100 ms per request (as R2 is far away), with
 the requests counted; the move is compared with a sequential boto3 copy + delete loop (no thumbnails,

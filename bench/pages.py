@@ -619,15 +619,15 @@ def render_uploads(uploads: dict[float, dict[str, Samples]], count: int) -> str:
         if not local.times or not slow.times:
             rows.append([label, "not measured (the page has no such path, or it failed)", "", "", "", ""])
             continue
-        ls, ss = Stats.of(local.times), Stats.of(slow.times)
+        local_stats, slow_stats = Stats.of(local.times), Stats.of(slow.times)
         ops = slow.typical_ops() or OpsCount()
         rows.append(
             [
                 label,
                 _cell(local),
                 _cell(slow),
-                ratio(ss, ls),
-                f"{ls.median / count:.2f} s / {ss.median / count:.2f} s",
+                ratio(slow_stats, local_stats),
+                f"{local_stats.median / count:.2f} s / {slow_stats.median / count:.2f} s",
                 ops.per(count).short(),
             ]
         )

@@ -1,5 +1,5 @@
-"""Issue #16, items 1-7: what a member acting in bad faith tried, and what now holds (docs/reliability.md,
-Access). Browser halves of items 1 and 5 are in tests/test_access_browser.py."""
+"""What a member acting in bad faith tries, and what holds (docs/reliability.md, Access). The browser
+halves (deep links into reserved prefixes, the upload endpoint) are in tests/test_access_browser.py."""
 
 from __future__ import annotations
 

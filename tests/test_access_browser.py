@@ -1,5 +1,5 @@
-"""Issue #16 in a real headless Chromium: a member's deep links into reserved prefixes (item 1), and
-Streamlit's upload endpoint for visitors without a role and above the app's limit (item 5).
+"""Access in a real headless Chromium: a member's deep links into reserved prefixes, and Streamlit's
+upload endpoint for visitors without a role and above the app's limit.
 
 The memory claim is measured, not timed: Streamlit's own `/_stcore/metrics` reports the bytes its
 uploaded-file manager holds (`cache_memory_bytes{cache_type="UploadedFileManager"}`).

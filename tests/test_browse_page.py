@@ -250,7 +250,7 @@ def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch,
     assert "Made 1 thumbnail(s)." in texts(at, "success")
     assert thumbnail_key("g/big.jpg") in keys_in(s3)
     assert s3.get_object(Bucket=TEST_BUCKET, Key=thumbnail_key("g/other.jpg"))["Body"].read() == b"already there"
-    (event,) = recent(s3, TEST_BUCKET)  # issue #15, item 8: the run is audited
+    (event,) = recent(s3, TEST_BUCKET)  # the run is audited
     assert (event.action, event.target, event.outcome, event.detail) == ("thumbnails", "g/", "ok", "made 1 of 1")
 
 

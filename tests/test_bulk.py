@@ -1,4 +1,4 @@
-"""Bulk move / copy / delete and ZIP download against the local S3 server over HTTP (issue #18)."""
+"""Bulk move / copy / delete and ZIP download against the local S3 server over HTTP."""
 
 from __future__ import annotations
 

@@ -176,7 +176,7 @@ def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Set
     assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out
 
 
-# ------------------------------------------------------------------ the app's own writes (issue #17 item 2)
+# ------------------------------------------------------------------------------- the app's own writes
 
 
 def test_a_batch_upload_is_in_the_catalog_at_once_in_one_commit(s3: S3Client, settings: Settings) -> None:

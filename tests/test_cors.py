@@ -291,9 +291,9 @@ def test_input_that_is_not_json_text_is_an_invalid_policy(source: str | bytes) -
         cors.parse(source)
 
 
-# ------------------------------------------------------------------------------ issue #16, items 8-13
-# Each case below was wrong before the fix (see docs/reliability.md, "CORS against the conformance
-# cases"): the evaluator and the preflight judge must agree with what a browser and R2 do.
+# ------------------------------------------------------------------------------ conformance cases
+# The evaluator and the preflight judge must agree with what a browser and R2 do (docs/reliability.md,
+# "CORS against the conformance cases").
 
 
 def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:
@@ -381,7 +381,7 @@ def test_every_wildcard_origin_is_warned_about_with_what_it_matches(origin: str,
     assert "exact" in hits[0] and "documentation" in hits[0]
 
 
-# ------------------------------------------------------------------------------ one CORS module (issue #19 item 1)
+# ------------------------------------------------------------------------------ one CORS module
 
 _PROBE_IMPORT = """
 import os, sys

@@ -1,6 +1,6 @@
 """A page on another origin PUTs to a presigned URL in real Chromium: blocked, then the policy is applied
-through the CORS page (the real app, driven by Playwright), then allowed. No request routing (R2-FACTS:
-Playwright would answer the preflights itself)."""
+through the CORS page (the real app, driven by Playwright), then allowed. No request routing
+(Playwright would answer the preflights itself, and the test would judge Playwright, not the server)."""
 
 from __future__ import annotations
 

@@ -335,7 +335,7 @@ def test_verify_is_audited(settings: Settings, s3: S3Client) -> None:
 
 
 def test_a_refused_preflight_is_not_blamed_on_the_origin(origin_settings: Settings) -> None:
-    """R2 answers a preflight it refuses with 403 and no CORS headers, whatever failed (issue #16 item 9):
+    """R2 answers a preflight it refuses with 403 and no CORS headers, whatever failed:
     the direct-upload check must not claim the origin is unlisted when the method may be the cause."""
     from r2.preflight import PreflightResult
 

@@ -62,7 +62,7 @@ def test_without_a_matching_rule_the_page_explains_and_the_app_path_uploads(  # 
     with upload_page(browser, settings, s3, cors=cors) as (page, _):
         expect(page.get_by_text("Direct upload is not available")).to_be_visible(timeout=30_000)
         # No policy: the answer names the origin. A policy for another origin: the server refuses (403),
-        # which does not say which part failed, and the page says exactly that (issue #16 item 9).
+        # which does not say which part failed, and the page says exactly that.
         why = "no CORS rule lists the origin http://localhost:" if cors is None else "none of its CORS rules allows"
         expect(page.get_by_text(why).first).to_be_visible()
         expect(page.get_by_role("link", name="Open the CORS page")).to_be_visible()

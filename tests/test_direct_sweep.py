@@ -1,4 +1,4 @@
-"""A direct upload never depends on the browser's word (issue #15, item 9).
+"""A direct upload never depends on the browser's word.
 
 A member can send the signed PUT exactly as signed and never report it (or report it as failed).
 Then the object must stay invisible (a staging key under `.dashboard/`, never listed or signed for

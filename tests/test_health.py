@@ -419,7 +419,7 @@ def test_cli_usage_errors_exit_2() -> None:
 
 def test_a_wildcard_origin_is_matched_as_the_cors_evaluator_matches_it(s3: S3Client, settings: Settings) -> None:
     """health.py had its own origin matcher, in which "*" had to stand for at least one character, so a
-    rule for "http://localhost:8501*" that exposes ETag was reported as not exposing it (issue #19)."""
+    rule for "http://localhost:8501*" that exposes ETag was reported as not exposing it."""
     put_cors(s3, settings.bucket, AllowedOrigins=[f"{ORIGIN}*"])
     check = run(settings)["CORS for this app"]
     assert check.status == "ok", check

@@ -1,4 +1,4 @@
-"""HEIC/HEIF uploads (issue #22): accepted by content, stored as a JPEG every browser shows, no location.
+"""HEIC/HEIF uploads: accepted by content, stored as a JPEG every browser shows, no location.
 
 Photos are made by pillow-heif here (tests/support/heic.py), plus Pillow's own `hopper.heif`. The stored
 bytes are judged by exiftool, not by our own parsers.

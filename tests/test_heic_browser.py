@@ -1,4 +1,4 @@
-"""HEIC photos in a real headless Chromium (issue #22): the direct path and the app path store a JPEG,
+"""HEIC photos in a real headless Chromium: the direct path and the app path store a JPEG,
 and Browse shows it (Chromium itself cannot show HEIC, which is why it is converted)."""
 
 from __future__ import annotations

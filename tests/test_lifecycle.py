@@ -1,4 +1,4 @@
-"""Lifecycle rules (issue #18 item 6): R2's subset validated before sending, round trip on the local
+"""Lifecycle rules: R2's subset validated before sending, round trip on the local
 server, history and rollback, and the command line."""
 
 from __future__ import annotations

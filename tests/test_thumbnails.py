@@ -40,7 +40,7 @@ def test_regenerate_stores_thumbnails_and_reports_failures(settings: Settings, s
 
 
 def test_regenerate_holds_the_upload_limits(s3_endpoint: str, s3, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    # Issue #15, item 8: it opened whatever Pillow can open, with no pixel cap, and even ran Ghostscript.
+    # Regenerating must not open whatever Pillow can open: no file past the pixel cap, never Ghostscript.
     settings = settings_for(s3_endpoint, R2_MAX_MEGAPIXELS="1", R2_MAX_UPLOAD_MB="1")
     ghostscript: list[object] = []
     monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *args, **kwargs: ghostscript.append(args))

@@ -63,8 +63,8 @@ def test_upload_usage_errors_exit_2(s3, tmp_path) -> None:  # type: ignore[no-un
 
 
 def test_a_batch_with_files_whose_decoders_raise_reports_every_file(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Issue #15, item 2: a DDS (NotImplementedError) and an FLI bomb (DecompressionBombWarning) between
-    # good files used to end the command with a traceback, the earlier file stored but never reported.
+    # A DDS (NotImplementedError) and an FLI bomb (DecompressionBombWarning) between good files must not
+    # end the command with a traceback that leaves the earlier file stored but never reported.
     names = ["first.jpg", "texture.dds", "anim.fli", "last.png"]
     bodies = [corpus.plain("JPEG"), corpus.dds_unimplemented(), corpus.fli_bomb(), corpus.plain("PNG")]
     paths = []

@@ -132,7 +132,7 @@ def test_a_failed_audit_write_is_told_and_the_results_stay(
 def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
 ) -> None:
-    """Issue #20 item 3: the scan's state lives in the bucket, so a restart does not lose it."""
+    """The scan's state lives in the bucket, so a restart does not lose it."""
     from r2 import usage_checkpoint
 
     seed(settings.bucket, [(f"f{n % 2}/{n:04d}.jpg", 10) for n in range(2500)])
