@@ -121,6 +121,19 @@ def test_classes_of_operations() -> None:
     assert s3_operation("OPTIONS", "/b/a") == "Preflight"
 
 
+def test_the_benchmarks_bill_operations_as_the_library_does() -> None:
+    """A benchmark's dollars and the Usage page's Class A / B split come from one list of what R2 bills."""
+    from r2.usage_analytics import CLASS_A, CLASS_B
+
+    assert {name for name in CLASS_A if operation_class(name) != "A"} == set()
+    assert {name for name in CLASS_B if operation_class(name) != "B"} == set()
+    # The wire's names for what Cloudflare's list calls ListObjects and PutBucket.
+    assert operation_class("ListObjectsV2") == operation_class("CreateBucket") == "A"
+    # Neither list names it: R2 bills it as nothing, as the library counts it.
+    assert operation_class("DeleteBucketCors") == "free"
+    assert operation_class(s3_operation("POST", "/")) == "?"
+
+
 def test_proxy_counts_the_same_operations_as_botocore(s3_endpoint: str, settings: Settings) -> None:
     """The wire-level classification at the latency proxy agrees with botocore's own operation names.
 
