@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+# The helpers' own asserts (tests/support) explain a failure as a test's do.
+pytest.register_assert_rewrite("tests.support")
 # Before moto is imported anywhere: enforce bucket CORS as R2 does (else every preflight passes).
 os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
 import tests.support.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values it was started with
@@ -29,7 +33,6 @@ for _name in list(os.environ):  # tests must never pick up a developer's real cr
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import pytest
 import requests
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
