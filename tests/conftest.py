@@ -165,6 +165,40 @@ def fresh_streamlit_caches() -> None:
 
 
 @pytest.fixture
+def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCounter]:
+    """Counts the S3 calls of the client a page run through AppTest creates itself (ui.state's cached
+    client); `.calls` insists the page made exactly one."""
+    import ui.state
+
+    counters: list[CallCounter] = []
+    real = ui.state.make_client
+
+    def counting(settings, **config):  # type: ignore[no-untyped-def]
+        client = real(settings, **config)
+        counters.append(CallCounter(client))
+        return client
+
+    monkeypatch.setattr(ui.state, "make_client", counting)
+
+    class Lazy(CallCounter):
+        def __init__(self) -> None:
+            pass
+
+        @property
+        def calls(self):  # type: ignore[no-untyped-def, override]
+            assert len(counters) == 1, "the page should create exactly one client"
+            return counters[0].calls
+
+        def reset(self) -> None:
+            if counters:
+                counters[0].reset()
+
+    yield Lazy()
+    for counter in counters:
+        counter.close()
+
+
+@pytest.fixture
 def graphql() -> Iterator[FakeGraphQL]:
     """A local stand-in for Cloudflare's GraphQL Analytics API (set `.answer` and `.status`)."""
     from tests.support.fake_graphql import FakeGraphQL

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,16 +11,14 @@ from streamlit.testing.v1 import AppTest
 
 import r2.browse
 import r2.objects
-import ui.state
 from r2.audit import recent
-from r2.client import CallCounter
 from r2.errors import AccessDenied, Unavailable
 from r2.naming import thumbnail_key
 from r2.uploads import Uploaded, upload_file
 from tests.support import corpus
 from tests.support.apptest import button, texts
 from tests.support.apptest import open_browse as open_page
-from tests.support.env import TEST_BUCKET
+from tests.support.env import TEST_BUCKET, keys_in
 
 HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
 
@@ -29,43 +26,8 @@ HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
-@pytest.fixture
-def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCounter]:
-    """Counts the S3 calls of the client the page itself creates (ui.state's cached client)."""
-    counters: list[CallCounter] = []
-    real = ui.state.make_client
-
-    def counting(settings, **config):  # type: ignore[no-untyped-def]
-        client = real(settings, **config)
-        counters.append(CallCounter(client))
-        return client
-
-    monkeypatch.setattr(ui.state, "make_client", counting)
-
-    class Lazy(CallCounter):
-        def __init__(self) -> None:
-            pass
-
-        @property
-        def calls(self):  # type: ignore[no-untyped-def, override]
-            assert len(counters) == 1, "the page should create exactly one client"
-            return counters[0].calls
-
-        def reset(self) -> None:
-            if counters:
-                counters[0].reset()
-
-    yield Lazy()
-    for counter in counters:
-        counter.close()
-
-
 def put(s3, key: str, body: bytes = b"x", **extra) -> None:  # type: ignore[no-untyped-def]
     s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=body, **extra)
-
-
-def keys_in(s3) -> set[str]:  # type: ignore[no-untyped-def]
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])}
 
 
 def grid(at: AppTest) -> str:

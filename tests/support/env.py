@@ -1,4 +1,4 @@
-"""Where the project is, the test bucket's settings, and the rule for a missing outside tool."""
+"""Where the project is, the test bucket (its settings, its keys), and the rule for a missing outside tool."""
 
 from __future__ import annotations
 
@@ -66,3 +66,8 @@ def give_bucket_the_app_cors(
 
     monkeypatch.setenv("R2_APP_ORIGIN", origin)
     s3.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(origin)})
+
+
+def keys_in(s3: S3Client) -> set[str]:
+    """Every key in the test bucket (up to 1,000: one LIST)."""
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])}
