@@ -1,7 +1,7 @@
 """Helpers shared by tests and benchmarks (the test support package); tests/conftest.py holds fixtures only.
 
-- env: ROOT, TEST_BUCKET, the test bucket's settings (`env_for`, `settings_for`, `env_from`), and
-  `require_tool` (skip when an outside tool is missing, fail in CI)
+- env: ROOT, TEST_BUCKET, the test bucket's settings (`env_for`, `settings_for`, `env_from`) and keys (`keys_in`),
+  and `require_tool` (skip when an outside tool is missing, fail in CI)
 - servers: `free_port`, `wait_until_up`, `stop_process` for child servers on loopback
 - apptest: Streamlit AppTest helpers (`configure`, `rendered_text`, `texts`, `button`, `open_browse`)
 - cli: the command line run in process (`run`)
