@@ -24,7 +24,7 @@ both run `python -m bench [--quick] [TOPIC ...]`. Each section names the command
 mode and the machine it ran on. Timings are medians over several runs
 with min and max; comparisons are ratios of figures measured in the same run, because these machines
 are noisy. Everything runs on loopback against the embedded S3 server (moto); "+100 ms" figures put a
-proxy adding 100 ms to every S3 request in front of it (tests/fault_proxy.py), as R2 is far away."""
+proxy adding 100 ms to every S3 request in front of it (tests/support/fault_proxy.py), as R2 is far away."""
 
 
 def topics(folder: Path = Path(bench.__path__[0])) -> list[str]:

@@ -3,7 +3,7 @@
 Compares the first implementation (list the whole audit prefix, then GET each event one after the
 other) with `r2.audit.query` (day folders newest first, concurrent GETs, cache of events already
 read), on the embedded local S3 server, directly and behind the benchmarks' loopback latency proxy
-(tests/fault_proxy.py, in its own process).
+(tests/support/fault_proxy.py, in its own process).
 """
 
 from __future__ import annotations

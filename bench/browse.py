@@ -13,10 +13,10 @@ import numpy as np
 from PIL import Image
 
 from bench.common import OpsCount, cost_line, local_bucket, measure
-from bench.moto_seed import seed as seed_fast
 from r2.browse import UrlSigner, list_page, tiles
 from r2.client import CallCounter
 from r2.thumbnails import make_thumbnail
+from tests.support.seeding import seed as seed_fast
 
 BUCKET = "bench-browse"
 PAGE = 60
@@ -132,7 +132,7 @@ def run(quick: bool) -> str:
             "The page also caches the signed tiles for half their lifetime, so repeat views of a "
             "page sign nothing.",
             "",
-            "moto re-sorts the whole bucket on every LIST (R2-FACTS: ~0.6 s per page at 100,000 keys), so the "
+            "moto re-sorts the whole bucket on every LIST (about 0.6 s per page at 100,000 keys), so the "
             "LIST time here measures moto, not R2; on R2 a LIST is one round trip (~100 ms measured through a "
             "proxy) and boto3 parses 60 entries in about 6 ms. The signing share is what the app adds.",
             "",

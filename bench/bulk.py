@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import OpRecorder, Stats, latency_proxy, local_bucket, ratio, table
-from bench.moto_seed import seed
 from r2 import bulk, bulk_delete
 from r2.client import S3Client, make_client
+from tests.support.seeding import seed
 from tests.support.zip_memory import zip_growth
 
 BUCKET = "bench-bulk"

@@ -7,10 +7,10 @@ import dataclasses
 import time
 
 from bench.common import latency_process, local_bucket, table
-from bench.moto_seed import seed
 from r2 import catalog_sync
 from r2.catalog import Catalog
 from r2.client import CallCounter, make_client
+from tests.support.seeding import seed
 
 DELAY = 0.1
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from r2.settings import Settings
+from r2.usage_analytics import CLASS_A, CLASS_B
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "bench"  # docs/bench/<topic>.md and its plots (<topic>*.png)
@@ -172,30 +173,9 @@ def bar_plot(
 
 # --- S3 operations and their cost on R2 --------------------------------------------------------------
 
-# https://developers.cloudflare.com/r2/pricing/ (R2-FACTS.md): Class A $4.50/M, Class B $0.36/M, deletes free.
-CLASS_A = frozenset(
-    {
-        "ListBuckets",
-        "ListObjects",
-        "ListObjectsV2",
-        "ListMultipartUploads",
-        "ListParts",
-        "PutObject",
-        "CopyObject",
-        "CreateMultipartUpload",
-        "UploadPart",
-        "UploadPartCopy",
-        "CompleteMultipartUpload",
-        "PutBucketCors",
-        "DeleteBucketCors",
-        "CreateBucket",
-        "PutBucketLifecycleConfiguration",
-    }
-)
-CLASS_B = frozenset(
-    {"GetObject", "HeadObject", "HeadBucket", "GetBucketCors", "GetBucketLocation", "GetBucketLifecycleConfiguration"}
-)
-FREE = frozenset({"DeleteObject", "DeleteObjects", "AbortMultipartUpload", "DeleteBucket", "Preflight"})
+# What R2 bills comes from the library (Cloudflare's lists of Class A and Class B operations, which the
+# Usage page uses too); every other operation is free. The wire names two operations otherwise.
+BILLED_AS = {"ListObjectsV2": "ListObjects", "CreateBucket": "PutBucket"}
 # The library's defaults (R2's list prices), so a benchmark's dollars never disagree with the app's.
 PRICE_A_PER_MILLION = Settings.class_a_price_per_million
 PRICE_B_PER_MILLION = Settings.class_b_price_per_million
@@ -203,13 +183,12 @@ PRICE_B_PER_MILLION = Settings.class_b_price_per_million
 
 def operation_class(operation: str) -> str:
     """The billing class ("A", "B" or "free") of an S3 operation name as R2 bills it ("?" when unknown)."""
-    if operation in CLASS_A:
+    billed = BILLED_AS.get(operation, operation)
+    if billed in CLASS_A:
         return "A"
-    if operation in CLASS_B:
+    if billed in CLASS_B:
         return "B"
-    if operation in FREE:
-        return "free"
-    return "?"
+    return "?" if operation == "?" else "free"
 
 
 def s3_operation(method: str, path: str) -> str:
@@ -221,7 +200,7 @@ def s3_operation(method: str, path: str) -> str:
     if method == "OPTIONS":
         return "Preflight"
     if not bucket:
-        return "ListBuckets" if method == "GET" else f"{method} /"
+        return "ListBuckets" if method == "GET" else "?"
     if not key:  # bucket-level
         if "cors" in query:
             return {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"}.get(method, "?")
@@ -338,11 +317,11 @@ def local_bucket(bucket: str, **extra: str) -> Iterator[tuple[dict[str, str], An
 
 @contextmanager
 def latency_proxy(upstream: str, delay: float) -> Iterator[tuple[str, OpRecorder]]:
-    """The loopback proxy of tests/fault_proxy.py in front of `upstream`, adding `delay` s per request.
+    """The loopback proxy of tests/support/fault_proxy.py in front of `upstream`, adding `delay` s per request.
 
     Yields (endpoint, recorder). One implementation serves the reliability tests and the benchmarks.
     """
-    from tests.fault_proxy import FaultProxy
+    from tests.support.fault_proxy import FaultProxy
 
     recorder = OpRecorder()
     proxy = FaultProxy(upstream, delay=delay, on_request=recorder).start()
@@ -363,7 +342,7 @@ def latency_process(upstream: str, delay: float) -> Iterator[str]:
 
     port = urlsplit(upstream).port
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fault_proxy", str(port), str(delay)],
+        [sys.executable, "-m", "tests.support.fault_proxy", str(port), str(delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

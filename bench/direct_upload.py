@@ -82,7 +82,7 @@ def few_pixels_png(target_bytes: int, path: Path) -> int:
     """A 1 MP PNG with GPS, made `target_bytes` large by public ancillary chunks (kept when cleaned)."""
     import io
 
-    from tests.upload_corpus import exif_with_gps, png_chunk
+    from tests.support.corpus import exif_with_gps, png_chunk
 
     out = io.BytesIO()
     Image.frombytes("RGB", (1000, 1000), os.urandom(3_000_000)).save(out, "PNG", exif=exif_with_gps())
@@ -156,7 +156,7 @@ def _wait(page, predicate: Callable[[], bool], timeout: float = 300) -> None:  #
 
 
 def direct_run(browser, image: Path, env: dict[str, str], s3, bucket: str) -> Run:  # type: ignore[no-untyped-def]
-    from tests.browser import streamlit_app
+    from tests.support.browser import streamlit_app
 
     with streamlit_app(env) as url:
         rule = {"AllowedOrigins": [url], "AllowedMethods": ["PUT", "GET", "HEAD"]}
@@ -188,7 +188,7 @@ def direct_run(browser, image: Path, env: dict[str, str], s3, bucket: str) -> Ru
 
 
 def uploader_run(browser, image: Path, env: dict[str, str]) -> Run:  # type: ignore[no-untyped-def]
-    from tests.browser import streamlit_app
+    from tests.support.browser import streamlit_app
 
     script = Path(tempfile.mkdtemp(prefix="bench-uploader-")) / "uploader.py"
     script.write_text(UPLOADER_PAGE, encoding="utf-8")
@@ -226,7 +226,7 @@ def run(quick: bool) -> str:
     from r2.client import make_client
     from r2.local import LocalServer
     from r2.settings import parse_settings
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
     runs = 1 if quick else 3
     workdir = Path(tempfile.mkdtemp(prefix="bench-direct-"))

@@ -1,4 +1,4 @@
-"""HEIC uploads (issue #22): a 12 MP iPhone-like HEIC checked, converted to JPEG and thumbnailed.
+"""HEIC uploads: a 12 MP iPhone-like HEIC checked, converted to JPEG and thumbnailed.
 
 Ours (`r2.images.clean`, and `clean_file` for the direct path): identify by content, decode (libheif,
 through pillow-heif), write the primary image as JPEG at `R2_HEIC_JPEG_QUALITY` with ICC and EXIF,

@@ -7,8 +7,8 @@ in the page, no spinner or skeleton is left, and for Browse at least 60 tiles ar
 tile image in the viewport has loaded (the browser fetches them from the bucket through signed URLs).
 
 Each figure is measured twice: with the app pointed (R2_ENDPOINT) at the loopback proxy of
-tests/fault_proxy.py adding nothing, and adding 100 ms to every S3 request, the app's and the browser's
-(R2 is tens of milliseconds away; moto answers in about one). The proxy also counts the S3 operations
+tests/support/fault_proxy.py adding nothing, and adding 100 ms to every S3 request, the app's and the
+browser's (R2 is tens of milliseconds away; moto answers in about one). The proxy also counts the S3 operations
 of each visit by R2 billing class. "First visit" is the first time a page is opened after the app
 process started (the process has served one request to an unknown page first, so imports and the S3
 client are ready, but the page's cached listings are empty); "repeat visit" is a new browser session
@@ -145,7 +145,7 @@ class Samples:
 
 
 def _chromium() -> str | None:
-    from tests.browser import CHROMIUM
+    from tests.support.browser import CHROMIUM
 
     return CHROMIUM if Path(CHROMIUM).exists() else None
 
@@ -154,7 +154,7 @@ def _chromium() -> str | None:
 def _browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -284,7 +284,7 @@ def measure_app(
     on_start: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Samples], dict[str, Samples]]:
     """`starts` app processes; in each, a first visit of every page, then `repeats` repeat visits."""
-    from tests.browser import streamlit_app
+    from tests.support.browser import streamlit_app
 
     first = {s.label: Samples() for s in specs}
     repeat = {s.label: Samples() for s in specs}
@@ -424,7 +424,7 @@ def measure_uploads(
     on_start: Callable[[str], None] | None = None,
 ) -> dict[str, Samples]:
     """Each way of uploading, `runs` times after one warm-up, in one app process."""
-    from tests.browser import streamlit_app
+    from tests.support.browser import streamlit_app
 
     out = {way: Samples() for way in UPLOAD_WAYS}
     files = upload_photos(count)
@@ -619,15 +619,15 @@ def render_uploads(uploads: dict[float, dict[str, Samples]], count: int) -> str:
         if not local.times or not slow.times:
             rows.append([label, "not measured (the page has no such path, or it failed)", "", "", "", ""])
             continue
-        ls, ss = Stats.of(local.times), Stats.of(slow.times)
+        local_stats, slow_stats = Stats.of(local.times), Stats.of(slow.times)
         ops = slow.typical_ops() or OpsCount()
         rows.append(
             [
                 label,
                 _cell(local),
                 _cell(slow),
-                ratio(ss, ls),
-                f"{ls.median / count:.2f} s / {ss.median / count:.2f} s",
+                ratio(slow_stats, local_stats),
+                f"{local_stats.median / count:.2f} s / {slow_stats.median / count:.2f} s",
                 ops.per(count).short(),
             ]
         )

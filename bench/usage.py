@@ -2,7 +2,7 @@
 
 The bucket: 20,000 keys in 20 top-level folders, served by `bench.list_server` (a fast read-only LIST
 server: moto re-sorts the bucket per page and would measure itself), directly and behind the
-benchmarks' latency proxy (`tests/fault_proxy.py`) adding ~100 ms per request (about R2 from far
+benchmarks' latency proxy (`tests/support/fault_proxy.py`) adding ~100 ms per request (about R2 from far
 away). Both run in their own processes, so no contender shares a GIL with the server. A correctness check
 against moto (seeded through its in-process backend) runs first.
 """
@@ -167,11 +167,11 @@ def memory(n: int, traced: bool) -> dict[str, int]:
 def moto_check() -> str:
     """Exact totals against moto (the test server), seeded through its in-process backend."""
     os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
-    from bench.moto_seed import seed
     from r2.client import make_client
     from r2.local import LocalServer
     from r2.usage import UsageScan
     from r2.usage_listing import ObstoreLister
+    from tests.support.seeding import seed
 
     server = LocalServer().start()
     try:
@@ -226,7 +226,8 @@ def run(quick: bool) -> str:
         "## Usage scan",
         "",
         f"{FOLDERS * PER_FOLDER:,} keys in {FOLDERS} folders on a fast local LIST server (`bench/list_server.py`, "
-        f"its own process), then behind `tests/fault_proxy.py` (own process) adding {DELAY * 1000:.0f} ms per request. "
+        "its own process), then behind `tests/support/fault_proxy.py` (own process) adding "
+        f"{DELAY * 1000:.0f} ms per request. "
         "Every contender's count is checked. Medians with min/max; ratios from the same run.",
         "",
         moto_check(),
@@ -237,7 +238,9 @@ def run(quick: bool) -> str:
     measured: dict[str, list[tuple[str, Stats]]] = {}
     try:
         for label, proxy in (("no added latency", None), (f"{DELAY * 1000:.0f} ms per request", DELAY)):
-            proxied, port = spawn("tests.fault_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
+            proxied, port = (
+                spawn("tests.support.fault_proxy", str(server_port), str(proxy)) if proxy else (None, server_port)
+            )
             endpoint = f"http://127.0.0.1:{port}"
             try:
                 rows = []

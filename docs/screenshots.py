@@ -4,7 +4,7 @@ Starts the app with no R2 credentials (the embedded demo bucket, role admin) on 
 server, opens each page by its own URL in Debian's headless Chromium, waits until Streamlit has
 settled, does what the picture shows (checks, a scan, a direct upload), waits until the real content
 is drawn (the policy text, not the grey placeholders shown while an element's code loads; images,
-charts and tables painted; see tests/browser.py, DRAWN) and saves `docs/<page>.png`. The Upload
+charts and tables painted; see tests/support/browser.py, DRAWN) and saves `docs/<page>.png`. The Upload
 picture comes from its browser test (`SAVE_SCREENSHOTS=1`); the sign-in picture needs a sign-in
 provider and is made by hand.
 """
@@ -19,8 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import upload_corpus as corpus  # noqa: E402
-from tests.browser import launch, streamlit_app, wait_drawn  # noqa: E402
+from tests.support import corpus  # noqa: E402
+from tests.support.browser import launch, streamlit_app, wait_drawn  # noqa: E402
 
 SETTLED = (
     "() => document.querySelector('[data-testid=\"stMain\"] h1') && "

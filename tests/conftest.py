@@ -1,12 +1,20 @@
-"""Shared fixtures: a real local S3 server over HTTP, clients, call counting, settings."""
+"""Shared fixtures: a real local S3 server over HTTP, clients, call counting, settings.
+
+Fixtures only: the helpers tests and benchmarks share live in `tests/support/`. The names
+`free_port`, `settings_for`, `require_tool`, `env_for`, `ROOT` and `TEST_BUCKET` still import from here
+for test modules written against the old layout; new code imports them from `tests.support`."""
 
 from __future__ import annotations
 
 import os
 
+import pytest
+
+# The helpers' own asserts (tests/support) explain a failure as a test's do.
+pytest.register_assert_rewrite("tests.support")
 # Before moto is imported anywhere: enforce bucket CORS as R2 does (else every preflight passes).
 os.environ["MOTO_DISABLE_GLOBAL_CORS"] = "true"
-import tests.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values it was started with
+import tests.support.live_env  # noqa: F401  the opt-in live suite keeps the R2_* values it was started with
 
 # Switches of the test suite itself, not settings of the app: they must survive the clean-up below
 # (R2_REQUIRE_BROWSER=1 is how .ci/run makes a missing browser or tool fail instead of skip).
@@ -22,33 +30,34 @@ for _name in list(os.environ):  # tests must never pick up a developer's real cr
     if (_name.startswith("R2_") and _name not in TEST_SWITCHES) or _name == "CLOUDFLARE_API_TOKEN":
         del os.environ[_name]
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 import requests
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from r2.client import CallCounter, S3Client, make_client
 from r2.local import LocalServer
-from r2.settings import Settings, parse_settings
+from r2.settings import Settings
+from tests.support.env import (  # the names test modules of the old layout import from here
+    ROOT,
+    TEST_BUCKET,
+    env_for,
+    require_tool,
+    settings_for,
+)
+from tests.support.servers import free_port
 
 if TYPE_CHECKING:
-    from tests.fault_proxy import HangingServer
+    from tests.support.fake_graphql import FakeGraphQL
+    from tests.support.fault_proxy import HangingServer
 
 # These machines are noisy (2 cores shared with browsers and servers): judge properties, not speed.
 hypothesis_settings.register_profile(
     "project", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 hypothesis_settings.load_profile("project")
-
-ROOT = Path(__file__).resolve().parent.parent
-TEST_BUCKET = "test-bucket"
 
 
 @pytest.fixture(autouse=True)
@@ -78,21 +87,6 @@ def s3_endpoint(s3_server: LocalServer) -> Iterator[str]:
     yield s3_server.endpoint
 
 
-def env_for(endpoint: str, **extra: str) -> dict[str, str]:
-    """The R2_* settings of the test bucket on `endpoint`, as environment values (for an app or the CLI)."""
-    return {
-        "R2_ENDPOINT": endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        **extra,
-    }
-
-
-def settings_for(endpoint: str, **extra: str) -> Settings:
-    return parse_settings(env_for(endpoint, **extra))
-
-
 @pytest.fixture
 def settings(s3_endpoint: str) -> Settings:
     return settings_for(s3_endpoint)
@@ -114,85 +108,13 @@ def s3_calls(s3: S3Client) -> Iterator[CallCounter]:
     counter.close()
 
 
-def give_bucket_the_app_cors(
-    s3: S3Client, monkeypatch: pytest.MonkeyPatch, origin: str = "http://localhost:8501"
-) -> None:
-    """Health runs its checks on open, and a bucket WITHOUT a CORS policy for the app is a real failure
-    there (direct uploads would be blocked). Tests that only need the page to render healthy give the
-    bucket the app's policy, as the demo bucket has."""
-    from r2.local import demo_cors_rules
-
-    monkeypatch.setenv("R2_APP_ORIGIN", origin)
-    s3.put_bucket_cors(Bucket=TEST_BUCKET, CORSConfiguration={"CORSRules": demo_cors_rules(origin)})
-
-
-def require_tool(message: str) -> None:
-    """Skip a test whose external tool is missing, but fail in CI (CI=true or R2_REQUIRE_BROWSER=1)."""
-    if os.environ.get("CI") == "true" or os.environ.get("R2_REQUIRE_BROWSER") == "1":
-        pytest.fail(message + " (required here: CI=true or R2_REQUIRE_BROWSER=1)")
-    pytest.skip(message)
-
-
 @pytest.fixture
 def counting_server() -> Iterator[HangingServer]:
     """A listener that only counts connections (and closes each at once): proves no S3 call was made."""
-    from tests.fault_proxy import HangingServer
+    from tests.support.fault_proxy import HangingServer
 
     with HangingServer(close_at_once=True) as server:
         yield server
-
-
-def wait_until_up(
-    url: str,
-    proc: subprocess.Popen[bytes],
-    log: Path | None = None,
-    *,
-    what: str,
-    timeout: float = 60,
-    port: int | None = None,
-) -> None:
-    """Poll `url` until it answers 2xx; raise with the end of the child's log if it exits or never does.
-
-    With `port`, the answer counts only once `proc` itself listens there: on a machine shared with other
-    test runs, another process may hold the port that `free_port()` gave us and answer instead."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=5).ok and (port is None or listens(proc.pid, port)):
-                return
-        except requests.RequestException:  # not listening yet, or too busy to answer in time
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log is not None else "(no log kept)"
-            raise RuntimeError(f"{what} did not start:\n{tail}")
-        time.sleep(0.1)
-
-
-def listens(pid: int, port: int) -> bool:
-    """Does process `pid` hold a listening TCP socket on `port`?"""
-    import psutil
-
-    try:
-        return any(
-            c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in psutil.Process(pid).net_connections("tcp")
-        )
-    except psutil.Error:
-        return False
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """End a child server: politely, then for sure."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +122,7 @@ def browser() -> Iterator[object]:
     """One headless Chromium for the whole run (Playwright's sync API allows one per thread)."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.browser import launch, require_chromium
+    from tests.support.browser import launch, require_chromium
 
     require_chromium()
     # The default 5 s is too short on a loaded 2-core machine: Streamlit pages then render late.
@@ -217,7 +139,7 @@ def demo_app() -> Iterator[str]:
     its demo bucket as they found it for each other (the frame, Health, the Usage scan): one start
     instead of three. Each test opens its own page, a new Streamlit session. A test that changes the
     demo bucket (the Upload test adds an image) starts its own app."""
-    from tests.browser import streamlit_app
+    from tests.support.browser import streamlit_app
 
     with streamlit_app() as url:
         yield url
@@ -226,7 +148,64 @@ def demo_app() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def localstack_endpoint() -> Iterator[str]:
     """LocalStack's S3, which (unlike moto) enforces presigned signatures, expiry and signed headers."""
-    from tests.localstack import running_localstack
+    from tests.support.localstack import running_localstack
 
     with running_localstack() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def fresh_streamlit_caches() -> None:
+    """Empty Streamlit's caches before a test that runs pages (AppTest): a client or a listing cached
+    by an earlier test, against another endpoint or bucket, must not answer for this one."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCounter]:
+    """Counts the S3 calls of the client a page run through AppTest creates itself (ui.state's cached
+    client); `.calls` insists the page made exactly one."""
+    import ui.state
+
+    counters: list[CallCounter] = []
+    real = ui.state.make_client
+
+    def counting(settings, **config):  # type: ignore[no-untyped-def]
+        client = real(settings, **config)
+        counters.append(CallCounter(client))
+        return client
+
+    monkeypatch.setattr(ui.state, "make_client", counting)
+
+    class Lazy(CallCounter):
+        def __init__(self) -> None:
+            pass
+
+        @property
+        def calls(self):  # type: ignore[no-untyped-def, override]
+            assert len(counters) == 1, "the page should create exactly one client"
+            return counters[0].calls
+
+        def reset(self) -> None:
+            if counters:
+                counters[0].reset()
+
+    yield Lazy()
+    for counter in counters:
+        counter.close()
+
+
+@pytest.fixture
+def graphql() -> Iterator[FakeGraphQL]:
+    """A local stand-in for Cloudflare's GraphQL Analytics API (set `.answer` and `.status`)."""
+    from tests.support.fake_graphql import FakeGraphQL
+
+    fake = FakeGraphQL()
+    yield fake
+    fake.close()
+
+
+__all__ = ["ROOT", "TEST_BUCKET", "env_for", "free_port", "require_tool", "settings_for"]

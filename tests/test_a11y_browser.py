@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 import requests
 from PIL import Image
-from playwright.sync_api import Page, expect
 
 from r2.client import S3Client, make_client
 from r2.local import LocalServer, demo_cors_rules, seed_samples
 from r2.settings import Settings
-from tests.browser import streamlit_app
-from tests.conftest import ROOT, TEST_BUCKET, env_for, require_tool, settings_for
+from tests.support.browser import Page, expect, streamlit_app
+from tests.support.env import ROOT, TEST_BUCKET, env_for, require_tool, settings_for
 
 pytestmark = pytest.mark.browser
 

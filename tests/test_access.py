@@ -1,5 +1,5 @@
-"""What a member acting in bad faith tried, and what now holds (docs/reliability.md, Access). The
-browser halves of some of these are in tests/test_access_browser.py."""
+"""What a member acting in bad faith tries, and what holds (docs/reliability.md, Access). The browser
+halves (deep links into reserved prefixes, the upload endpoint) are in tests/test_access_browser.py."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def leaks(text: str, secret: str) -> bool:
 def test_health_and_cli_never_print_a_token_that_the_api_echoes(s3_endpoint: str) -> None:
     from r2.cli import Context, main
     from r2.health import Deps, report, run_all
-    from tests.conftest import env_for, settings_for
-    from tests.fault_proxy import FakeCloudflareAPI
+    from tests.support.env import env_for, settings_for
+    from tests.support.fault_proxy import FakeCloudflareAPI
 
     with FakeCloudflareAPI({}) as cloudflare:
         # Some APIs (and proxies in front of them) echo the credential they refused, padded to push it
@@ -186,7 +186,7 @@ RESERVED_KEYS = (AUDIT_KEY, ".dashboard/cors/lease.json", ".thumbs/uploads/a.jpg
 
 
 def seed_reserved(s3) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import TEST_BUCKET
+    from tests.support.env import TEST_BUCKET
 
     for key in (*RESERVED_KEYS, "uploads/a.jpg", "zz.jpg"):
         s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=b'{"actor": "ann@example.com"}')
@@ -204,8 +204,8 @@ def test_browse_deep_links_never_open_reserved_objects_or_folders(monkeypatch, s
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
-    from tests.test_app_frame import configure
+    from tests.support.apptest import configure
+    from tests.support.env import ROOT
 
     seed_reserved(s3)
     for role in ("member", "admin"):  # the Audit page is the only reader of audit events, even for admins
@@ -235,7 +235,7 @@ def test_browse_deep_links_never_open_reserved_objects_or_folders(monkeypatch, s
 def test_next_link_is_built_from_visible_entries_only(s3) -> None:  # type: ignore[no-untyped-def]
     from r2.browse import list_page
     from r2.errors import InvalidInput
-    from tests.conftest import TEST_BUCKET
+    from tests.support.env import TEST_BUCKET
 
     seed_reserved(s3)
     # Root, one entry per page: the first page holds only the hidden `.dashboard/` prefix.
@@ -263,7 +263,7 @@ def test_next_link_is_built_from_visible_entries_only(s3) -> None:  # type: igno
 
 def test_cli_sign_and_ls_refuse_reserved_keys(s3) -> None:  # type: ignore[no-untyped-def]
     from r2.cli import Context, main
-    from tests.conftest import env_for
+    from tests.support.env import env_for
 
     seed_reserved(s3)
     for argv in (["sign", AUDIT_KEY], ["sign", ".thumbs/uploads/a.jpg.webp"], ["ls", ".dashboard/audit/"]):
@@ -282,7 +282,7 @@ def test_signing_refuses_reserved_keys_unless_the_app_signs_its_own_thumbnail(s3
     from r2.errors import InvalidInput
     from r2.naming import check_visible
     from r2.presign import UrlSigner, sign_get
-    from tests.conftest import TEST_BUCKET, settings_for
+    from tests.support.env import TEST_BUCKET, settings_for
 
     signer = UrlSigner.from_settings(settings_for(s3.meta.endpoint_url))
     for key in RESERVED_KEYS:
@@ -302,7 +302,7 @@ def test_config_file_limit_is_the_default_app_limit_and_follows_the_setting() ->
     from streamlit import config
 
     from r2.settings import parse_settings
-    from tests.conftest import ROOT
+    from tests.support.env import ROOT
     from ui.upload_gate import follow_upload_limit, server_limit_mb
 
     before = os.getcwd()
@@ -330,8 +330,8 @@ def test_an_unreadable_secrets_file_stops_the_app_instead_of_opening_it(
     from streamlit import config
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
-    from tests.test_app_frame import configure
+    from tests.support.apptest import configure
+    from tests.support.env import ROOT
 
     broken = tmp_path / where / ".streamlit" / "secrets.toml"
     broken.parent.mkdir(parents=True)

@@ -1,5 +1,5 @@
-"""Issue #16 in a real headless Chromium: a member's deep links into reserved prefixes (item 1), and
-Streamlit's upload endpoint for visitors without a role and above the app's limit (item 5).
+"""Access in a real headless Chromium: a member's deep links into reserved prefixes, and Streamlit's
+upload endpoint for visitors without a role and above the app's limit.
 
 The memory claim is measured, not timed: Streamlit's own `/_stcore/metrics` reports the bytes its
 uploaded-file manager holds (`cache_memory_bytes{cache_type="UploadedFileManager"}`).
@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, env_for
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for
 
 pytestmark = pytest.mark.browser
 

@@ -6,44 +6,14 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, TEST_BUCKET, give_bucket_the_app_cors
-from tests.fault_proxy import HangingServer
+from tests.support.apptest import PAGES, configure, rendered_text
+from tests.support.env import ROOT, TEST_BUCKET, give_bucket_the_app_cors
+from tests.support.fault_proxy import HangingServer
 
-PAGES = {
-    "browse": "member",
-    "search": "member",
-    "upload": "member",
-    "cors": "developer",
-    "health": "developer",
-    "usage": "admin",
-    "audit": "admin",
-    "lifecycle": "admin",
-}
 WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def configure(monkeypatch: pytest.MonkeyPatch, endpoint: str, role: str) -> None:
-    monkeypatch.setenv("R2_ENDPOINT", endpoint)
-    monkeypatch.setenv("R2_ACCESS_KEY_ID", "test-access-key")
-    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", "test-secret-key-SHOULD-NOT-RENDER")
-    monkeypatch.setenv("R2_BUCKET", TEST_BUCKET)
-    monkeypatch.setenv("R2_DEFAULT_ROLE", role)
-
-
-def rendered_text(at: AppTest) -> str:
-    parts = [
-        e.value
-        for kind in ("markdown", "error", "info", "warning", "caption", "title", "success")
-        for e in getattr(at, kind)
-    ]
-    parts += [e.value for e in at.sidebar.markdown]
-    return "\n".join(str(p) for p in parts)
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.mark.parametrize(("page", "role"), PAGES.items())

@@ -7,14 +7,14 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2 import audit
 from r2.client import CallCounter
 from r2.settings import Settings
-from tests.conftest import ROOT, TEST_BUCKET, env_for
-from tests.test_app_frame import configure
+from tests.support.apptest import configure
+from tests.support.cli import run as run_cli
+from tests.support.env import ROOT, TEST_BUCKET, env_for
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -26,10 +26,7 @@ AUTH = {
 ADMIN = {"is_logged_in": True, "email": "ann@example.com", "email_verified": True, "name": "Ann"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def at_(when: str) -> datetime:
@@ -188,7 +185,7 @@ def _record_into_missing_bucket(endpoint: str) -> None:
     import streamlit as st
 
     from r2.client import make_client
-    from tests.conftest import settings_for
+    from tests.support.env import settings_for
     from ui.audit import log_event
     from ui.auth import Visitor
 
@@ -207,7 +204,7 @@ def test_an_event_that_cannot_be_written_is_reported_to_the_user(s3_endpoint: st
 def test_log_event_writes_who_what_and_outcome(s3, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     def script(endpoint: str) -> None:
         from r2.client import make_client
-        from tests.conftest import settings_for
+        from tests.support.env import settings_for
         from ui.audit import log_event
         from ui.auth import Visitor
 
@@ -240,9 +237,7 @@ def test_command_line_lists_filters_and_exports(s3, settings: Settings) -> None:
     environ = env_for(settings.endpoint)
 
     def run(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(["audit", *argv], Context(out=out, err=err, environ=environ))
-        return code, out.getvalue(), err.getvalue()
+        return run_cli(["audit", *argv], environ)
 
     code, out, _ = run()
     assert code == 0 and out.index("bob@example.com") < out.index("ann@example.com")

@@ -9,9 +9,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import ui.auth
-from tests.conftest import ROOT, give_bucket_the_app_cors
-from tests.fault_proxy import HangingServer
-from tests.test_app_frame import PAGES, configure, rendered_text
+from tests.support.apptest import PAGES, configure, rendered_text
+from tests.support.env import ROOT, give_bucket_the_app_cors
+from tests.support.fault_proxy import HangingServer
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -44,10 +44,7 @@ NAV = {
 HEADER = "Cf-Access-Authenticated-User-Email"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture

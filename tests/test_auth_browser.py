@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
 
 from r2.client import make_client
-from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, env_for, settings_for
-from tests.fake_oidc import FakeOIDCProvider
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for, settings_for
+from tests.support.fake_oidc import FakeOIDCProvider
 
 pytestmark = pytest.mark.browser
 

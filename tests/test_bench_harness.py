@@ -14,7 +14,7 @@ import bench.__main__ as harness
 from bench.common import OpsCount, Stats, bar_plot, cost_line, latency_proxy, operation_class, relink, s3_operation
 from r2.client import CallCounter, make_client
 from r2.settings import Settings
-from tests.conftest import ROOT, settings_for
+from tests.support.env import ROOT, settings_for
 
 
 def test_help_runs_and_names_the_options() -> None:
@@ -121,6 +121,19 @@ def test_classes_of_operations() -> None:
     assert s3_operation("OPTIONS", "/b/a") == "Preflight"
 
 
+def test_the_benchmarks_bill_operations_as_the_library_does() -> None:
+    """A benchmark's dollars and the Usage page's Class A / B split come from one list of what R2 bills."""
+    from r2.usage_analytics import CLASS_A, CLASS_B
+
+    assert {name for name in CLASS_A if operation_class(name) != "A"} == set()
+    assert {name for name in CLASS_B if operation_class(name) != "B"} == set()
+    # The wire's names for what Cloudflare's list calls ListObjects and PutBucket.
+    assert operation_class("ListObjectsV2") == operation_class("CreateBucket") == "A"
+    # Neither list names it: R2 bills it as nothing, as the library counts it.
+    assert operation_class("DeleteBucketCors") == "free"
+    assert operation_class(s3_operation("POST", "/")) == "?"
+
+
 def test_proxy_counts_the_same_operations_as_botocore(s3_endpoint: str, settings: Settings) -> None:
     """The wire-level classification at the latency proxy agrees with botocore's own operation names.
 
@@ -173,10 +186,10 @@ def test_helpers_without_run_are_not_topics(tmp_path: Path) -> None:
 
 
 def test_latency_proxy_runs_in_its_own_process(s3_endpoint: str, settings: Settings) -> None:
-    """`python -m tests.fault_proxy PORT DELAY` (what benchmarks spawn) forwards to the server."""
+    """`python -m tests.support.fault_proxy PORT DELAY` (what benchmarks spawn) forwards to the server."""
     port = s3_endpoint.rsplit(":", 1)[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fault_proxy", port, "0.01"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.support.fault_proxy", port, "0.01"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 
 def test_r2_package_never_imports_streamlit() -> None:
@@ -24,26 +24,26 @@ def test_no_secrets_file_is_tracked() -> None:
     assert ".env" not in tracked and ".streamlit/secrets.toml" not in tracked
 
 
-def _imports_of(path: Path, package_root: Path) -> set[str]:
-    """The r2 modules a file imports (absolute imports, at any level of the file: a function-level import
-    that exists to dodge a cycle is still a cycle)."""
+def _imports_of(path: Path, package_root: Path, top: str = "r2") -> set[str]:
+    """The modules of package `top` a file imports (absolute imports, at any level of the file: a
+    function-level import that exists to dodge a cycle is still a cycle)."""
     import ast
 
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "r2":
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == top:
             found.add(node.module)
             for alias in node.names:  # `from r2 import catalog_sync` names a module too
                 if (package_root / node.module.replace(".", "/") / f"{alias.name}.py").exists():
                     found.add(f"{node.module}.{alias.name}")
         elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.split(".")[0] == "r2"}
+            found |= {a.name for a in node.names if a.name.split(".")[0] == top}
     return found
 
 
 def test_the_library_has_no_import_cycle() -> None:
-    """r2/cli.py and its command modules used to import each other (a function-level import
-    hid it). Modules import each other in one direction only."""
+    """Modules import each other in one direction only (a function-level import counts: it would hide a
+    cycle such as the command line and its command modules importing each other)."""
     root = Path(__file__).resolve().parent.parent
     modules: dict[str, set[str]] = {}
     for path in (root / "r2").rglob("*.py"):
@@ -78,3 +78,23 @@ def test_urls_are_signed_in_one_module() -> None:
     )
     found += [str(p.relative_to(ROOT)) for p in (ROOT / "app.py",) if "generate_presigned" in p.read_text("utf-8")]
     assert found == ["r2/presign.py"]
+
+
+def test_tests_and_benchmarks_share_helpers_only_through_tests_support() -> None:
+    """A helper that two test modules need lives in tests/support/, never in one of them (importing a
+    test module runs its code again under a second name and ties unrelated tests together). Benchmarks
+    and the docs' scripts use tests/support/ only; the support package stands alone (no test module, no
+    conftest), and only the benchmarks' own tests import a benchmark."""
+    wrong: list[str] = []
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py"), *(ROOT / "docs").glob("*.py")]:
+        rel = path.relative_to(ROOT)
+        if "node_modules" in rel.parts:
+            continue
+        from_tests = _imports_of(path, ROOT, top="tests")
+        if rel.parts[:2] == ("tests", "support") or rel.parts[0] != "tests":
+            wrong += [f"{rel} imports {m}" for m in from_tests if m != "tests" and not m.startswith("tests.support")]
+        else:
+            wrong += [f"{rel} imports {m}" for m in from_tests if m.startswith("tests.test_")]
+        if rel.parts[0] == "tests" and not rel.name.startswith("test_bench"):  # only the bench's own tests
+            wrong += [f"{rel} imports {m}" for m in _imports_of(path, ROOT, top="bench")]
+    assert not wrong, "\n".join(sorted(wrong))

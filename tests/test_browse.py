@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bench.moto_seed import seed as seed_fast
 from r2.audit import recent
 from r2.browse import (
     NO_EXTENSION,
@@ -29,7 +28,8 @@ from r2.local import sample_image
 from r2.naming import thumbnail_key
 from r2.objects import audit_delete, delete, head
 from r2.settings import Settings
-from tests.conftest import settings_for
+from tests.support.env import settings_for
+from tests.support.seeding import seed as seed_fast
 
 HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect
 
 from r2.local import sample_image
 from r2.thumbnails import regenerate
-from tests.browser import images_settled, streamlit_app
-from tests.conftest import TEST_BUCKET, env_for, settings_for
+from tests.support.browser import expect, images_settled, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for, settings_for
 
 pytestmark = pytest.mark.browser
 

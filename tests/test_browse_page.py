@@ -4,93 +4,35 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import r2.browse
 import r2.objects
-import ui.state
 from r2.audit import recent
-from r2.client import CallCounter
 from r2.errors import AccessDenied, Unavailable
 from r2.naming import thumbnail_key
 from r2.uploads import Uploaded, upload_file
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.test_app_frame import configure
+from tests.support import corpus
+from tests.support.apptest import button, texts
+from tests.support.apptest import open_browse as open_page
+from tests.support.env import TEST_BUCKET, keys_in
 
-PAGE = str(ROOT / "pages" / "browse.py")
 HOSTILE = ("<img src=x onerror=alert(1)>.png", "**bold**.png")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-@pytest.fixture
-def page_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCounter]:
-    """Counts the S3 calls of the client the page itself creates (ui.state's cached client)."""
-    counters: list[CallCounter] = []
-    real = ui.state.make_client
-
-    def counting(settings, **config):  # type: ignore[no-untyped-def]
-        client = real(settings, **config)
-        counters.append(CallCounter(client))
-        return client
-
-    monkeypatch.setattr(ui.state, "make_client", counting)
-
-    class Lazy(CallCounter):
-        def __init__(self) -> None:
-            pass
-
-        @property
-        def calls(self):  # type: ignore[no-untyped-def, override]
-            assert len(counters) == 1, "the page should create exactly one client"
-            return counters[0].calls
-
-        def reset(self) -> None:
-            if counters:
-                counters[0].reset()
-
-    yield Lazy()
-    for counter in counters:
-        counter.close()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def put(s3, key: str, body: bytes = b"x", **extra) -> None:  # type: ignore[no-untyped-def]
     s3.put_object(Bucket=TEST_BUCKET, Key=key, Body=body, **extra)
 
 
-def keys_in(s3) -> set[str]:  # type: ignore[no-untyped-def]
-    return {o["Key"] for o in s3.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])}
-
-
 def grid(at: AppTest) -> str:
     (element,) = at.get("html")
     return str(element.proto.body)
-
-
-def open_page(monkeypatch: pytest.MonkeyPatch, s3, role: str = "member", **query: str) -> AppTest:  # type: ignore[no-untyped-def]
-    configure(monkeypatch, s3.meta.endpoint_url, role)
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run(timeout=30)
-
-
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
-
-
-def texts(at: AppTest, kind: str) -> str:
-    return "\n".join(str(e.value) for e in getattr(at, kind))
 
 
 def test_a_page_view_is_one_list_and_no_head(monkeypatch: pytest.MonkeyPatch, s3, page_calls) -> None:  # type: ignore[no-untyped-def]
@@ -336,7 +278,7 @@ def test_tiles_and_list_show_the_original_name_uploader_and_date_from_the_catalo
 ) -> None:
     from r2.catalog import Catalog
     from r2.uploads import upload_files
-    from tests.conftest import settings_for
+    from tests.support.env import settings_for
 
     settings = settings_for(s3.meta.endpoint_url)
     files = [("Clinic Front.jpg", corpus.jpeg_gps()), ("<i>back & side.png", corpus.plain("PNG"))]

@@ -7,10 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser import streamlit_app
-from tests.conftest import ROOT, TEST_BUCKET, env_for
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import ROOT, TEST_BUCKET, env_for
 from ui.frame import PAGES
 
 pytestmark = pytest.mark.browser

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from playwright.sync_api import Page
 
-import tests.browser
-from tests.browser import images_settled, streamlit_app
-from tests.conftest import free_port
-from tests.fault_proxy import _Quiet, _Server
+import tests.support.browser
+from tests.support.browser import Page, images_settled, streamlit_app
+from tests.support.fault_proxy import _Quiet, _Server
+from tests.support.servers import free_port
 
 
 class _Impostor(_Quiet):
@@ -63,7 +62,7 @@ def test_a_port_taken_before_streamlit_binds_it_starts_the_app_on_another(
     taken_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ports = iter([taken_port])
-    monkeypatch.setattr(tests.browser, "free_port", lambda: next(ports, None) or free_port())
+    monkeypatch.setattr(tests.support.browser, "free_port", lambda: next(ports, None) or free_port())
     with streamlit_app() as url:
         assert not url.endswith(f":{taken_port}")  # not the other app's port
         answer = requests.get(f"{url}/_stcore/health", timeout=30)

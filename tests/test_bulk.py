@@ -17,10 +17,10 @@ from r2.errors import AccessDenied, InvalidInput, R2Error
 from r2.naming import thumbnail_key
 from r2.roles import roles_for
 from r2.settings import RESERVED_PREFIX, Settings
-from tests.conftest import TEST_BUCKET, env_for, settings_for
-from tests.fault_proxy import Fault, FaultProxy
+from tests.support.cli import run
+from tests.support.env import TEST_BUCKET, env_for, settings_for
+from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.zip_memory import zip_growth
-from tests.test_cli import run
 
 B = TEST_BUCKET
 
@@ -175,7 +175,7 @@ def test_a_move_cut_half_way_loses_nothing_and_a_rerun_finishes(
 def test_a_folder_delete_cut_half_way_is_reported_and_a_rerun_finishes(
     proxied: tuple[FaultProxy, S3Client], s3: S3Client
 ) -> None:
-    from bench.moto_seed import seed
+    from tests.support.seeding import seed
 
     seed(B, [(f"big/{n:05d}.png", 1) for n in range(1500)])
     proxy, client = proxied
@@ -206,7 +206,7 @@ def test_a_zip_read_cut_half_way_is_resumed_and_the_zip_is_whole(
 def test_folder_delete_uses_one_request_per_1000_keys_and_needs_the_typed_name(
     s3: S3Client, s3_calls: CallCounter
 ) -> None:
-    from bench.moto_seed import seed
+    from tests.support.seeding import seed
 
     seed(B, [(f"old/{n:05d}.png", 1) for n in range(2000)] + [("keep/a.png", 1)])
     plan = bulk_delete.plan_delete(s3, B, bulk.select_folder(s3, B, "old/"))
@@ -223,7 +223,7 @@ def test_folder_delete_uses_one_request_per_1000_keys_and_needs_the_typed_name(
 
 
 def test_delete_can_stop_between_batches(s3: S3Client) -> None:
-    from bench.moto_seed import seed
+    from tests.support.seeding import seed
 
     seed(B, [(f"old/{n:05d}.png", 1) for n in range(1500)])
     plan = bulk_delete.plan_delete(s3, B, bulk.select_folder(s3, B, "old/"))

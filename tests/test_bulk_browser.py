@@ -10,14 +10,12 @@ import zipfile
 
 import pytest
 import requests
-from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from r2.audit import AUDIT_PREFIX
 from r2.client import S3Client
 from r2.naming import thumbnail_key
-from tests.browser import streamlit_app
-from tests.conftest import TEST_BUCKET, env_for
+from tests.support.browser import Locator, Page, PlaywrightTimeout, expect, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for
 
 pytestmark = pytest.mark.browser
 B = TEST_BUCKET
@@ -100,7 +98,7 @@ def test_member_moves_a_selection_and_downloads_a_folder_as_zip(browser, s3: S3C
 
 
 def test_admin_deletes_a_folder_of_2000_objects_with_the_typed_name(browser, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
-    from bench.moto_seed import seed
+    from tests.support.seeding import seed
 
     seed(B, [(f"old/{n:05d}.png", 10) for n in range(2000)] + [(thumbnail_key("old/00001.png"), 5), ("keep/a.png", 1)])
     env = env_for(s3.meta.endpoint_url, R2_DEFAULT_ROLE="admin")
@@ -130,8 +128,8 @@ def test_admin_deletes_a_folder_of_2000_objects_with_the_typed_name(browser, s3:
 def test_member_finds_images_by_name_on_search_and_moves_them(browser, s3: S3Client) -> None:  # type: ignore[no-untyped-def]
     from r2.catalog import Catalog
     from r2.uploads import Uploaded, upload_files
-    from tests import upload_corpus as corpus
-    from tests.conftest import settings_for
+    from tests.support import corpus
+    from tests.support.env import settings_for
 
     settings = settings_for(s3.meta.endpoint_url)
     files = [(f"Harbour {n}.jpg", corpus.jpeg_gps(size=(64 + n, 48))) for n in range(3)]

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 
 from r2.client import S3Client
-from tests.conftest import TEST_BUCKET
-from tests.test_browse_page import button, open_page, texts
+from tests.support.apptest import button, texts
+from tests.support.apptest import open_browse as open_page
+from tests.support.env import TEST_BUCKET
 
 B = TEST_BUCKET
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def test_a_member_renames_one_object_in_their_folder(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:

@@ -10,7 +10,7 @@ from r2 import bulk, bulk_search
 from r2.catalog import Catalog, Row, Search
 from r2.client import CallCounter, S3Client
 from r2.settings import Settings
-from tests.conftest import TEST_BUCKET
+from tests.support.env import TEST_BUCKET
 
 B = TEST_BUCKET
 

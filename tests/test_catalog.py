@@ -11,7 +11,7 @@ from r2 import catalog_sync
 from r2.catalog import CATALOG_PREFIX, Catalog, Row, Search, search
 from r2.client import CallCounter, S3Client
 from r2.settings import Settings
-from tests.conftest import TEST_BUCKET
+from tests.support.env import TEST_BUCKET
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -150,7 +150,7 @@ def _cli(settings: Settings, *argv: str) -> tuple[int, str, str]:
     import io
 
     from r2.cli import Context, main
-    from tests.conftest import env_for
+    from tests.support.env import env_for
 
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), Context(out=out, err=err, environ=env_for(settings.endpoint)))
@@ -176,14 +176,14 @@ def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Set
     assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out
 
 
-# ------------------------------------------------------------------ the app's own writes (issue #17 item 2)
+# ------------------------------------------------------------------------------- the app's own writes
 
 
 def test_a_batch_upload_is_in_the_catalog_at_once_in_one_commit(s3: S3Client, settings: Settings) -> None:
     import hashlib
 
     from r2.uploads import Uploaded, upload_files
-    from tests import upload_corpus as corpus
+    from tests.support import corpus
 
     cat = Catalog(settings, s3, fresh_seconds=0)
     cat.record([_row("seed/0.jpg")])
@@ -207,7 +207,7 @@ def test_a_crash_before_the_catalog_write_is_repaired_by_the_next_sync(s3: S3Cli
     import hashlib
 
     from r2.uploads import Uploaded, upload_file
-    from tests import upload_corpus as corpus
+    from tests.support import corpus
 
     result = upload_file(s3, settings, "lost.jpg", corpus.jpeg_gps(), actor="bob@example.com")  # no catalog write
     assert isinstance(result, Uploaded)
@@ -236,8 +236,8 @@ def test_direct_uploads_checked_by_the_sweep_are_in_the_catalog(s3: S3Client, se
     import requests
 
     from r2.direct import Offer, plan, sweep
-    from tests.test_direct_sweep import _due
-    from tests.upload_corpus import plain
+    from tests.support.corpus import plain
+    from tests.support.direct_upload import sweep_due
 
     photos = [plain("PNG"), plain("JPEG")]
     offers = [Offer(f"b-{i}", f"direct {i}.png", len(p), "image/png") for i, p in enumerate(photos[:1])]
@@ -248,7 +248,7 @@ def test_direct_uploads_checked_by_the_sweep_are_in_the_catalog(s3: S3Client, se
     cat = Catalog(settings, s3, fresh_seconds=0)
     cat.record([_row("seed/0.jpg")])
     before = cat.version(refresh=True) or 0
-    result = sweep(s3, settings, now=lambda: _due(settings), catalog=cat)
+    result = sweep(s3, settings, now=lambda: sweep_due(settings), catalog=cat)
     assert [o.status for o in result.outcomes] == ["stored", "stored"]
     assert cat.version(refresh=True) == before + 1  # one commit for what the sweep stored
     found = search(cat, Search(name="direct", uploader="dee"))
@@ -282,8 +282,8 @@ def test_two_app_processes_uploading_and_a_sync_meanwhile_leave_the_catalog_equa
     import sys
     from pathlib import Path
 
-    from tests import upload_corpus as corpus
-    from tests.conftest import ROOT, env_for
+    from tests.support import corpus
+    from tests.support.env import ROOT, env_for
 
     folder = Path(str(tmp_path))
     _put(s3, "other-tool/before.jpg")  # something only a sync records
@@ -340,7 +340,7 @@ def test_two_app_processes_uploading_and_a_sync_meanwhile_leave_the_catalog_equa
 
 def test_a_duplicate_upload_is_skipped_by_default_and_stored_when_asked(s3: S3Client, settings: Settings) -> None:
     from r2.uploads import Rejected, Uploaded, upload_files
-    from tests import upload_corpus as corpus
+    from tests.support import corpus
 
     cat = Catalog(settings, s3, fresh_seconds=0)
     photo = corpus.plain("PNG")
@@ -367,7 +367,7 @@ def test_the_command_line_reports_a_duplicate_and_stores_it_with_the_flag(
 ) -> None:
     from pathlib import Path
 
-    from tests import upload_corpus as corpus
+    from tests.support import corpus
 
     photo = Path(str(tmp_path)) / "photo.png"
     photo.write_bytes(corpus.plain("PNG"))
@@ -384,7 +384,7 @@ def test_the_command_line_reports_a_duplicate_and_stores_it_with_the_flag(
 def test_regenerated_thumbnails_are_recorded_in_the_catalog(s3: S3Client, settings: Settings) -> None:
     from r2.catalog import note_thumbnails
     from r2.thumbnails import regenerate
-    from tests import upload_corpus as corpus
+    from tests.support import corpus
 
     s3.put_object(Bucket=TEST_BUCKET, Key="t/a.png", Body=corpus.plain("PNG"), ContentType="image/png")
     cat = Catalog(settings, s3, fresh_seconds=0)
@@ -425,8 +425,8 @@ def test_an_unreadable_catalog_never_stops_an_upload(s3: S3Client, settings: Set
     from dataclasses import replace
 
     from r2.uploads import Uploaded, upload_files
-    from tests import upload_corpus as corpus
-    from tests.fault_proxy import closed_endpoint
+    from tests.support import corpus
+    from tests.support.fault_proxy import closed_endpoint
 
     unreachable = Catalog(replace(settings, endpoint=closed_endpoint()), s3, fresh_seconds=0)
     (result,) = upload_files(s3, settings, [("a.png", corpus.plain("PNG"))], actor="ann", catalog=unreachable)

@@ -1,22 +1,16 @@
 """The command line's frame: help, settings errors, exit codes, masked output."""
 
-import io
 import json
 import subprocess
 import sys
 
 import pytest
 
-from r2.cli import Context, UsageError, main
-from tests.conftest import ROOT
+from r2.cli import Context, UsageError
+from tests.support.cli import run
+from tests.support.env import ROOT
 
 SECRET = "cli-secret-value-never-printed-123"
-
-
-def run(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_help_lists_commands() -> None:

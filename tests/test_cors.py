@@ -292,8 +292,8 @@ def test_input_that_is_not_json_text_is_an_invalid_policy(source: str | bytes) -
 
 
 # ------------------------------------------------------------------------------ conformance cases
-# Each case below was wrong before the fix (see docs/reliability.md, "CORS against the conformance
-# cases"): the evaluator and the preflight judge must agree with what a browser and R2 do.
+# The evaluator and the preflight judge must agree with what a browser and R2 do (docs/reliability.md,
+# "CORS against the conformance cases").
 
 
 def test_a_comma_list_of_headers_is_split_like_a_browser_sends_it() -> None:

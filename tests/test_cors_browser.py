@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
 
 from r2 import cors_store
 from r2.client import S3Client
 from r2.presign import sign_put
 from r2.settings import Settings
-from tests.browser import page_origin, streamlit_app
+from tests.support.browser import expect, page_origin, streamlit_app
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,9 @@ from r2 import cors, cors_store
 from r2.cli import Context, main
 from r2.client import S3Client
 from r2.settings import Settings
-from tests.fault_proxy import fault_proxy
+from tests.support.cli import run as run_cli
+from tests.support.env import env_from
+from tests.support.fault_proxy import fault_proxy
 
 APP = "http://localhost:8501"
 
@@ -23,16 +25,7 @@ class Tty(io.StringIO):
 
 
 def run(argv: list[str], settings: Settings) -> tuple[int, str, str]:
-    environ = {
-        "R2_ENDPOINT": settings.endpoint,
-        "R2_ACCESS_KEY_ID": settings.access_key_id,
-        "R2_SECRET_ACCESS_KEY": settings.secret_access_key,
-        "R2_BUCKET": settings.bucket,
-        "R2_APP_ORIGIN": APP,
-    }
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    return code, out.getvalue(), err.getvalue()
+    return run_cli(argv, env_from(settings, R2_APP_ORIGIN=APP))
 
 
 @pytest.fixture

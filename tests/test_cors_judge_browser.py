@@ -3,7 +3,7 @@
 A loopback "endpoint" answers every preflight with fixed Access-Control headers taken from the URL;
 a page on another loopback origin sends a PUT with some request headers through `fetch`. Chromium's
 verdict (the PUT reached the server or "Failed to fetch") must equal the judge's verdict on exactly
-those answer headers. No request routing (any `page.route()` makes Playwright answer preflights itself).
+those answer headers. No request routing (Playwright would answer preflights itself).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 
 from r2.preflight import judge
-from tests.browser import page_origin
+from tests.support.browser import page_origin
 
 pytestmark = pytest.mark.browser
 

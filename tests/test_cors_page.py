@@ -12,17 +12,14 @@ from r2 import cors, cors_store
 from r2.audit import recent
 from r2.client import S3Client
 from r2.settings import Settings
-from tests.conftest import ROOT
-from tests.test_app_frame import configure, rendered_text
+from tests.support.apptest import configure, rendered_text
+from tests.support.env import ROOT
 
 APP = "http://localhost:8501"
 OTHER = cors.parse([{"AllowedOrigins": ["https://b.example.com"], "AllowedMethods": ["GET"]}])
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture

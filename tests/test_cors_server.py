@@ -1,6 +1,6 @@
 """The local evaluator agrees with the server's real preflight answers, judged as a browser judges them.
 
-moto (measured here) checks only the origin on a preflight and returns the rule's methods and headers; the
+moto checks only the origin on a preflight and returns the rule's methods and headers; the
 browser enforces those, so the server's answer is judged with `r2.preflight.judge` (via `preflight`).
 Known moto gaps are kept as strict xfails below, and the property test stays out of exactly those
 cases: multi-rule policies (moto refuses unless every rule lists the origin), a safelisted method

@@ -179,8 +179,8 @@ def test_a_write_the_server_keeps_refusing_leaves_the_previous_policy_and_says_s
     """Every PutBucketCors attempt fails (an outage of writes): the old policy never left, so the
     message must say it is in place, not ask for a manual rollback."""
     from r2.client import make_client
-    from tests.conftest import settings_for
-    from tests.fault_proxy import Fault, FaultProxy, call
+    from tests.support.env import settings_for
+    from tests.support.fault_proxy import Fault, FaultProxy, call
 
     cors_store.apply(s3, settings.bucket, A, actor="ana")
     with FaultProxy(settings.endpoint) as proxy:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 
 def _build_wheel(out: Path) -> Path:

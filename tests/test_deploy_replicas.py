@@ -19,17 +19,17 @@ from typing import Any
 import pytest
 import requests
 from botocore.exceptions import ClientError
-from playwright.sync_api import expect
 
 from r2 import audit, cors_store, usage_snapshots
 from r2.catalog import Catalog
 from r2.client import S3Client, make_client
 from r2.naming import is_hidden
-from tests import upload_corpus as corpus
-from tests.browser import streamlit_process
-from tests.conftest import TEST_BUCKET, env_for, free_port, settings_for
-from tests.fake_oidc import FakeOIDCProvider
+from tests.support import corpus
+from tests.support.browser import expect, streamlit_process
+from tests.support.env import TEST_BUCKET, env_for, settings_for
+from tests.support.fake_oidc import FakeOIDCProvider
 from tests.support.nginx import nginx_in_front, route_keys
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -20,9 +20,9 @@ from r2.cors import preset
 from r2.errors import Conflict
 from r2.naming import is_hidden
 from r2.settings import Settings
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET, env_for
-from tests.fault_proxy import Fault, fault_proxy
+from tests.support import corpus
+from tests.support.env import ROOT, TEST_BUCKET, env_for
+from tests.support.fault_proxy import Fault, fault_proxy
 
 
 def _killed_mid_request(argv: list[str], endpoint: str, fault: Fault, arrived: Callable[[], bool]) -> None:

@@ -32,8 +32,8 @@ from r2.images import CleanFile
 from r2.local import demo_cors_rules
 from r2.naming import thumbnail_key
 from r2.settings import Settings
-from tests.conftest import settings_for
-from tests.upload_corpus import HTML, jpeg_gps
+from tests.support.corpus import HTML, jpeg_gps
+from tests.support.env import settings_for
 
 ORIGIN = "http://localhost:8599"
 KEY_SHAPE = re.compile(r"^uploads/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.(png|jpg)$")

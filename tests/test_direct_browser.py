@@ -7,85 +7,27 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
 
 from r2.client import S3Client
 from r2.naming import thumbnail_key
 from r2.settings import Settings
-from tests.browser import streamlit_app
-from tests.fault_proxy import Fault, FaultProxy
+from tests.support.browser import expect
+from tests.support.direct_upload import INPUT, ROWS, all_keys, allow, pick, upload_page, uploads
+from tests.support.fault_proxy import Fault, FaultProxy
 
 pytestmark = pytest.mark.browser
-
-INPUT = '[data-testid="r2-direct-input"]'
-ROWS = '[data-testid="r2-direct-files"] li'
 
 
 def png(size: tuple[int, int] = (64, 48)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, "orange").save(out, "PNG")
     return out.getvalue()
-
-
-def app_env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        "R2_ENDPOINT": settings.endpoint,
-        "R2_ACCESS_KEY_ID": settings.access_key_id,
-        "R2_SECRET_ACCESS_KEY": settings.secret_access_key,
-        "R2_BUCKET": settings.bucket,
-        **extra,
-    }
-
-
-def allow(
-    s3: S3Client, settings: Settings, origin: str, headers: tuple[str, ...] = ("content-type", "if-none-match")
-) -> None:
-    rule = {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "PUT", "HEAD"], "AllowedHeaders": list(headers)}
-    s3.put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": [{**rule, "ExposeHeaders": ["ETag"]}]})
-
-
-@contextmanager
-def upload_page(
-    chromium: Any, settings: Settings, s3: S3Client, cors: str | None = "app", **extra: str
-) -> Iterator[tuple[Page, list[str]]]:
-    """The Upload page with the bucket's CORS set first; yields the page and the PUTs it sent."""
-    with streamlit_app(app_env(settings, **extra)) as url:
-        if cors == "app":
-            allow(s3, settings, url)
-        elif cors is not None:
-            allow(s3, settings, cors)
-        page = chromium.new_page()
-        puts: list[str] = []
-        page.on("request", lambda r: puts.append(r.url.split("?")[0]) if r.method == "PUT" else None)  # observe only
-        page.goto(f"{url}/upload")
-        expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible(timeout=30_000)
-        try:
-            yield page, puts
-        finally:
-            page.close()
-
-
-def uploads(s3: S3Client, settings: Settings) -> list[str]:
-    listing = s3.list_objects_v2(Bucket=settings.bucket, Prefix="uploads/")
-    return [o["Key"] for o in listing.get("Contents", [])]
-
-
-def all_keys(s3: S3Client, settings: Settings) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=settings.bucket).get("Contents", [])]
-
-
-def pick(page: Page, name: str, mime: str, data: bytes) -> None:
-    page.locator(INPUT).wait_for(state="attached", timeout=30_000)
-    page.set_input_files(INPUT, files=[{"name": name, "mimeType": mime, "buffer": data}])
 
 
 def test_direct_upload_stores_the_image_with_its_type_and_thumbnail(browser, settings: Settings, s3: S3Client) -> None:  # type: ignore[no-untyped-def]

@@ -12,11 +12,10 @@ import io
 
 import pytest
 from PIL import Image
-from playwright.sync_api import expect
 
 from r2.client import S3Client, make_client
-from tests.browser import streamlit_app
-from tests.conftest import settings_for
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import settings_for
 
 pytestmark = pytest.mark.browser
 

@@ -32,9 +32,10 @@ from r2.direct import Offer, Ticket, pipeline_check, plan, verify
 from r2.images import CleanFile, CleanImage, ImagePolicy, ImageRejected, clean, clean_file
 from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
-from tests import upload_corpus as corpus
-from tests.conftest import TEST_BUCKET, free_port, settings_for, wait_until_up
-from tests.fault_proxy import Fault, FaultProxy
+from tests.support import corpus
+from tests.support.env import TEST_BUCKET, settings_for
+from tests.support.fault_proxy import Fault, FaultProxy
+from tests.support.servers import free_port, wait_until_up
 
 GPS = ExifTags.IFD.GPSInfo
 MIB = 1024 * 1024

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 
 import pytest
 import requests
@@ -22,7 +21,8 @@ from r2.browse import list_level
 from r2.client import CallCounter, S3Client
 from r2.direct import Offer, Ticket, plan
 from r2.settings import Settings
-from tests.upload_corpus import HTML, jpeg_gps, plain
+from tests.support.corpus import HTML, jpeg_gps, plain
+from tests.support.direct_upload import sweep_due
 
 GPS = 0x8825
 
@@ -43,12 +43,6 @@ def _audit(s3: S3Client, settings: Settings) -> list[dict[str, str]]:
     for key in sorted(_all_keys(s3, settings, AUDIT_PREFIX)):
         events.append(json.loads(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()))
     return events
-
-
-def _due(settings: Settings) -> float:
-    from r2.direct import SWEEP_GRACE_SECONDS
-
-    return time.time() + settings.upload_url_ttl_seconds + SWEEP_GRACE_SECONDS + 5
 
 
 def test_an_unreported_put_stays_invisible_until_the_server_checks_it(settings: Settings, s3: S3Client) -> None:
@@ -72,7 +66,7 @@ def test_an_unreported_put_stays_invisible_until_the_server_checks_it(settings: 
     assert dict(calls.calls) == {"ListObjectsV2": 1}
     calls.reset()
 
-    late = sweep(s3, settings, now=lambda: _due(settings))
+    late = sweep(s3, settings, now=lambda: sweep_due(settings))
     calls.close()
     by_name = {o.name: o for o in late.outcomes}
     assert by_name["cat.png"].status == "removed" and "HTML" in by_name["cat.png"].message
@@ -97,7 +91,7 @@ def test_an_unreported_put_stays_invisible_until_the_server_checks_it(settings: 
         ]
     )
     assert all(SWEEP_NOTE in e["detail"] for e in events)
-    assert sweep(s3, settings, now=lambda: _due(settings)) == type(late)()  # nothing left to do
+    assert sweep(s3, settings, now=lambda: sweep_due(settings)) == type(late)()  # nothing left to do
 
 
 def test_a_report_that_comes_after_the_sweep_shows_the_stored_image(settings: Settings, s3: S3Client) -> None:
@@ -106,7 +100,7 @@ def test_a_report_that_comes_after_the_sweep_shows_the_stored_image(settings: Se
     body = plain("PNG")
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "late.png", len(body), "image/png")], "uploads", actor="ana")
     _send_as_signed(ticket, body)
-    (first,) = sweep(s3, settings, now=lambda: _due(settings)).outcomes
+    (first,) = sweep(s3, settings, now=lambda: sweep_due(settings)).outcomes
     assert first.status == "stored"
     again = verify(s3, settings, ticket, actor="ana")
     assert again.status == "stored" and "checked by the server before your browser reported it" in again.message
@@ -119,7 +113,7 @@ def test_a_staged_object_no_link_was_signed_for_is_removed_never_promoted(settin
 
     forged = staged_key("0123456789abcdef0123456789abcdef", "uploads/forged.png")
     s3.put_object(Bucket=settings.bucket, Key=forged, Body=plain("PNG"), ContentType="image/png")
-    (outcome,) = sweep(s3, settings, now=lambda: _due(settings)).outcomes
+    (outcome,) = sweep(s3, settings, now=lambda: sweep_due(settings)).outcomes
     assert outcome.status == "removed" and "no upload link was signed" in outcome.message
     assert not _all_keys(s3, settings, "uploads/") and not _all_keys(s3, settings, ".dashboard/direct/")
     (event,) = _audit(s3, settings)
@@ -133,19 +127,20 @@ def test_an_unreadable_record_postpones_the_batch_and_deletes_nothing(settings: 
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "a.png", len(body), "image/png")], "uploads", actor="ana")
     _send_as_signed(ticket, body)
     s3.put_object(Bucket=settings.bucket, Key=record_key(ticket.batch), Body=b"{not json")
-    result = sweep(s3, settings, now=lambda: _due(settings))
+    result = sweep(s3, settings, now=lambda: sweep_due(settings))
     assert (result.outcomes, result.waiting) == ((), 1)
     assert ticket.staged in _all_keys(s3, settings)
 
 
 def test_cli_direct_sweep_checks_what_is_due(settings: Settings, s3: S3Client, monkeypatch: pytest.MonkeyPatch) -> None:
     import r2.direct.sweeping
-    from tests.test_upload_cli import environ_for, run
+    from tests.support.cli import run
+    from tests.support.env import env_for
 
     body = plain("PNG")
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "cli.png", len(body), "image/png")], "uploads", actor="ana")
     _send_as_signed(ticket, body)
-    environ = environ_for(settings.endpoint)
+    environ = env_for(settings.endpoint)
     code, out, _ = run(["direct-sweep", "--json"], environ)
     assert (code, json.loads(out)) == (0, {"outcomes": [], "waiting": 1, "records_removed": 0})
     monkeypatch.setattr(r2.direct.sweeping, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
@@ -171,7 +166,7 @@ def test_the_copy_to_the_final_key_asks_each_server_not_to_overwrite_in_its_own_
     from r2.client import make_client
     from r2.settings import parse_settings
     from r2.uploads import copy_new
-    from tests.conftest import env_for
+    from tests.support.env import env_for
 
     client = make_client(parse_settings(env_for(endpoint)))
     sent: list[dict[str, str]] = []
@@ -196,8 +191,8 @@ def test_opening_the_upload_page_sweeps_once_per_visit(
     from streamlit.testing.v1 import AppTest
 
     import r2.direct.sweeping
-    from tests.conftest import ROOT
-    from tests.test_app_frame import configure
+    from tests.support.apptest import configure
+    from tests.support.env import ROOT
 
     body = jpeg_gps()
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "p.jpg", len(body), "image/jpeg")], "uploads", actor="ana")
@@ -236,7 +231,7 @@ def test_a_report_and_the_sweep_checking_at_the_same_moment_store_one_image(
 
     with ThreadPoolExecutor(2) as pool:
         reported = pool.submit(verify, s3, settings, ticket, check, actor="ana")
-        swept = pool.submit(lambda: sweep(s3, settings, check, now=lambda: _due(settings)))
+        swept = pool.submit(lambda: sweep(s3, settings, check, now=lambda: sweep_due(settings)))
         outcomes = [reported.result(), *swept.result().outcomes]
     assert [o.status for o in outcomes] == ["stored", "stored"], [o.message for o in outcomes]
     assert _all_keys(s3, settings, "uploads/") == {ticket.key}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from r2.settings import ENV_NAMES
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

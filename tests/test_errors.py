@@ -15,7 +15,8 @@ from r2.errors import (
     s3_errors,
     translate,
 )
-from tests.conftest import free_port, settings_for
+from tests.support.env import settings_for
+from tests.support.servers import free_port
 
 
 def client_error(code: str, status: int = 400) -> ClientError:

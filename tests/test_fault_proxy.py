@@ -7,8 +7,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from r2.client import make_client
 from r2.errors import Unavailable, translate
 from r2.settings import Settings
-from tests.conftest import settings_for
-from tests.fault_proxy import Fault, HangingServer, fault_proxy
+from tests.support.env import settings_for
+from tests.support.fault_proxy import Fault, HangingServer, fault_proxy
 
 
 def test_passes_requests_through_and_counts_them(settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import json
 import time
@@ -13,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from r2.cli import Context, main
 from r2.client import CallCounter, S3Client
 from r2.health import CHECK_NAMES, Check, Deps, health_client, overall, report, run_all, run_checks
 from r2.local import demo_cors_rules
 from r2.settings import RESERVED_PREFIX, Settings
-from tests.conftest import settings_for
-from tests.fault_proxy import (
+from tests.support.cli import run as cli
+from tests.support.env import settings_for
+from tests.support.fault_proxy import (
     FakeCloudflareAPI,
     FaultProxy,
     HangingServer,
@@ -363,12 +362,6 @@ def test_account_owned_token_verifies_under_the_account(healthy: Settings) -> No
 # --- Command line ----------------------------------------------------------------------------
 
 
-def cli(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    return code, out.getvalue(), err.getvalue()
-
-
 def environ_for(endpoint: str, **extra: str) -> dict[str, str]:
     return {
         "R2_ENDPOINT": endpoint,
@@ -426,7 +419,7 @@ def test_cli_usage_errors_exit_2() -> None:
 
 def test_a_wildcard_origin_is_matched_as_the_cors_evaluator_matches_it(s3: S3Client, settings: Settings) -> None:
     """health.py had its own origin matcher, in which "*" had to stand for at least one character, so a
-    rule for "http://localhost:8501*" that exposes ETag was reported as not exposing it (issue #19)."""
+    rule for "http://localhost:8501*" that exposes ETag was reported as not exposing it."""
     put_cors(s3, settings.bucket, AllowedOrigins=[f"{ORIGIN}*"])
     check = run(settings)["CORS for this app"]
     assert check.status == "ok", check

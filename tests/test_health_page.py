@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2.client import S3Client
 from r2.health import CHECK_NAMES
 from r2.local import demo_cors_rules
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.test_app_frame import configure, rendered_text
+from tests.support.apptest import configure, rendered_text
+from tests.support.env import ROOT, TEST_BUCKET
 
 ORIGIN = "http://localhost:8501"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> AppTest:

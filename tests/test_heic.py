@@ -1,4 +1,4 @@
-"""HEIC/HEIF uploads (issue #22): accepted by content, stored as a JPEG every browser shows, no location.
+"""HEIC/HEIF uploads: accepted by content, stored as a JPEG every browser shows, no location.
 
 Photos are made by pillow-heif here (tests/support/heic.py), plus Pillow's own `hopper.heif`. The stored
 bytes are judged by exiftool, not by our own parsers.
@@ -23,7 +23,7 @@ from r2.naming import thumbnail_key
 from r2.settings import Settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import Rejected, Uploaded, plan_upload, upload_file
-from tests.conftest import settings_for
+from tests.support.env import settings_for
 from tests.support.heic import DATE, MAKE, MODEL, heic_photo, heif_corpus
 from tests.support.outside import exiftool, locations, pillow_images
 
@@ -209,11 +209,12 @@ def test_the_app_path_refuses_a_damaged_heic_with_a_reason(settings: Settings, s
 
 
 def test_the_cli_uploads_heic(s3: S3Client, s3_endpoint: str, tmp_path: Path) -> None:
-    from tests.test_upload_cli import environ_for, run
+    from tests.support.cli import run
+    from tests.support.env import env_for
 
     source = tmp_path / "IMG_0001.heic"
     source.write_bytes(heic_photo())
-    code, out, err = run(["upload", str(source)], environ_for(s3_endpoint))
+    code, out, err = run(["upload", str(source)], env_for(s3_endpoint))
     assert code == 0, err + out
     key = out.split()[1]
     assert key.endswith(".jpg")
@@ -263,7 +264,7 @@ def test_the_sweep_converts_an_unreported_heic(settings: Settings, s3: S3Client,
 
 
 def test_a_jpeg_sent_as_heic_is_removed_with_a_reason(settings: Settings, s3: S3Client) -> None:
-    from tests.upload_corpus import jpeg_gps
+    from tests.support.corpus import jpeg_gps
 
     ticket = _staged_heic(s3, settings, jpeg_gps())
     outcome = verify(s3, settings, ticket, actor="a")  # type: ignore[arg-type]

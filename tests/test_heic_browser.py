@@ -1,16 +1,16 @@
-"""HEIC photos in a real headless Chromium (issue #22): the direct path and the app path store a JPEG,
+"""HEIC photos in a real headless Chromium: the direct path and the app path store a JPEG,
 and Browse shows it (Chromium itself cannot show HEIC, which is why it is converted)."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
 
 from r2.client import S3Client
 from r2.settings import Settings
-from tests.browser import streamlit_app
+from tests.support.browser import Page, expect, streamlit_app
+from tests.support.direct_upload import ROWS, all_keys, pick, upload_page, uploads
+from tests.support.env import env_from
 from tests.support.heic import heic_photo
-from tests.test_direct_browser import ROWS, all_keys, app_env, pick, upload_page, uploads
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_a_heic_sent_directly_is_stored_as_jpeg_and_shown_in_browse(  # type: ig
 def test_a_heic_through_the_app_is_stored_as_jpeg_and_shown_in_browse(  # type: ignore[no-untyped-def]
     browser, settings: Settings, s3: S3Client
 ) -> None:
-    with streamlit_app(app_env(settings)) as url:
+    with streamlit_app(env_from(settings)) as url:
         page = browser.new_page()
         page.goto(f"{url}/upload")
         page.set_input_files(

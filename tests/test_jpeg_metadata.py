@@ -1,4 +1,5 @@
-"""The JPEG metadata promises of issue #15, judged by exiftool on the stored bytes (never by our parser).
+"""The JPEG metadata promises (no location left in any picture or segment, the rest of the metadata
+kept intact), judged by exiftool on the stored bytes (never by our parser).
 
 Material: the camera files of Pillow's own test images (multi-picture JPEGs from Nintendo, Fujifilm and
 Apple cameras, Google's Ultra HDR, Canon maker notes, IPTC, a Photoshop file with stray bytes) and files

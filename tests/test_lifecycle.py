@@ -12,8 +12,8 @@ from r2 import lifecycle
 from r2.audit import recent
 from r2.client import CallCounter, S3Client
 from r2.errors import Conflict, InvalidInput
-from tests.conftest import TEST_BUCKET, env_for
-from tests.test_cli import run
+from tests.support.cli import run
+from tests.support.env import TEST_BUCKET, env_for
 
 B = TEST_BUCKET
 ARCHIVE = {"ID": "old-archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"}, "Expiration": {"Days": 365}}
@@ -137,9 +137,8 @@ def test_usage_page_links_incomplete_uploads_to_the_rule_and_aborts_them_now(
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
-    from tests.test_app_frame import configure
-    from tests.test_usage_page import button
+    from tests.support.apptest import button, configure
+    from tests.support.env import ROOT
 
     st.cache_resource.clear()
     st.cache_data.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2 import lifecycle
@@ -17,8 +16,10 @@ from r2.audit import recent
 from r2.client import S3Client
 from r2.lifecycle_table import ABORT, COLD, ENABLED, EXPIRE, ID, PREFIX
 from r2.settings import Settings
-from tests.conftest import ROOT
-from tests.test_app_frame import configure, rendered_text
+from tests.support.apptest import configure, rendered_text
+from tests.support.env import ROOT
+
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 PAGE = str(ROOT / "pages" / "lifecycle.py")
 ARCHIVE = {"ID": "old-archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"}, "Expiration": {"Days": 365}}
@@ -28,12 +29,6 @@ RAW = {
     "Filter": {"Prefix": "raw/"},
     "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}],
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, role: str = "admin") -> AppTest:

@@ -37,8 +37,8 @@ from r2.settings import Settings, load_settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import copy_new, store
 from r2.usage_listing import make_lister
-from tests.conftest import ROOT
-from tests.live_env import LIVE_ENV, LIVE_TEST
+from tests.support.env import ROOT
+from tests.support.live_env import LIVE_ENV, LIVE_TEST
 
 LIVE = LIVE_TEST
 LOCAL_GAP = pytest.mark.xfail(

@@ -13,8 +13,8 @@ from r2.errors import InvalidInput, Unavailable
 from r2.naming import thumbnail_key
 from r2.objects import delete, delete_with_audit
 from r2.settings import Settings
-from tests.conftest import settings_for
-from tests.fault_proxy import FaultProxy
+from tests.support.env import settings_for
+from tests.support.fault_proxy import FaultProxy
 
 
 def keys_in(s3, settings: Settings) -> set[str]:  # type: ignore[no-untyped-def]

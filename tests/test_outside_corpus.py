@@ -1,6 +1,6 @@
 """Pillow's own test images (1,086 files at 13.0.0: camera photos, EXIF/XMP edge cases, truncated files,
 fuzzing crashers), every one through the whole upload pipeline (`r2.uploads.upload_file`, in process,
-against the real local S3 server), judged by what a user relies on (issue #15):
+against the real local S3 server), judged by what a user relies on:
 
 - each file is stored or refused with a reason; nothing crashes, nothing hangs (a generous bound per
   file, in a worker thread: it detects a hang, it is not a speed assert);

@@ -11,7 +11,7 @@ import requests
 
 from r2.client import S3Client, make_client
 from r2.presign import sign_put
-from tests.conftest import settings_for
+from tests.support.env import settings_for
 
 BODY = b"\x89PNG fake but sized"
 HEADERS = {"Content-Type": "image/png", "If-None-Match": "*"}

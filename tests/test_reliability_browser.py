@@ -9,17 +9,16 @@ import time
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import expect
 
 from r2 import cors, cors_store
 from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.local import demo_cors_rules
 from r2.settings import Settings
-from tests import upload_corpus as corpus
-from tests.browser import images_settled, streamlit_app
-from tests.conftest import TEST_BUCKET
-from tests.fault_proxy import Fault, FaultProxy, call
+from tests.support import corpus
+from tests.support.browser import expect, images_settled, streamlit_app
+from tests.support.env import TEST_BUCKET
+from tests.support.fault_proxy import Fault, FaultProxy, call
 
 pytestmark = pytest.mark.browser
 

@@ -22,9 +22,9 @@ from r2.images import ImagePolicy, clean
 from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
 from r2.uploads import put_new, store
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.test_app_frame import configure
+from tests.support import corpus
+from tests.support.apptest import configure
+from tests.support.env import ROOT, TEST_BUCKET
 
 APP = "http://localhost:8501"
 A = cors.parse([{"AllowedOrigins": ["https://a.example.com"], "AllowedMethods": ["GET"]}])

@@ -9,24 +9,22 @@ with short configured timeouts: never a wall-clock assert) and no partial state.
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import r2.commands.common
 import ui.state
 from r2 import cors, cors_store
-from r2.cli import Context, main
 from r2.client import MAX_ATTEMPTS, S3Client, make_client
 from r2.settings import Settings
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, env_for, settings_for
-from tests.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
-from tests.test_app_frame import configure, rendered_text
+from tests.support import corpus
+from tests.support.apptest import configure, rendered_text
+from tests.support.cli import run
+from tests.support.env import ROOT, env_for, settings_for
+from tests.support.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
 
 APP = "http://localhost:8501"
 OTHER = cors.parse([{"AllowedOrigins": ["https://b.example.com"], "AllowedMethods": ["GET"]}])
@@ -52,10 +50,7 @@ def browse_listings(proxy: FaultProxy) -> int:
         return sum(1 for m, p, q, _ in proxy.log if listing(m, f"{p}?{q}"))
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
@@ -88,11 +83,9 @@ def text(at: AppTest) -> str:
 
 
 def cli(argv: list[str], endpoint: str) -> tuple[int, str, str]:
-    environ = env_for(endpoint, R2_APP_ORIGIN=APP)
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    assert "Traceback" not in out.getvalue() + err.getvalue()
-    return code, out.getvalue(), err.getvalue()
+    code, out, err = run(argv, env_for(endpoint, R2_APP_ORIGIN=APP))
+    assert "Traceback" not in out + err
+    return code, out, err
 
 
 # ------------------------------------------------------------------------------------------ CORS page
@@ -502,10 +495,10 @@ def test_cli_sign_needs_no_network() -> None:
 
 
 def test_usage_scan_cut_mid_way_resumes_where_it_stopped(s3: S3Client, proxy: FaultProxy) -> None:
-    from bench.moto_seed import seed as seed_fast
     from r2.errors import R2Error
     from r2.usage import UsageScan
     from r2.usage_listing import Boto3Lister
+    from tests.support.seeding import seed as seed_fast
 
     seed_fast("test-bucket", ((f"f{f}/k{i:05d}.png", 10) for f in range(3) for i in range(2500)))
     client = make_client(settings_for(proxy.url))

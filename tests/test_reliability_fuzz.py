@@ -30,8 +30,8 @@ from r2.naming import MAX_KEY_BYTES, check_key
 from r2.settings import ENV_NAMES, parse_settings
 from r2.thumbnails import thumbnail_of
 from r2.uploads import MAX_NAME_META, decode_name, display_name, encode_name, plan_upload
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 EXAMPLES: Counter[str] = Counter()
 FUZZ = settings(max_examples=300, deadline=timedelta(seconds=20), suppress_health_check=list(HealthCheck))

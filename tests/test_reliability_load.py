@@ -1,12 +1,12 @@
 """Load: concurrent browser sessions (Playwright contexts) browse, page and upload against one app
-instance (bench/load.py drives them). Zero errors, nothing lost: every upload is stored exactly once
+instance (tests/support/load.py drives them). Zero errors, nothing lost: every upload is stored exactly once
 with its thumbnail, and every session browsed and paged.
 
-The shape of the load (bench/load.py): sessions arrive one every 2 s (a staggered ramp-up: users do
+The shape of the load (tests/support/load.py): sessions arrive one every 2 s (a staggered ramp-up: users do
 not all click in the same millisecond), each opens the app once (the only full page load), opens the
 folder, uploads one image through the Upload page, comes back, then pages Next / Previous with 2-5 s of
 think time (at least one round each, then until R2_LOAD_SECONDS after the first arrived). Each step has
-its own limit (bench/load.py: OPEN_TIMEOUT_S, STEP_TIMEOUT_S, UPLOAD_TIMEOUT_S), sized for 20 sessions
+its own limit (tests/support/load.py: OPEN_TIMEOUT_S, STEP_TIMEOUT_S, UPLOAD_TIMEOUT_S), sized for 20 sessions
 on this 2-core machine: a step that misses it is an error of the run.
 
 `make test` runs a small honest version: 4 sessions that overlap (each round takes ~30 s of think
@@ -22,10 +22,10 @@ import os
 
 import pytest
 
-from bench.load import SEEDED, drive, report, seed, stored_uploads, streamlit_pid
 from r2.client import S3Client
-from tests.browser import require_chromium, streamlit_app
-from tests.conftest import TEST_BUCKET, env_for
+from tests.support.browser import require_chromium, streamlit_app
+from tests.support.env import TEST_BUCKET, env_for
+from tests.support.load import SEEDED, drive, report, seed, stored_uploads, streamlit_pid
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

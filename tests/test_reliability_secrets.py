@@ -5,7 +5,6 @@ Plus the server-side settings that keep the web surface safe (.streamlit/config.
 
 from __future__ import annotations
 
-import io
 import logging
 import tomllib
 from collections.abc import Iterator
@@ -17,13 +16,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2 import cors
-from r2.cli import Context, main
 from r2.client import S3Client
 from r2.local import demo_cors_rules
 from r2.settings import Settings
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.fault_proxy import FakeCloudflareAPI, FaultProxy, closed_endpoint, wrong_secret
+from tests.support import corpus
+from tests.support.cli import run
+from tests.support.env import ROOT, TEST_BUCKET
+from tests.support.fault_proxy import FakeCloudflareAPI, FaultProxy, closed_endpoint, wrong_secret
 
 SECRET = "SECRETaccessKEY-0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # R2_SECRET_ACCESS_KEY
 TOKEN = "CLOUDFLAREapiTOKEN-zz99yy88xx77ww66vv55uu44tt33"  # CLOUDFLARE_API_TOKEN
@@ -32,10 +31,7 @@ APP = "http://localhost:8501"
 PAGES = ("browse", "upload", "cors", "health", "usage", "audit", "lifecycle")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 @pytest.fixture
@@ -130,10 +126,9 @@ def test_pages_never_show_secrets_working_or_failing(
     assert "X-Amz-Signature" not in logs.text and "Signature=" not in logs.text
 
 
-def cli(argv: list[str], env: dict[str, str], stdin: str = "") -> str:
-    out, err = io.StringIO(), io.StringIO()
-    main(argv, Context(out=out, err=err, environ=env))
-    return out.getvalue() + err.getvalue()
+def cli(argv: list[str], env: dict[str, str]) -> str:
+    _, out, err = run(argv, env)
+    return out + err
 
 
 def test_cli_never_prints_secrets_working_or_failing(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from streamlit import config
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import expect
 
 from r2.catalog import Catalog
 from r2.uploads import Uploaded, upload_files
-from tests import upload_corpus as corpus
-from tests.browser import streamlit_app
-from tests.conftest import env_for, settings_for
+from tests.support import corpus
+from tests.support.browser import expect, streamlit_app
+from tests.support.env import env_for, settings_for
 
 pytestmark = pytest.mark.browser
 

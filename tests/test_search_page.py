@@ -16,10 +16,11 @@ from r2.catalog import Catalog, Row
 from r2.client import S3Client
 from r2.naming import is_hidden, thumbnail_key
 from r2.uploads import Uploaded, upload_files
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET, settings_for
-from tests.test_app_frame import configure
-from tests.test_browse_page import _fresh_caches, button, keys_in, page_calls, texts  # noqa: F401  (fixtures)
+from tests.support import corpus
+from tests.support.apptest import button, configure, texts
+from tests.support.env import ROOT, TEST_BUCKET, keys_in, settings_for
+
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 from ui.auth import Visitor
 
 B = TEST_BUCKET
@@ -60,7 +61,7 @@ def catalogued(s3: S3Client, keys_and_names: list[tuple[str, str]]) -> None:
 def test_a_member_moves_every_match_of_a_search_counted_from_the_catalog(
     monkeypatch: pytest.MonkeyPatch,
     s3: S3Client,
-    page_calls,  # noqa: F811
+    page_calls,
 ) -> None:
     settings = settings_for(s3.meta.endpoint_url)
     cat = Catalog(settings, s3)

@@ -80,7 +80,8 @@ def test_live_preflight_against_the_local_server(settings: Settings, s3) -> None
 
 
 def test_preflight_to_a_closed_port_reports_an_error(settings: Settings) -> None:
-    from tests.conftest import free_port, settings_for
+    from tests.support.env import settings_for
+    from tests.support.servers import free_port
 
     result = preflight(settings_for(f"http://127.0.0.1:{free_port()}"), "https://a", timeout=1)
     assert not result.allowed and "could not be sent" in result.error

@@ -9,8 +9,8 @@ from r2.local import sample_image
 from r2.naming import thumbnail_key
 from r2.settings import Settings
 from r2.thumbnails import make_thumbnail, regenerate, store_thumbnail
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\n%%EndComments\nnewpath 0 0 moveto 100 100 lineto stroke\n"
 
@@ -41,7 +41,7 @@ def test_regenerate_stores_thumbnails_and_reports_failures(settings: Settings, s
 
 
 def test_regenerate_holds_the_upload_limits(s3_endpoint: str, s3, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    # Issue #15, item 8: it opened whatever Pillow can open, with no pixel cap, and even ran Ghostscript.
+    # Regenerating must not open whatever Pillow can open: no file past the pixel cap, never Ghostscript.
     settings = settings_for(s3_endpoint, R2_MAX_MEGAPIXELS="1", R2_MAX_UPLOAD_MB="1")
     ghostscript: list[object] = []
     monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *args, **kwargs: ghostscript.append(args))

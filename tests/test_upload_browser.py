@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect
 
-from tests import upload_corpus as corpus
-from tests.browser import streamlit_app, wait_drawn
-from tests.conftest import ROOT
+from tests.support import corpus
+from tests.support.browser import expect, streamlit_app, wait_drawn
+from tests.support.env import ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
-from r2.cli import Context, main
 from r2.naming import thumbnail_key
-from tests import upload_corpus as corpus
-from tests.conftest import TEST_BUCKET
-
-
-def environ_for(endpoint: str, **extra: str) -> dict[str, str]:
-    return {
-        "R2_ENDPOINT": endpoint,
-        "R2_ACCESS_KEY_ID": "test-access-key",
-        "R2_SECRET_ACCESS_KEY": "test-secret-key-0123456789",
-        "R2_BUCKET": TEST_BUCKET,
-        **extra,
-    }
-
-
-def run(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    return code, out.getvalue(), err.getvalue()
+from tests.support import corpus
+from tests.support.cli import run
+from tests.support.env import TEST_BUCKET, env_for
 
 
 def test_upload_prints_one_line_per_file_and_exits_1_on_any_rejection(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -33,7 +16,7 @@ def test_upload_prints_one_line_per_file_and_exits_1_on_any_rejection(s3, tmp_pa
     good.write_bytes(corpus.jpeg_gps())
     evil = tmp_path / "evil.png"
     evil.write_bytes(corpus.HTML)
-    code, out, err = run(["upload", str(good), str(evil)], environ_for(s3.meta.endpoint_url))
+    code, out, err = run(["upload", str(good), str(evil)], env_for(s3.meta.endpoint_url))
     assert code == 1, err
     lines = out.splitlines()
     assert re.fullmatch(r"uploaded uploads/[0-9a-f-]{36}\.jpg", lines[0])
@@ -49,7 +32,7 @@ def test_upload_json_and_exit_0_when_all_uploaded(s3, tmp_path) -> None:  # type
         path = tmp_path / f"x.{fmt.lower()}"
         path.write_bytes(corpus.plain(fmt))
         files.append(str(path))
-    environ = environ_for(s3.meta.endpoint_url, R2_FOLDERS="clinics,products")
+    environ = env_for(s3.meta.endpoint_url, R2_FOLDERS="clinics,products")
     code, out, _ = run(["upload", *files, "--folder", "products", "--json"], environ)
     assert code == 0
     data = json.loads(out)
@@ -61,7 +44,7 @@ def test_upload_json_and_exit_0_when_all_uploaded(s3, tmp_path) -> None:  # type
 
 def test_upload_json_reports_rejections_and_missing_files(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
     missing = tmp_path / "nope.jpg"
-    code, out, _ = run(["upload", str(missing), "--json"], environ_for(s3.meta.endpoint_url))
+    code, out, _ = run(["upload", str(missing), "--json"], env_for(s3.meta.endpoint_url))
     assert code == 1
     (entry,) = json.loads(out)
     assert entry["status"] == "rejected" and entry["key"] is None and "cannot be read" in entry["reason"]
@@ -70,25 +53,25 @@ def test_upload_json_reports_rejections_and_missing_files(s3, tmp_path) -> None:
 def test_upload_usage_errors_exit_2(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "a.png"
     path.write_bytes(corpus.plain("PNG"))
-    code, _, err = run(["upload", str(path), "--folder", "elsewhere"], environ_for(s3.meta.endpoint_url))
+    code, _, err = run(["upload", str(path), "--folder", "elsewhere"], env_for(s3.meta.endpoint_url))
     assert code == 2 and "may not go to the folder" in err
     code, _, err = run(["upload", str(path)], {})
     assert code == 2 and "No R2 credentials" in err
-    code, _, _ = run(["upload"], environ_for(s3.meta.endpoint_url))
+    code, _, _ = run(["upload"], env_for(s3.meta.endpoint_url))
     assert code == 2
     assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount", 0) == 0
 
 
 def test_a_batch_with_files_whose_decoders_raise_reports_every_file(s3, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Issue #15, item 2: a DDS (NotImplementedError) and an FLI bomb (DecompressionBombWarning) between
-    # good files used to end the command with a traceback, the earlier file stored but never reported.
+    # A DDS (NotImplementedError) and an FLI bomb (DecompressionBombWarning) between good files must not
+    # end the command with a traceback that leaves the earlier file stored but never reported.
     names = ["first.jpg", "texture.dds", "anim.fli", "last.png"]
     bodies = [corpus.plain("JPEG"), corpus.dds_unimplemented(), corpus.fli_bomb(), corpus.plain("PNG")]
     paths = []
     for name, body in zip(names, bodies, strict=True):
         paths.append(tmp_path / name)
         paths[-1].write_bytes(body)
-    code, out, err = run(["upload", *map(str, paths), "--json"], environ_for(s3.meta.endpoint_url))
+    code, out, err = run(["upload", *map(str, paths), "--json"], env_for(s3.meta.endpoint_url))
     assert code == 1 and "Traceback" not in err
     entries = json.loads(out)
     assert [e["status"] for e in entries] == ["uploaded", "rejected", "rejected", "uploaded"]
@@ -102,7 +85,7 @@ def test_a_directory_or_unreadable_path_is_a_rejection_not_a_traceback(s3, tmp_p
     folder.mkdir()
     good = tmp_path / "good.png"
     good.write_bytes(corpus.plain("PNG"))
-    code, out, err = run(["upload", str(folder), str(good)], environ_for(s3.meta.endpoint_url))
+    code, out, err = run(["upload", str(folder), str(good)], env_for(s3.meta.endpoint_url))
     assert code == 1 and "Traceback" not in err
     lines = out.splitlines()
     assert lines[0].startswith(f"rejected {folder}: The file cannot be read")

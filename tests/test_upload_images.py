@@ -12,8 +12,8 @@ from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, IptcImagePlugi
 from r2.images import ImagePolicy, ImageRejected, clean, clean_file, read_source, strip_jpeg
 from r2.thumbnails import thumbnail_of
 from r2.uploads import decode_name, display_name, encode_name, plan_upload
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 POLICY = ImagePolicy()
 GPS = ExifTags.IFD.GPSInfo
@@ -46,7 +46,7 @@ def test_hostile_files_are_rejected_with_a_reason(data: bytes, reason: str) -> N
     ids=["dds-not-implemented", "fli-bomb-warning"],
 )
 def test_formats_pillow_knows_but_we_refuse_never_crash_the_check(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Working out what a refused file is must not let its decoder's own exception out (issue #15, item 2).
+    # Working out what a refused file is must not let its decoder's own exception out.
     with pytest.raises(ImageRejected) as info:
         clean(data, POLICY)
     assert "not an image of an accepted format" in str(info.value) or "not accepted" in str(info.value)
@@ -64,7 +64,7 @@ def test_pillows_bomb_warning_is_a_rejection_even_under_a_higher_cap() -> None:
 
 
 def test_a_gif_whose_later_frames_are_larger_than_the_first_meets_the_pixel_cap() -> None:
-    # Issue #15, item 7: the cap used the first frame's size; a 1x1 first frame let 49 MP frames through.
+    # The cap counts every frame: a cap on the first frame's size let a 1x1 first frame bring 49 MP ones.
     data = corpus.gif_growing_frames(first=1, later=2000)
     with pytest.raises(ImageRejected) as info:
         clean(data, ImagePolicy(max_pixels=1_000_000))
@@ -199,8 +199,8 @@ def test_thumbnail_is_made_from_the_check_decode_and_is_upright() -> None:
     ids=["png-raw-exif-profile-dropped", "jpeg-xmp-orientation-dropped", "jpeg-exif-orientation-kept"],
 )
 def test_the_thumbnail_is_turned_like_the_stored_image(data: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # Issue #15, item 5: an orientation kept only in metadata that is removed (ImageMagick's "Raw profile
-    # type exif" text chunk, XMP's tiff:Orientation) still turned the thumbnail, not the stored image.
+    # An orientation kept only in metadata that is removed (ImageMagick's "Raw profile type exif" text
+    # chunk, XMP's tiff:Orientation) must not turn the thumbnail when it does not turn the stored image.
     source = tmp_path / "upload"
     source.write_bytes(data)
     in_memory = clean(data, POLICY, thumb_size=320, thumbnail=thumbnail_of)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from r2.audit import AUDIT_PREFIX
 from r2.catalog import CATALOG_PREFIX
 from r2.naming import thumbnail_key
-from tests import upload_corpus as corpus
-from tests.conftest import ROOT, TEST_BUCKET
-from tests.test_app_frame import configure, rendered_text
+from tests.support import corpus
+from tests.support.apptest import configure, rendered_text
+from tests.support.env import ROOT, TEST_BUCKET
 
 PAGE = str(ROOT / "pages" / "upload.py")
 # Every run, the later `.run()`s included, gets 30 s: AppTest's own default is 3 s, which a loaded
 # 2-core machine can exceed.
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def test_page_shows_limits_before_any_file(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]

@@ -24,8 +24,8 @@ from r2.naming import (
 from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
 from r2.uploads import Rejected, Uploaded, decode_name, upload_file, upload_files
-from tests import upload_corpus as corpus
-from tests.conftest import settings_for
+from tests.support import corpus
+from tests.support.env import settings_for
 
 KEY = re.compile(r"^uploads/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.(jpg|png|webp|gif|avif)$")
 

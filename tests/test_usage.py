@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.moto_seed import seed
 from r2.client import CallCounter, S3Client
 from r2.errors import Unavailable
 from r2.settings import Settings
@@ -28,6 +27,7 @@ from r2.usage import (
 )
 from r2.usage_listing import Boto3Lister, Entry, ObstoreLister, make_lister
 from r2.usage_snapshots import history, latest, load, parse_key, save
+from tests.support.seeding import seed
 
 MONTHS = [datetime(2025, m, 15, 12, tzinfo=UTC) for m in (1, 3, 7, 11)]
 

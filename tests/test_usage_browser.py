@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import streamlit_app
+from tests.support.browser import streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -36,9 +36,9 @@ def test_scan_the_demo_bucket_in_a_browser(browser, demo_app: str, tmp_path: Pat
 
 def test_stop_pauses_a_running_scan_and_resume_finishes_it(browser, s3, settings) -> None:  # type: ignore[no-untyped-def]
     """A slow bucket (one big folder, listed page after page behind a latency proxy): Stop, then Resume."""
-    from bench.moto_seed import seed
-    from tests.conftest import env_for
-    from tests.fault_proxy import fault_proxy
+    from tests.support.env import env_for
+    from tests.support.fault_proxy import fault_proxy
+    from tests.support.seeding import seed
 
     total = 20_000
     seed(settings.bucket, [(f"big/{i:06d}.jpg", 10) for i in range(total)])

@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from bench.moto_seed import seed
 from r2 import usage_checkpoint
 from r2.client import S3Client
 from r2.usage import ScanStopped, UsageScan, scan
 from r2.usage_listing import Boto3Lister
-from tests.conftest import TEST_BUCKET
+from tests.support.env import TEST_BUCKET
+from tests.support.seeding import seed
 
 
 def test_a_scan_cut_after_a_save_is_finished_by_another_process_exactly(s3: S3Client) -> None:

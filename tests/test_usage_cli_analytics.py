@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-import io
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
-from bench.moto_seed import seed
-from r2.cli import Context, main
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, Unavailable
 from r2.settings import Settings, parse_settings
 from r2.usage_analytics import enabled, fetch
-from tests.conftest import TEST_BUCKET
-
-TOKEN = "cf-token-SHOULD-NOT-APPEAR-0123456789"
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-
-
-def run(argv: list[str], environ: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(argv, Context(out=out, err=err, environ=environ))
-    return code, out.getvalue(), err.getvalue()
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    return {
-        "R2_ENDPOINT": settings.endpoint,
-        "R2_ACCESS_KEY_ID": settings.access_key_id,
-        "R2_SECRET_ACCESS_KEY": settings.secret_access_key,
-        "R2_BUCKET": settings.bucket,
-    }
+from tests.support.cli import run
+from tests.support.env import TEST_BUCKET, env_from
+from tests.support.fake_graphql import ACCOUNT, ANSWER, TOKEN, FakeGraphQL
+from tests.support.seeding import seed
 
 
 def test_cli_usage_json_has_the_documented_fields(s3: S3Client, settings: Settings) -> None:
     seed(settings.bucket, [("a/b/one.jpg", 100), ("a/c/two.png", 50), ("b/three.jpg", 7), (".thumbs/a.webp", 3)])
     s3.create_multipart_upload(Bucket=settings.bucket, Key="a/big.mov")
-    code, out, err = run(["usage", "--json", "--depth", "2"], env_for(settings))
+    code, out, err = run(["usage", "--json", "--depth", "2"], env_from(settings))
     assert code == 0, err
     data = json.loads(out)
     assert data["objects"] == 4 and data["bytes"] == 160
@@ -61,9 +39,9 @@ def test_cli_usage_json_has_the_documented_fields(s3: S3Client, settings: Settin
 
 def test_cli_usage_text_and_bad_depth(s3: S3Client, settings: Settings) -> None:
     seed(settings.bucket, [("x/<b>bold</b>.jpg", 10)])
-    code, out, _ = run(["usage"], env_for(settings))
+    code, out, _ = run(["usage"], env_from(settings))
     assert code == 0 and "objects: 1" in out and "x/<b>bold</b>.jpg" in out
-    code, _, err = run(["usage", "--depth", "0"], env_for(settings))
+    code, _, err = run(["usage", "--depth", "0"], env_from(settings))
     assert code == 2 and "--depth" in err
 
 
@@ -86,45 +64,6 @@ def test_cli_usage_missing_bucket_fails_cleanly(s3_endpoint: str) -> None:
 # ------------------------------------------------------------------------------- GraphQL fake
 
 
-class FakeGraphQL:
-    """A local stand-in for Cloudflare's GraphQL endpoint: records requests, returns a set answer."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 200
-        self.answer: dict[str, Any] = {}
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                data = json.dumps(fake.answer).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/client/v4"
-
-
-@pytest.fixture
-def graphql() -> Iterator[FakeGraphQL]:
-    fake = FakeGraphQL()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
 def analytics_settings(base: str, **extra: str) -> Settings:
     raw = {
         "R2_ACCOUNT_ID": ACCOUNT,
@@ -136,37 +75,6 @@ def analytics_settings(base: str, **extra: str) -> Settings:
         **extra,
     }
     return parse_settings(raw)
-
-
-ANSWER = {
-    "data": {
-        "viewer": {
-            "accounts": [
-                {
-                    "r2StorageAdaptiveGroups": [
-                        {
-                            "max": {
-                                "objectCount": 1234,
-                                "payloadSize": 5_000_000,
-                                "metadataSize": 1000,
-                                "uploadCount": 2,
-                            },
-                            "dimensions": {"datetime": "2026-11-27T00:00:00Z"},
-                        }
-                    ],
-                    "r2OperationsAdaptiveGroups": [
-                        {"sum": {"requests": 300}, "dimensions": {"actionType": "ListObjects"}},
-                        {"sum": {"requests": 20}, "dimensions": {"actionType": "PutObject"}},
-                        {"sum": {"requests": 9000}, "dimensions": {"actionType": "GetObject"}},
-                        {"sum": {"requests": 40}, "dimensions": {"actionType": "HeadObject"}},
-                        {"sum": {"requests": 5}, "dimensions": {"actionType": "DeleteObject"}},
-                    ],
-                }
-            ]
-        }
-    },
-    "errors": None,
-}
 
 
 def test_graphql_reads_storage_and_operations(graphql: FakeGraphQL) -> None:
@@ -199,7 +107,7 @@ def test_graphql_refused_token_and_errors_never_show_the_token(graphql: FakeGrap
 
 
 def test_graphql_unreachable_and_not_configured(s3_endpoint: str) -> None:
-    from tests.conftest import free_port
+    from tests.support.servers import free_port
 
     settings = analytics_settings(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(Unavailable):

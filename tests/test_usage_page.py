@@ -8,31 +8,22 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bench.moto_seed import seed
 from r2.audit import AUDIT_PREFIX, AuditEvent
 from r2.client import S3Client
 from r2.settings import Settings
 from r2.usage import ScanStopped, UsageScan
 from r2.usage_listing import Boto3Lister
 from r2.usage_snapshots import history
-from tests.conftest import ROOT
-from tests.test_app_frame import configure, rendered_text
-from tests.test_usage_cli_analytics import ACCOUNT, ANSWER, TOKEN, FakeGraphQL, graphql  # noqa: F401
+from tests.support.apptest import button, configure, rendered_text
+from tests.support.env import ROOT
+from tests.support.fake_graphql import ACCOUNT, ANSWER, TOKEN, FakeGraphQL
+from tests.support.seeding import seed
 
 PAGE = str(ROOT / "pages" / "usage.py")
 XSS = "weird/<img src=x onerror=alert(1)>.png"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    matches = [b for b in at.button if b.label == label]
-    assert matches, f"no button {label!r} in {[b.label for b in at.button]}"
-    return matches[0]
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -101,7 +92,7 @@ def test_account_numbers_from_graphql(
     monkeypatch: pytest.MonkeyPatch,
     s3: S3Client,
     settings: Settings,
-    graphql: FakeGraphQL,  # noqa: F811
+    graphql: FakeGraphQL,
 ) -> None:
     graphql.answer = ANSWER
     seed(settings.bucket, [("a/b.jpg", 1)])
@@ -141,7 +132,7 @@ def test_a_failed_audit_write_is_told_and_the_results_stay(
 def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
 ) -> None:
-    """Issue #20 item 3: the scan's state lives in the bucket, so a restart does not lose it."""
+    """The scan's state lives in the bucket, so a restart does not lose it."""
     from r2 import usage_checkpoint
 
     seed(settings.bucket, [(f"f{n % 2}/{n:04d}.jpg", 10) for n in range(2500)])
@@ -165,8 +156,8 @@ def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
 def test_usage_opens_on_catalog_figures_with_their_age_without_a_scan(monkeypatch, s3) -> None:  # type: ignore[no-untyped-def]
     from r2.catalog import Catalog
     from r2.uploads import upload_files
-    from tests import upload_corpus as corpus
-    from tests.conftest import settings_for
+    from tests.support import corpus
+    from tests.support.env import settings_for
 
     settings = settings_for(s3.meta.endpoint_url)
     photo = corpus.plain("PNG")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms
 
-from tests.conftest import ROOT, require_tool
-from tests.upload_corpus import GPS, XMP, picture
+from tests.support.corpus import GPS, XMP, picture
+from tests.support.env import ROOT, require_tool
 
 pillow_heif.register_heif_opener()
 

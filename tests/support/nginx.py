@@ -13,7 +13,8 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import ROOT, free_port, require_tool, stop_process, wait_until_up
+from tests.support.env import ROOT, require_tool
+from tests.support.servers import free_port, stop_process, wait_until_up
 
 SHIPPED = ROOT / "deploy" / "nginx.conf"
 EXAMPLE_SERVER = re.compile(r"(?m)^ *server 127\.0\.0\.1:850\d .*\n")

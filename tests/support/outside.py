@@ -16,7 +16,7 @@ from typing import Any
 
 import PIL
 
-from tests.conftest import ROOT, require_tool
+from tests.support.env import ROOT, require_tool
 
 CORPUS = ROOT / ".corpus" / f"pillow-{PIL.__version__}" / "images"
 

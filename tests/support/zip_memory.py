@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support.env import ROOT
 
 _ZIPPER = """
 import sys, threading, time

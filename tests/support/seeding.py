@@ -25,10 +25,10 @@ def seed(
     storage: dict[str, str] | None = None,
 ) -> int:
     """Put (key, size) objects of `size` zero bytes; optionally set LastModified and StorageClass."""
-    be = backend()
+    store = backend()
     count = 0
     for key, size in items:
-        obj = be.put_object(bucket, key, b"\0" * size, storage=(storage or {}).get(key))
+        obj = store.put_object(bucket, key, b"\0" * size, storage=(storage or {}).get(key))
         if modified and key in modified:
             obj.last_modified = modified[key].replace(tzinfo=None)
         count += 1

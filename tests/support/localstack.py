@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ROOT, free_port, require_tool, stop_process, wait_until_up
+from tests.support.env import ROOT, require_tool
+from tests.support.servers import free_port, stop_process, wait_until_up
 
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 
