@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -171,7 +171,7 @@ def list_page(
     return page_from_response(folder, search, response)
 
 
-def page_from_response(folder: str, search: str, response: dict[str, Any]) -> ListingPage:
+def page_from_response(folder: str, search: str, response: Mapping[str, Any]) -> ListingPage:
     hidden = 0
     folders: list[Entry] = []
     for item in response.get("CommonPrefixes", []):

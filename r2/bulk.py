@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from r2.browse import check_folder
 from r2.client import S3Client
@@ -293,7 +293,7 @@ class TransferResult:
 def _copy(client: S3Client, bucket: str, source: str, dest: str, etag: str = "") -> str:
     """One server-side copy that never overwrites (and copies only version `etag`); returns the new ETag."""
     client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
-    condition = {"CopySourceIfMatch": etag} if etag else {}
+    condition: dict[str, Any] = {"CopySourceIfMatch": etag} if etag else {}
     response = client.copy_object(
         Bucket=bucket,
         Key=dest,

@@ -4,6 +4,7 @@ keys in the detail."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from r2.audit import AuditEvent, record
 from r2.bulk import CatalogHook, TransferPlan, TransferResult, _refuse_reserved
@@ -30,7 +31,7 @@ def rename(client: S3Client, bucket: str, key: str, new_name: str, *, on_change:
         head = client.head_object(Bucket=bucket, Key=key)
         metadata = {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()}
         metadata[META_ORIGINAL_NAME] = encode_name(name)
-        extra = {"CacheControl": head["CacheControl"]} if head.get("CacheControl") else {}
+        extra: dict[str, Any] = {"CacheControl": head["CacheControl"]} if head.get("CacheControl") else {}
         client.copy_object(
             Bucket=bucket,
             Key=key,

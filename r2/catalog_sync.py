@@ -9,7 +9,7 @@ it recorded and running it again resumes: what was recorded now matches and is n
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,7 +115,7 @@ def plan(catalog: Catalog, client: S3Client, bucket: str) -> SyncPlan:
     return SyncPlan(listed=len(listed), to_read=to_read, to_remove=to_remove, list_calls=calls)
 
 
-def row_from_head(key: str, response: dict[str, Any]) -> Row:
+def row_from_head(key: str, response: Mapping[str, Any]) -> Row:
     details = details_from_head(key, response)
     dims = details.dimensions
     from_app = bool(details.meta("uploaded-by"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -12,8 +12,10 @@ from botocore.config import Config
 from r2.errors import SettingsError
 from r2.settings import Settings
 
-# boto3 clients are untyped at runtime; this alias documents what functions expect.
-S3Client = Any
+if TYPE_CHECKING:  # the stubs type-check every S3 call (requirements-dev.txt); boto3 is untyped at runtime
+    from mypy_boto3_s3 import S3Client as S3Client
+else:
+    S3Client = Any
 
 CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_S = 30
@@ -47,7 +49,7 @@ def make_client(settings: Settings, **config: Any) -> S3Client:
     if not settings.endpoint:
         raise SettingsError(["No endpoint: set R2_ACCOUNT_ID or R2_ENDPOINT (or start the local demo bucket)"])
     session = boto3.session.Session()
-    return session.client(
+    return session.client(  # type: ignore[no-any-return]  # boto3 itself is untyped
         "s3",
         endpoint_url=settings.endpoint,
         aws_access_key_id=settings.access_key_id,

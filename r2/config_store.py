@@ -287,7 +287,7 @@ class ConfigStore(Generic[T]):
                     target=f"the {self.name} change lease",
                     precondition="if-match" if etag else "if-none-match",
                 ):
-                    condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+                    condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
                     response = client.put_object(
                         Bucket=bucket, Key=self.lease_key, Body=body, ContentType="application/json", **condition
                     )

@@ -10,13 +10,16 @@ explained in those words.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from r2 import config_store
 from r2.client import S3Client
 from r2.config_store import UNCHECKED, ChangeResult, ConfigStore, HistoryEntry, NoConfiguration, StaleEdit
 from r2.cors import CorsPolicy, diff, from_s3_response, require_valid, same_policy
 from r2.errors import s3_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CORSConfigurationTypeDef
 
 __all__ = [
     "ADMIN_FIX",
@@ -66,7 +69,7 @@ def _write(client: S3Client, bucket: str, policy: CorsPolicy | None) -> None:
         if policy is None:
             client.delete_bucket_cors(Bucket=bucket)
         else:
-            client.put_bucket_cors(Bucket=bucket, CORSConfiguration=policy.to_s3())
+            client.put_bucket_cors(Bucket=bucket, CORSConfiguration=cast("CORSConfigurationTypeDef", policy.to_s3()))
 
 
 def _load(data: Any) -> CorsPolicy:

@@ -539,7 +539,7 @@ def check_read_cors(run: Run) -> Outcome:
     except BotoCoreError as exc:
         return _explain(exc, "read the bucket's CORS policy")
     run.can["admin_read"] = True
-    run.cors_rules = list(rules)
+    run.cors_rules = [dict(rule) for rule in rules]
     return "ok", f"GetBucketCors is allowed (Admin): the policy has {len(rules)} rule(s).", ""
 
 

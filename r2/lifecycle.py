@@ -19,7 +19,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from r2.client import S3Client
 from r2.config_store import (
@@ -37,6 +37,9 @@ from r2.config_store import (
 from r2.errors import InvalidInput, NotFound, R2Error, s3_errors
 from r2.naming import HIDDEN_PREFIXES
 from r2.settings import RESERVED_PREFIX
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import LifecycleRuleTypeDef
 
 # The app's own temporary ZIPs may expire, and so may direct uploads still staged after their sweep was due
 # (never checked, never shown: docs/guide.md recommends this backstop).
@@ -189,7 +192,8 @@ def _write(client: S3Client, bucket: str, rules: Rules | None) -> None:
     action = "apply the lifecycle rules" if rules else "delete the lifecycle rules"
     with s3_errors(action, target="lifecycle configuration", messages=_MESSAGES):
         if rules:
-            client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+            rules_sent = cast("list[LifecycleRuleTypeDef]", rules)  # validated by problems_of before any write
+            client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules_sent})
         else:
             client.delete_bucket_lifecycle(Bucket=bucket)
 

@@ -14,11 +14,14 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from r2.client import S3Client, make_client
 from r2.cors import preset_rules as demo_cors_rules  # the demo bucket's policy is the preset
 from r2.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CORSRuleTypeDef, CreateBucketConfigurationTypeDef
 
 LOCAL_ACCESS_KEY = "local-demo"
 LOCAL_SECRET_KEY = "local-demo-secret"  # noqa: S105  not a secret: the embedded server accepts any key
@@ -91,10 +94,11 @@ def _catalog_demo(client: S3Client, settings: Settings) -> None:
 
 
 def create_demo_bucket(client: S3Client, settings: Settings, *, samples: int = 12) -> None:
-    client.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    client.put_bucket_cors(
-        Bucket=settings.bucket, CORSConfiguration={"CORSRules": demo_cors_rules(settings.app_origin)}
-    )
+    # "auto" is R2's one location; the stubs know only AWS regions.
+    location = cast("CreateBucketConfigurationTypeDef", {"LocationConstraint": "auto"})
+    client.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration=location)
+    rules = cast("list[CORSRuleTypeDef]", demo_cors_rules(settings.app_origin))
+    client.put_bucket_cors(Bucket=settings.bucket, CORSConfiguration={"CORSRules": rules})
     seed_samples(client, settings, samples)
 
 

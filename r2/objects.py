@@ -6,7 +6,7 @@ R2 has no versioning: a delete is permanent. Deletes are free on R2 (no Class A/
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -96,7 +96,7 @@ def head(client: S3Client, bucket: str, key: str) -> ObjectDetails:
     return details_from_head(key, response)
 
 
-def details_from_head(key: str, response: dict[str, Any]) -> ObjectDetails:
+def details_from_head(key: str, response: Mapping[str, Any]) -> ObjectDetails:
     metadata = {str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()}
     return ObjectDetails(
         key=key,

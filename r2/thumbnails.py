@@ -13,7 +13,7 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from PIL import Image, ImageOps
 
@@ -24,6 +24,9 @@ from r2.errors import R2Error, s3_errors
 from r2.images import ImagePolicy, check_size, inspect, read_source
 from r2.naming import thumbnail_key
 from r2.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def store_thumbnail(client: S3Client, bucket: str, key: str, thumbnail: bytes, *
     with `AlreadyExists`, so an upload can never touch another object's thumbnail.
     """
     thumb_key = thumbnail_key(key)
-    extra = {"IfNoneMatch": "*"} if if_new else {}
+    extra: dict[str, Any] = {"IfNoneMatch": "*"} if if_new else {}
     with s3_errors("store the thumbnail", target=thumb_key, precondition="if-none-match" if if_new else ""):
         client.put_object(
             Bucket=bucket,
@@ -163,7 +166,7 @@ def remove_orphans(
     Deletes are free on R2."""
     orphans = orphan_thumbnails(client, bucket, folder, older_than_seconds=older_than_seconds)
     for start in range(0, len(orphans), 1000):
-        batch = [{"Key": key} for key in orphans[start : start + 1000]]
+        batch: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in orphans[start : start + 1000]]
         with s3_errors("remove thumbnails whose image is gone", target=folder or "/"):
             client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
     if orphans:

@@ -14,7 +14,7 @@ Both engines yield pages of `Entry` tuples in key order and accept `start_after`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
@@ -106,7 +106,7 @@ class Boto3Lister:
             params["ContinuationToken"] = page["NextContinuationToken"]
 
 
-def _boto_entry(obj: dict[str, Any]) -> Entry:
+def _boto_entry(obj: Mapping[str, Any]) -> Entry:
     return Entry(obj["Key"], int(obj["Size"]), obj["LastModified"], obj.get("StorageClass") or "STANDARD")
 
 

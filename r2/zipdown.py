@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from r2.bulk import Selection
 from r2.client import S3Client
@@ -26,6 +26,9 @@ from r2.errors import InvalidInput, R2Error, Unavailable, s3_errors
 from r2.naming import META_ORIGINAL_NAME, is_hidden
 from r2.settings import RESERVED_PREFIX
 from r2.uploads import decode_name, display_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 CHUNK = 1024 * 1024
 DEFAULT_MAX_BYTES = 2 * 1024**3  # a ZIP larger than this is refused before any byte is read
@@ -93,7 +96,7 @@ def _chunks(client: S3Client, bucket: str, key: str, resumes: list[int]) -> Iter
     offset = 0
     etag = ""
     for attempt in range(READ_ATTEMPTS):
-        extra = {"Range": f"bytes={offset}-", "IfMatch": etag} if etag else {}
+        extra: dict[str, Any] = {"Range": f"bytes={offset}-", "IfMatch": etag} if etag else {}
         try:
             with s3_errors("read the object for the ZIP", target=key):
                 response = client.get_object(Bucket=bucket, Key=key, **extra)
@@ -170,7 +173,7 @@ class MultipartSink(io.RawIOBase):
         super().__init__()
         self._client, self._bucket, self.key = client, bucket, key
         self._buffer = bytearray()
-        self._parts: list[dict[str, object]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self._position = 0
         with s3_errors("start the ZIP", target="the ZIP"):
             answer = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)

@@ -4,6 +4,7 @@ page's cached reads."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from datetime import date
 
 import streamlit as st
@@ -18,24 +19,30 @@ _EVENT_CACHE_MAX = 50_000
 _lock = threading.Lock()
 
 
-@st.cache_resource
-def _state() -> dict[str, object]:
+@dataclass
+class _AuditState:
     """Per process: a change counter and the events already read (they are never rewritten)."""
-    return {"version": 0, "events": {}}
+
+    version: int = 0
+    events: dict[str, audit.AuditEvent] = field(default_factory=dict)
+
+
+@st.cache_resource
+def _state() -> _AuditState:
+    return _AuditState()
 
 
 def audit_version() -> int:
-    return int(_state()["version"])  # type: ignore[call-overload]
+    return _state().version
 
 
 def audit_changed() -> None:
     with _lock:
-        state = _state()
-        state["version"] = int(state["version"]) + 1  # type: ignore[call-overload]
+        _state().version += 1
 
 
 def event_cache() -> dict[str, audit.AuditEvent]:
-    cache: dict[str, audit.AuditEvent] = _state()["events"]  # type: ignore[assignment]
+    cache = _state().events
     if len(cache) > _EVENT_CACHE_MAX:
         cache.clear()
     return cache

@@ -21,7 +21,7 @@ from r2.errors import R2Error
 from r2.presign import sign_get
 from r2.settings import Settings
 from ui.auth import Visitor, current_visitor
-from ui.feedback import show_error
+from ui.feedback import progress_of, show_error
 from ui.freshness import bucket_changed
 from ui.state import catalog
 from ui.text import escape_md, human_bytes
@@ -130,7 +130,7 @@ def _move_or_copy(
             client,
             settings.bucket,
             plan,
-            progress=lambda d, t: bar.progress(d / max(t, 1), text=f"{action}: {d} of {t}"),
+            progress=progress_of(bar, lambda d, t: f"{action}: {d} of {t}"),
             on_change=bulk.catalog_hook(settings, catalog()),
         )
     except R2Error as err:
@@ -171,7 +171,7 @@ def _zip(client: S3Client, settings: Settings, scope: Scope, selection: bulk.Sel
             settings.bucket,
             selection,
             max_bytes=int(settings.zip_max_mb * 1024 * 1024),
-            progress=lambda d, t: bar.progress(min(1.0, d / max(t, 1)), text=f"ZIP: {human_bytes(d)}"),
+            progress=progress_of(bar, lambda d, t: f"ZIP: {human_bytes(d)}"),
         )
         # The app's own ZIP of keys this visitor may read (authorised above), under .dashboard/zips/ with a
         # generated name: signing it is the one reserved key this view may hand out.
@@ -203,7 +203,7 @@ def _delete(client: S3Client, settings: Settings, scope: Scope, plan: bulk_delet
         client,
         settings.bucket,
         plan,
-        progress=lambda d, t: bar.progress(d / max(t, 1), text=f"Deleting: batch {d} of {t}"),
+        progress=progress_of(bar, lambda d, t: f"Deleting: batch {d} of {t}"),
         on_change=bulk.catalog_hook(settings, catalog()),
     )
     bucket_changed()

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from r2.local import LOCAL_BANNER
@@ -81,7 +82,7 @@ def no_access_page() -> None:
     st.markdown("You are signed in, but no role has been given to you. Ask an admin to add you to `[roles]`.")
 
 
-def navigation(visitor: Visitor) -> st.navigation:  # type: ignore[valid-type]
+def navigation(visitor: Visitor) -> StreamlitPage:
     if visitor.source == "anonymous":
         return st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/login:", url_path="sign-in")])
     allowed = [p for p in PAGES if allows(visitor.roles, PAGE_ROLES[p[0]])]

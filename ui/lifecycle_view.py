@@ -92,8 +92,8 @@ def editor(rows: list[dict[str, Any]], *, disabled: bool) -> list[dict[str, Any]
             lifecycle_table.ENABLED: st.column_config.CheckboxColumn(default=True),
         },
     )
-    records: list[dict[str, Any]] = edited.astype(object).where(edited.notna(), None).to_dict("records")
-    return records
+    records = edited.astype(object).where(edited.notna(), None).to_dict("records")
+    return [{str(column): value for column, value in row.items()} for row in records]
 
 
 def run_change(
