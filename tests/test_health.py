@@ -6,6 +6,7 @@ import hashlib
 import io
 import itertools
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -90,6 +91,30 @@ def test_all_green_against_the_local_server_and_probes_cleaned_up(healthy: Setti
     }
     assert probe_keys(s3, healthy.bucket) == []
     assert all(c.ms >= 0 for c in checks.values())
+
+
+def test_independent_probes_run_at_the_same_time_on_one_client(healthy: Settings) -> None:
+    """The write probe and the two Admin probes depend only on authentication: they meet at a barrier,
+    which a run that makes them wait for each other never reaches (each wait would break)."""
+    meet = threading.Barrier(3, timeout=20)
+    met: list[str] = []
+    clients: list[S3Client] = []
+
+    def rendezvous(model: Any, **kwargs: Any) -> None:
+        meet.wait()
+        met.append(model.name)
+
+    def meeting(settings: Settings, **kw: float) -> S3Client:
+        client = health_client(settings, **kw)
+        for operation in ("PutObject", "GetBucketCors", "ListBuckets"):
+            client.meta.events.register(f"before-call.s3.{operation}", rendezvous)
+        clients.append(client)
+        return client
+
+    checks = run(healthy, client_factory=meeting)
+    assert sorted(met) == ["GetBucketCors", "ListBuckets", "PutObject"]
+    assert len(clients) == 1
+    assert {n: c.status for n, c in checks.items() if c.status == "fail"} == {}
 
 
 def test_report_json_shape_and_no_secret(healthy: Settings) -> None:
