@@ -1,5 +1,6 @@
 """Architecture rules the code relies on."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,15 @@ def test_the_library_has_no_import_cycle() -> None:
 
     cycles = [c for m in sorted(graph) if (c := cycle_from(m))]
     assert not cycles, f"import cycles: {cycles[:3]}"
+
+
+def test_health_and_usage_leave_s3_error_codes_to_the_error_module() -> None:
+    """One table says what an S3 error means (r2/errors.py): Health and Usage pass their own wording
+    to `s3_errors(messages=...)` instead of catching botocore's exceptions and reading their codes."""
+    r2 = Path(__file__).resolve().parent.parent / "r2"
+    ours = [p for p in r2.rglob("*.py") if p.relative_to(r2).parts[0].startswith(("health", "usage"))]
+    assert ours
+    reading = [
+        str(p.relative_to(r2)) for p in ours if re.search(r"ClientError|BotoCoreError|\[\"Error\"\]", p.read_text())
+    ]
+    assert reading == []
