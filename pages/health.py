@@ -6,7 +6,7 @@ import streamlit as st
 
 from r2.health import CHECK_NAMES, KNOWN_PROBLEMS, STATUSES, Check, Deps, overall, report, run_checks
 from ui.auth import require
-from ui.health import show_check, show_overall
+from ui.health import shared_health_client, show_check, show_overall
 from ui.state import connection
 
 require("developer")
@@ -35,7 +35,9 @@ st.table(
 top.progress(0.0, text="Checking…")
 checks: list[Check] = []
 with results:
-    for check in run_checks(Deps(settings=settings)):  # independent checks run at the same time
+    for check in run_checks(
+        Deps(settings=settings, client_factory=shared_health_client)
+    ):  # independent checks run at the same time
         checks.append(check)
         done = min(len(checks), len(CHECK_NAMES))
         top.progress(done / len(CHECK_NAMES), text=f"Checking… {done} of {len(CHECK_NAMES)}: {check.name}")
