@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import requests
@@ -139,16 +140,25 @@ def check_delete(run: Run) -> Outcome:
     # permission: S3 answers 204 for a missing key, AccessDenied when the token may not delete.
     keys = list(run.to_delete) or [f"{PROBE_PREFIX}never-written-{uuid.uuid4().hex}.txt"]
     probed_only = not run.to_delete
-    denied: list[str] = []
-    for key in keys:
+
+    def delete(key: str) -> R2Error | None:
+        """None when deleted; the error otherwise (Refused: the token may not delete)."""
         try:
             with s3_errors("delete the probe object", target="the probe object", messages=DELETE_REFUSED):
                 client.delete_object(Bucket=s.bucket, Key=key)
-        except Refused:
-            denied.append(key)
-            continue
-        if key in run.to_delete:
+        except R2Error as err:
+            return err
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="health-delete") as pool:
+        errors = list(pool.map(delete, keys))  # every probe in one round trip's time
+    for key, error in zip(keys, errors, strict=True):
+        if error is None and key in run.to_delete:
             run.to_delete.remove(key)
+    failed = next((e for e in errors if e is not None and not isinstance(e, Refused)), None)
+    if failed is not None:
+        raise failed
+    denied = [key for key, error in zip(keys, errors, strict=True) if isinstance(error, Refused)]
     if denied:
         run.can["delete"] = False
         by_hand = "" if probed_only else f"; then remove the probe object(s) {', '.join(denied)} by hand"
