@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from r2.settings import Settings
-from r2.usage_analytics import CLASS_A, CLASS_B
+from r2.usage.analytics import CLASS_A, CLASS_B
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ROOT / "docs" / "bench"  # docs/bench/<topic>.md and its plots (<topic>*.png)

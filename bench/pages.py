@@ -252,8 +252,8 @@ def _usage_snapshot(client: Any, settings: Any) -> list[str]:
     """Scan the bucket and save a usage snapshot with the Usage page's own code, when it exists."""
     try:
         from r2.usage import scan  # type: ignore[attr-defined]
-        from r2.usage_listing import Boto3Lister  # type: ignore[import-not-found]
-        from r2.usage_snapshots import save  # type: ignore[import-not-found]
+        from r2.usage.listing import Boto3Lister  # type: ignore[import-not-found]
+        from r2.usage.snapshots import save  # type: ignore[import-not-found]
     except ImportError:
         return ["the Usage page's library (r2/usage.py) was not there yet, so no snapshot was stored"]
     save(client, BUCKET, scan(Boto3Lister(client, BUCKET), BUCKET, client=client))

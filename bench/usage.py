@@ -82,7 +82,7 @@ def contenders(endpoint: str) -> list[tuple[str, Callable[[], object], bool]]:
     """(name, run once, slow) for one endpoint."""
     from r2.client import make_client
     from r2.usage import UsageScan
-    from r2.usage_listing import Boto3Lister, ObstoreLister
+    from r2.usage.listing import Boto3Lister, ObstoreLister
 
     settings = settings_for(endpoint)
     client = make_client(settings)
@@ -123,7 +123,7 @@ MEMORY_CHILD = textwrap.dedent(
     import gc, json, random, resource, sys, tracemalloc
     from datetime import UTC, datetime
     from r2.usage import Aggregator
-    from r2.usage_listing import Entry
+    from r2.usage.listing import Entry
 
     n, traced = int(sys.argv[1]), sys.argv[2] == "traced"
     exts = ["jpg", "png", "webp", "gif", "avif", "heic", "tiff", "bmp", "svg", "json", "txt", "mov"]
@@ -170,7 +170,7 @@ def moto_check() -> str:
     from r2.client import make_client
     from r2.local import LocalServer
     from r2.usage import UsageScan
-    from r2.usage_listing import ObstoreLister
+    from r2.usage.listing import ObstoreLister
     from tests.support.seeding import seed
 
     server = LocalServer().start()

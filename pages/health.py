@@ -6,7 +6,7 @@ import streamlit as st
 
 from r2.health import CHECK_NAMES, KNOWN_PROBLEMS, STATUSES, Check, Deps, overall, report, run_checks
 from ui.auth import require
-from ui.health import show_check, show_overall
+from ui.health import shared_health_client, show_check, show_overall
 from ui.state import connection
 
 require("developer")
@@ -21,12 +21,27 @@ settings, _ = connection()
 
 st.button("Run again", icon=":material/refresh:")  # a click reruns this script, which runs the checks
 top = st.empty()
+results = st.container()
+copy = st.container()
+
+# Drawn before the checks run, so the page is readable at once; the checks fill the space above.
+st.subheader("Known problems and the checks that catch them")
+st.table(
+    pd.DataFrame(KNOWN_PROBLEMS, columns=["Problem (from the guide)", "Caught by", "Usual cause"]),
+    hide_index=True,
+    border="horizontal",
+)
+
+top.progress(0.0, text="Checking…")
 checks: list[Check] = []
-for check in run_checks(Deps(settings=settings)):
-    checks.append(check)
-    done = min(len(checks), len(CHECK_NAMES))
-    top.progress(done / len(CHECK_NAMES), text=f"Checking… {done} of {len(CHECK_NAMES)}: {check.name}")
-    show_check(check)
+with results:
+    for check in run_checks(
+        Deps(settings=settings, client_factory=shared_health_client)
+    ):  # independent checks run at the same time
+        checks.append(check)
+        done = min(len(checks), len(CHECK_NAMES))
+        top.progress(done / len(CHECK_NAMES), text=f"Checking… {done} of {len(CHECK_NAMES)}: {check.name}")
+        show_check(check)
 
 counts = Counter(c.status for c in checks)
 with top.container():
@@ -34,13 +49,6 @@ with top.container():
 
 document = report(checks) | {"target": settings.describe_target(), "settings": settings.masked()}
 text = json.dumps(document, indent=2, default=str, ensure_ascii=False)
-with st.expander("Copy report (JSON, secrets masked)", icon=":material/content_copy:"):
+with copy.expander("Copy report (JSON, secrets masked)", icon=":material/content_copy:"):
     st.code(text, language="json")
     st.download_button("Download report", text, file_name="r2-health.json", mime="application/json", on_click="ignore")
-
-st.subheader("Known problems and the checks that catch them")
-st.table(
-    pd.DataFrame(KNOWN_PROBLEMS, columns=["Problem (from the guide)", "Caught by", "Usual cause"]),
-    hide_index=True,
-    border="horizontal",
-)

@@ -10,15 +10,21 @@ import time
 
 import streamlit as st
 
-from r2 import usage_checkpoint
-from r2.audit import AuditEvent, record
 from r2.client import S3Client
 from r2.errors import R2Error
 from r2.settings import Settings
-from r2.usage import ScanStopped, UsageReport, UsageScan
-from r2.usage_analytics import AccountUsage, enabled, fetch
-from r2.usage_listing import make_lister
-from r2.usage_snapshots import SnapshotInfo, latest, save
+from r2.usage import (
+    AccountUsage,
+    ScanStopped,
+    SnapshotInfo,
+    UsageReport,
+    UsageScan,
+    latest,
+    make_lister,
+    save_scan,
+)
+from r2.usage import checkpoint as usage_checkpoint
+from r2.usage.analytics import enabled, fetch
 from ui.auth import require
 from ui.catalog_view import catalog_figures
 from ui.feedback import show_error
@@ -62,28 +68,22 @@ def account_usage(_settings: Settings, key: str) -> AccountUsage:
 
 
 def finish(report: UsageReport) -> None:
-    """Save the snapshot and the audit event; say so when either fails (the numbers stay shown)."""
+    """Save the snapshot and the audit event (one library call); say so when either fails (the numbers stay shown)."""
     st.session_state.pop(JOB, None)
     st.session_state["usage_report"] = report
     with contextlib.suppress(R2Error):  # a leftover checkpoint is only offered again, never counted twice
         usage_checkpoint.clear(client, settings.bucket)
         saved_scan.clear()
-    try:
-        save(client, settings.bucket, report)
+    saved = save_scan(client, settings.bucket, report, actor=visitor.actor)
+    if saved.key is not None:
         bucket_changed()
-    except R2Error as err:
-        st.warning("The scan finished but its snapshot could not be saved:", icon=":material/warning:")
-        show_error(err)
-    detail = f"{report.objects} objects, {report.bytes} bytes, {report.list_calls} LIST calls, {report.seconds:.1f} s"
-    try:
-        record(
-            client,
-            settings.bucket,
-            AuditEvent(visitor.actor, "usage.scan", settings.bucket, "ok", detail),
-        )
-    except R2Error as err:
-        st.warning("The scan finished but the audit log could not record it:", icon=":material/warning:")
-        show_error(err)
+    for what, err in (
+        ("its snapshot could not be saved", saved.snapshot_error),
+        ("the audit log could not record it", saved.audit_error),
+    ):
+        if err is not None:
+            st.warning(f"The scan finished but {what}:", icon=":material/warning:")
+            show_error(err)
 
 
 def run(job: UsageScan) -> None:

@@ -123,7 +123,7 @@ def test_classes_of_operations() -> None:
 
 def test_the_benchmarks_bill_operations_as_the_library_does() -> None:
     """A benchmark's dollars and the Usage page's Class A / B split come from one list of what R2 bills."""
-    from r2.usage_analytics import CLASS_A, CLASS_B
+    from r2.usage.analytics import CLASS_A, CLASS_B
 
     assert {name for name in CLASS_A if operation_class(name) != "A"} == set()
     assert {name for name in CLASS_B if operation_class(name) != "B"} == set()

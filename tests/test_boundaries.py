@@ -1,5 +1,6 @@
 """Architecture rules the code relies on."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,15 @@ def test_tests_and_benchmarks_share_helpers_only_through_tests_support() -> None
         if rel.parts[0] == "tests" and not rel.name.startswith("test_bench"):  # only the bench's own tests
             wrong += [f"{rel} imports {m}" for m in _imports_of(path, ROOT, top="bench")]
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_health_and_usage_leave_s3_error_codes_to_the_error_module() -> None:
+    """One table says what an S3 error means (r2/errors.py): Health and Usage pass their own wording
+    to `s3_errors(messages=...)` instead of catching botocore's exceptions and reading their codes."""
+    r2 = Path(__file__).resolve().parent.parent / "r2"
+    ours = [p for p in r2.rglob("*.py") if p.relative_to(r2).parts[0].startswith(("health", "usage"))]
+    assert ours
+    reading = [
+        str(p.relative_to(r2)) for p in ours if re.search(r"ClientError|BotoCoreError|\[\"Error\"\]", p.read_text())
+    ]
+    assert reading == []

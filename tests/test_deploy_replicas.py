@@ -20,10 +20,11 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from r2 import audit, cors_store, usage_snapshots
+from r2 import audit, cors_store
 from r2.catalog import Catalog
 from r2.client import S3Client, make_client
 from r2.naming import is_hidden
+from r2.usage import snapshots as usage_snapshots
 from tests.support import corpus
 from tests.support.browser import expect, streamlit_process
 from tests.support.env import TEST_BUCKET, env_for, settings_for

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from r2.client import CallCounter, S3Client
-from r2.health import CHECK_NAMES, Check, Deps, health_client, overall, report, run_all, run_checks
+from r2.health import CHECK_NAMES, PROBE_PREFIX, Check, Deps, health_client, overall, report, run_all, run_checks
 from r2.local import demo_cors_rules
 from r2.settings import RESERVED_PREFIX, Settings
 from tests.support.cli import run as cli
@@ -89,6 +90,50 @@ def test_all_green_against_the_local_server_and_probes_cleaned_up(healthy: Setti
     }
     assert probe_keys(s3, healthy.bucket) == []
     assert all(c.ms >= 0 for c in checks.values())
+
+
+def test_independent_probes_run_at_the_same_time_on_one_client(healthy: Settings) -> None:
+    """The write probe and the two Admin probes depend only on authentication: they meet at a barrier,
+    which a run that makes them wait for each other never reaches (each wait would break)."""
+    meet = threading.Barrier(3, timeout=20)
+    met: list[str] = []
+    clients: list[S3Client] = []
+
+    def rendezvous(model: Any, **kwargs: Any) -> None:
+        meet.wait()
+        met.append(model.name)
+
+    def meeting(settings: Settings, **kw: float) -> S3Client:
+        client = health_client(settings, **kw)
+        for operation in ("PutObject", "GetBucketCors", "ListBuckets"):
+            client.meta.events.register(f"before-call.s3.{operation}", rendezvous)
+        clients.append(client)
+        return client
+
+    checks = run(healthy, client_factory=meeting)
+    assert sorted(met) == ["GetBucketCors", "ListBuckets", "PutObject"]
+    assert len(clients) == 1
+    assert {n: c.status for n, c in checks.items() if c.status == "fail"} == {}
+
+
+def test_the_probe_objects_are_deleted_at_the_same_time(healthy: Settings, s3: S3Client) -> None:
+    """The write probe and the signed-PUT probe are deleted in one round trip's time, not two."""
+    meet = threading.Barrier(2, timeout=20)
+    met: list[str] = []
+
+    def rendezvous(params: dict[str, Any], **kwargs: Any) -> None:
+        meet.wait()
+        met.append(params["Key"])
+
+    def meeting(settings: Settings, **kw: float) -> S3Client:
+        client = health_client(settings, **kw)
+        client.meta.events.register("before-parameter-build.s3.DeleteObject", rendezvous)
+        return client
+
+    checks = run(healthy, client_factory=meeting)
+    assert checks["Delete object"].status == "ok", checks["Delete object"].detail
+    assert len(met) == 2 and all(key.startswith(PROBE_PREFIX) for key in met)
+    assert probe_keys(s3, healthy.bucket) == []
 
 
 def test_report_json_shape_and_no_secret(healthy: Settings) -> None:

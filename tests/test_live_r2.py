@@ -36,7 +36,7 @@ from r2.presign import sign_get, sign_put
 from r2.settings import Settings, load_settings
 from r2.thumbnails import THUMB_SIZE, thumbnail_of
 from r2.uploads import copy_new, store
-from r2.usage_listing import make_lister
+from r2.usage.listing import make_lister
 from tests.support.env import ROOT
 from tests.support.live_env import LIVE_ENV, LIVE_TEST
 

@@ -497,7 +497,7 @@ def test_cli_sign_needs_no_network() -> None:
 def test_usage_scan_cut_mid_way_resumes_where_it_stopped(s3: S3Client, proxy: FaultProxy) -> None:
     from r2.errors import R2Error
     from r2.usage import UsageScan
-    from r2.usage_listing import Boto3Lister
+    from r2.usage.listing import Boto3Lister
     from tests.support.seeding import seed as seed_fast
 
     seed_fast("test-bucket", ((f"f{f}/k{i:05d}.png", 10) for f in range(3) for i in range(2500)))

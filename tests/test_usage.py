@@ -25,8 +25,8 @@ from r2.usage import (
     scan_list_calls,
     type_of,
 )
-from r2.usage_listing import Boto3Lister, Entry, ObstoreLister, make_lister
-from r2.usage_snapshots import history, latest, load, parse_key, save
+from r2.usage.listing import Boto3Lister, Entry, ObstoreLister, make_lister
+from r2.usage.snapshots import history, latest, load, parse_key, save
 from tests.support.seeding import seed
 
 MONTHS = [datetime(2025, m, 15, 12, tzinfo=UTC) for m in (1, 3, 7, 11)]

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from r2 import usage_checkpoint
 from r2.client import S3Client
 from r2.usage import ScanStopped, UsageScan, scan
-from r2.usage_listing import Boto3Lister
+from r2.usage import checkpoint as usage_checkpoint
+from r2.usage.listing import Boto3Lister
 from tests.support.env import TEST_BUCKET
 from tests.support.seeding import seed
 

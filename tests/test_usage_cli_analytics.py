@@ -10,7 +10,7 @@ import pytest
 from r2.client import S3Client
 from r2.errors import AccessDenied, InvalidInput, Unavailable
 from r2.settings import Settings, parse_settings
-from r2.usage_analytics import enabled, fetch
+from r2.usage.analytics import enabled, fetch
 from tests.support.cli import run
 from tests.support.env import TEST_BUCKET, env_from
 from tests.support.fake_graphql import ACCOUNT, ANSWER, TOKEN, FakeGraphQL
@@ -43,6 +43,19 @@ def test_cli_usage_text_and_bad_depth(s3: S3Client, settings: Settings) -> None:
     assert code == 0 and "objects: 1" in out and "x/<b>bold</b>.jpg" in out
     code, _, err = run(["usage", "--depth", "0"], env_from(settings))
     assert code == 2 and "--depth" in err
+
+
+def test_cli_usage_save_keeps_the_snapshot_and_audits_it_as_the_page_does(s3: S3Client, settings: Settings) -> None:
+    from r2.audit import AuditEvent, recent
+    from r2.usage.snapshots import history
+
+    seed(settings.bucket, [("a/one.jpg", 100), ("b/two.png", 50)])
+    code, _, err = run(["usage", "--json", "--save"], env_from(settings))
+    assert code == 0, err
+    assert [(i.objects, i.bytes) for i in history(s3, settings.bucket)] == [(2, 150)]
+    events: list[AuditEvent] = recent(s3, settings.bucket)
+    assert [(e.action, e.target, e.outcome) for e in events] == [("usage.scan", settings.bucket, "ok")]
+    assert events[0].actor.startswith("cli") and "2 objects, 150 bytes" in events[0].detail
 
 
 def test_cli_usage_without_credentials_exits_2() -> None:

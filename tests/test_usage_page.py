@@ -12,8 +12,8 @@ from r2.audit import AUDIT_PREFIX, AuditEvent
 from r2.client import S3Client
 from r2.settings import Settings
 from r2.usage import ScanStopped, UsageScan
-from r2.usage_listing import Boto3Lister
-from r2.usage_snapshots import history
+from r2.usage.listing import Boto3Lister
+from r2.usage.snapshots import history
 from tests.support.apptest import button, configure, rendered_text
 from tests.support.env import ROOT
 from tests.support.fake_graphql import ACCOUNT, ANSWER, TOKEN, FakeGraphQL
@@ -133,7 +133,7 @@ def test_a_scan_saved_by_a_replica_that_died_is_resumed_on_this_one(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
 ) -> None:
     """The scan's state lives in the bucket, so a restart does not lose it."""
-    from r2 import usage_checkpoint
+    from r2.usage import checkpoint as usage_checkpoint
 
     seed(settings.bucket, [(f"f{n % 2}/{n:04d}.jpg", 10) for n in range(2500)])
     dead = UsageScan(Boto3Lister(s3, settings.bucket), settings.bucket, client=s3, workers=1)

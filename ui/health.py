@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from r2.health import Check, Status
+from r2.client import S3Client
+from r2.health import Check, Status, health_client
+from r2.settings import Settings
 from ui.text import escape_md
 
 ICONS: dict[str, str] = {
@@ -20,6 +22,13 @@ HEADLINES: dict[str, str] = {
     "warn": "Working, with warnings: see the fixes below.",
     "fail": "Something is broken: see the failed checks and their fixes below.",
 }
+
+
+@st.cache_resource(show_spinner=False)
+def shared_health_client(settings: Settings, *, connect_timeout: float, read_timeout: float) -> S3Client:
+    """The health client, made once per settings for every visit (making one costs 0.1-0.2 s); it is
+    thread-safe, and the checks' probes are per run, so sharing it changes no result."""
+    return health_client(settings, connect_timeout=connect_timeout, read_timeout=read_timeout)
 
 
 def show_check(check: Check) -> None:

@@ -16,9 +16,17 @@ from r2.client import S3Client
 from r2.errors import R2Error
 from r2.presign import sign_get
 from r2.settings import Settings
-from r2.usage import FREE_CLASS_A, Aggregator, Progress, UsageReport, estimate_cost, scan_cost_usd, scan_list_calls
-from r2.usage_analytics import AccountUsage
-from r2.usage_snapshots import SnapshotInfo
+from r2.usage import (
+    FREE_CLASS_A,
+    AccountUsage,
+    Aggregator,
+    Progress,
+    SnapshotInfo,
+    UsageReport,
+    estimate_cost,
+    scan_cost_usd,
+    scan_list_calls,
+)
 from ui.lifecycle_actions import incomplete_upload_actions
 from ui.text import escape_md, human_bytes
 

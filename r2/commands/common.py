@@ -7,6 +7,7 @@ these) never import each other.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -23,6 +24,14 @@ NEEDS_CREDENTIALS = (
     "R2_BUCKET (or R2_ENDPOINT for another S3-compatible server) in the environment, .env or "
     ".streamlit/secrets.toml. The command line has no embedded demo bucket."
 )
+
+
+def actor() -> str:
+    """Who runs the command, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 class UsageError(Exception):

@@ -7,13 +7,12 @@ question; without a terminal and without `--yes` they refuse with exit 1.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import Any
 
 from r2 import cors, cors_store
-from r2.commands.common import Context, UsageError, confirm
+from r2.commands.common import Context, UsageError, actor, confirm
 from r2.errors import InvalidInput, R2Error
 from r2.preflight import preflight
 
@@ -64,13 +63,6 @@ def register(sub: Any) -> None:
     p.add_argument("--reason", default="")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_delete)
-
-
-def actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def read_file(name: str) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from r2.commands.common import Context, UsageError
-from r2.usage import Progress, estimate_cost, scan
-from r2.usage_listing import make_lister
+from r2.commands.common import Context, UsageError, actor
+from r2.usage import Progress, ScanSaved, estimate_cost, make_lister, save_scan, scan
 
 
 def register(sub: Any) -> None:
@@ -25,7 +24,11 @@ def register(sub: Any) -> None:
         default="obstore",
         help="listing engine: obstore (fast, default) or boto3 (slower, reports storage classes)",
     )
-    p.add_argument("--save", action="store_true", help="also save the result as a snapshot in the bucket")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="also save the result as a snapshot in the bucket and record it in the audit log",
+    )
     p.set_defaults(func=cmd_usage)
 
 
@@ -48,14 +51,12 @@ def cmd_usage(args: argparse.Namespace, ctx: Context) -> int:
         top_n=args.top,
         progress=progress,
     )
-    if args.save:
-        from r2.usage_snapshots import save
-
-        save(client, settings.bucket, report)
+    saved = save_scan(client, settings.bucket, report, actor=actor()) if args.save else None
+    status = _say_saved(saved, ctx)
     data = report.to_dict(settings)
     if args.json:
         ctx.print_json(data)
-        return 0
+        return status
     cost = estimate_cost(report.bytes, settings)
     ctx.print(f"bucket: {report.bucket}")
     ctx.print(f"objects: {report.objects:,}  bytes: {report.bytes:,} ({cost.stored_gb:.3f} GB)")
@@ -77,4 +78,14 @@ def cmd_usage(args: argparse.Namespace, ctx: Context) -> int:
     ctx.print(f"\nincomplete multipart uploads: {len(report.incomplete_uploads)}")
     for upload in report.incomplete_uploads[:20]:
         ctx.print(f"  {upload.key} (started {upload.initiated})")
-    return 0
+    return status
+
+
+def _say_saved(saved: ScanSaved | None, ctx: Context) -> int:
+    """Tell on stderr what of `--save` failed (the numbers still print); 1 when anything did."""
+    if saved is None:
+        return 0
+    for what, err in (("its snapshot", saved.snapshot_error), ("the audit event", saved.audit_error)):
+        if err is not None:
+            print(f"usage: the scan finished but {what} could not be saved: {err}", file=ctx.err)
+    return 1 if saved.snapshot_error or saved.audit_error else 0

@@ -19,10 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, S3Client
-from r2.errors import AccessDenied, NotFound, R2Error, Unavailable, translate
+from r2.errors import AccessDenied, NotFound, R2Error, Unavailable, s3_errors
 from r2.settings import Settings, _is_loopback
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum keys per call (one Class A operation each)
@@ -67,22 +65,18 @@ class Boto3Lister:
     def top_level(self, prefix: str = "") -> tuple[list[str], list[Entry]]:
         prefixes: list[str] = []
         entries: list[Entry] = []
-        try:
+        with s3_errors("list the bucket", target="the bucket"):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
                 prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
                 entries.extend(_boto_entry(o) for o in page.get("Contents", []))
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="list the bucket", target="the bucket") from exc
         return prefixes, entries
 
     def peek(self, prefix: str) -> tuple[list[str], list[Entry]] | None:
         """One delimiter LIST page of `prefix`: its sub-prefixes and direct objects, or None when the
         level holds more than one page (then it is cheaper to list it as a whole)."""
-        try:
+        with s3_errors("list the bucket", target="the bucket"):
             page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, Delimiter="/", MaxKeys=PAGE_SIZE)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="list the bucket", target="the bucket") from exc
         if page.get("IsTruncated"):
             return None
         prefixes = [p["Prefix"] for p in page.get("CommonPrefixes", [])]
@@ -93,10 +87,8 @@ class Boto3Lister:
         if start_after:
             params["StartAfter"] = start_after
         while True:
-            try:
+            with s3_errors("list the bucket", target="the bucket"):
                 page = self.client.list_objects_v2(**params)
-            except (ClientError, BotoCoreError) as exc:
-                raise translate(exc, action="list the bucket", target="the bucket") from exc
             entries = [_boto_entry(o) for o in page.get("Contents", [])]
             if entries:
                 yield entries

@@ -13,13 +13,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from r2.client import S3Client
-from r2.errors import NotFound, translate
+from r2.errors import NotFound, s3_errors
 from r2.settings import RESERVED_PREFIX
-from r2.usage import Aggregator, Group, UsageScan, _Part
-from r2.usage_listing import Lister
+from r2.usage.aggregate import Aggregator, Group
+from r2.usage.listing import Lister
+from r2.usage.scan import UsageScan, _Part
 
 CHECKPOINT_KEY = f"{RESERVED_PREFIX}usage-scan/checkpoint.json"
 SAVE_EVERY_SECONDS = 10.0  # a PUT (Class A) at most this often while a scan runs
@@ -89,29 +88,24 @@ def restore(data: dict[str, Any], lister: Lister, client: S3Client) -> UsageScan
 
 def save(client: S3Client, scan: UsageScan, *, actor: str) -> None:
     body = json.dumps(state_of(scan, actor=actor)).encode("utf-8")
-    try:
+    with s3_errors("save the scan's progress", target="the usage scan"):
         client.put_object(Bucket=scan.bucket, Key=CHECKPOINT_KEY, Body=body, ContentType="application/json")
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="save the scan's progress", target="the usage scan") from exc
 
 
 def load(client: S3Client, bucket: str) -> dict[str, Any] | None:
     """The saved state of an unfinished scan of `bucket`, or None (none, or unreadable: start afresh)."""
     try:
-        answer = client.get_object(Bucket=bucket, Key=CHECKPOINT_KEY)
-        data = json.loads(answer["Body"].read())
-    except (ClientError, BotoCoreError) as exc:
-        error = translate(exc, action="read the saved scan", target="the usage scan")
-        if isinstance(error, NotFound):
-            return None
-        raise error from exc
+        with s3_errors("read the saved scan", target="the usage scan"):
+            answer = client.get_object(Bucket=bucket, Key=CHECKPOINT_KEY)
+            raw = answer["Body"].read()
+        data = json.loads(raw)
+    except NotFound:
+        return None
     except ValueError:
         return None
     return data if isinstance(data, dict) and data.get("bucket") == bucket else None
 
 
 def clear(client: S3Client, bucket: str) -> None:
-    try:
+    with s3_errors("remove the saved scan", target="the usage scan"):
         client.delete_object(Bucket=bucket, Key=CHECKPOINT_KEY)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate(exc, action="remove the saved scan", target="the usage scan") from exc
