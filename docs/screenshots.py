@@ -38,6 +38,7 @@ def _browse(page: Any) -> None:
 
 
 def _cors(page: Any) -> None:
+    page.get_by_text("As JSON").click(timeout=60_000)  # the JSON is drawn on demand
     page.locator('[data-testid="stCode"]').get_by_text("AllowedOrigins").first.wait_for(timeout=60_000)
 
 

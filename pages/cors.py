@@ -12,7 +12,7 @@ from ui.config_change import attempt_change, remember_done, show_done
 from ui.feedback import show_error
 from ui.freshness import bucket_version
 from ui.state import connection
-from ui.text import escape_md
+from ui.text import escape_md, markdown_table
 
 visitor = require("developer")
 settings, client = connection()
@@ -95,9 +95,13 @@ with tab_view:
             icon=":material/info:",
         )
     else:
-        st.dataframe(cors.rows(live), hide_index=True, width="stretch")
-        fmt = st.radio("JSON format", ["S3 API", "R2 dashboard"], horizontal=True, key="cors_view_fmt")
-        st.code(live.to_json("s3" if fmt == "S3 API" else "dashboard"), language="json")
+        # What the first view shows is drawn without a data grid or a code block: each makes the browser load
+        # over 1 MB of script first (docs/bench/page_speed.md). The JSON is drawn when asked for.
+        st.markdown(markdown_table(cors.rows(live)))
+        with st.expander("As JSON", icon=":material/data_object:", key="cors_json", on_change="rerun") as as_json:
+            if as_json.open:
+                fmt = st.radio("JSON format", ["S3 API", "R2 dashboard"], horizontal=True, key="cors_view_fmt")
+                st.code(live.to_json("s3" if fmt == "S3 API" else "dashboard"), language="json")
         show_problems(cors.lint(live, settings.app_origin))
         if st.button("Delete the policy…", icon=":material/delete:", key="cors_delete"):
             st.session_state.cors_confirm_delete = True
@@ -157,17 +161,17 @@ with tab_edit:
     show_problems(warnings)
 
     loaded = as_policy(st.session_state.cors_loaded)
-    left, right = st.columns(2)
-    left.markdown("**Live** (as loaded)")
-    left.code(loaded.to_json() if loaded else "(no CORS policy)", language="json")
-    right.markdown("**Edited**")
-    right.code(edited.to_json() if edited else "(invalid)", language="json")
-    if edited is not None:
-        difference = cors.diff(loaded, edited)
+    difference = cors.diff(loaded, edited) if edited is not None else ""
+    if edited is not None and not difference:  # the editor shows the live policy: nothing to compare
+        st.caption("No difference from the live policy.")
+    else:
+        left, right = st.columns(2)
+        left.markdown("**Live** (as loaded)")
+        left.code(loaded.to_json() if loaded else "(no CORS policy)", language="json")
+        right.markdown("**Edited**")
+        right.code(edited.to_json() if edited else "(invalid)", language="json")
         if difference:
             st.code(difference, language="diff")
-        else:
-            st.caption("No difference from the live policy.")
     reason = st.text_input("Why (kept in the history)", key="cors_reason")
     same = edited is not None and cors.same_policy(loaded, edited)
     if st.button("Apply", type="primary", disabled=bool(problems) or same, icon=":material/publish:", key="cors_apply"):
@@ -230,25 +234,28 @@ with tab_history:
     if not entries:
         st.info("No history yet. Every change made here or with `python -m r2 cors` is snapshotted first.")
     else:
-        st.dataframe(
-            [
-                {
-                    "Version": e.version,
-                    "When (UTC)": f"{e.at:%Y-%m-%d %H:%M:%S}",
-                    "Who": e.actor,
-                    "Change": e.action,
-                    "Why": e.reason,
-                    "Policy before": "none" if e.before is None else f"{len(e.before.rules)} rule(s)",
-                }
-                for e in entries
-            ],
-            hide_index=True,
-            width="stretch",
+        st.markdown(
+            markdown_table(
+                [
+                    {
+                        "Version": e.version,
+                        "When (UTC)": f"{e.at:%Y-%m-%d %H:%M:%S}",
+                        "Who": e.actor,
+                        "Change": e.action,
+                        "Why": e.reason,
+                        "Policy before": "none" if e.before is None else f"{len(e.before.rules)} rule(s)",
+                    }
+                    for e in entries
+                ]
+            )
         )
         chosen = st.selectbox("Version", [e.version for e in entries], key="cors_history_version")
         entry = next(e for e in entries if e.version == chosen)
-        st.caption("The policy that was live before this change, compared with the live one:")
-        st.code(cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}") or "(same)", "diff")
+        compare = "The policy that was live before this change, compared with the live one"
+        with st.expander(compare, icon=":material/difference:", key="cors_compare", on_change="rerun") as shown:
+            if shown.open:  # a code block is drawn when asked for (see the live policy's JSON above)
+                diff = cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}")
+                st.code(diff or "(same)", "diff")
         if st.button("Roll back to this version", icon=":material/history:", key="cors_rollback"):
             with st.spinner("Snapshotting, restoring and reading back…"):
                 run_change(

@@ -8,16 +8,32 @@ from pathlib import Path
 from tests.support.env import ROOT
 
 
+def in_fresh_python(code: str) -> None:
+    """Run `code` in a new interpreter (nothing imported yet); it passes when its asserts hold."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_r2_package_never_imports_streamlit() -> None:
-    code = (
+    in_fresh_python(
         "import pkgutil, importlib, sys, r2\n"
         "for m in pkgutil.walk_packages(r2.__path__, 'r2.'):\n"
         "    if m.name != 'r2.__main__': importlib.import_module(m.name)\n"
         "bad = sorted(n for n in sys.modules if n == 'streamlit' or n.startswith('streamlit.'))\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+
+
+def test_the_frame_imports_no_data_library() -> None:
+    """Every page, the sign-in page and "Page not found" run the frame (app.py) first; the data libraries
+    (pyarrow, DuckDB, deltalake, pandas: over a second to import on these machines) are imported by the
+    pages that use them, not by the frame (docs/bench/page_speed.md)."""
+    in_fresh_python(
+        "import sys, ui.frame\n"
+        "heavy = ('pandas', 'pyarrow', 'duckdb', 'deltalake', 'numpy', 'altair', 'PIL')\n"
+        "bad = sorted(n for n in heavy if n in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
 
 
 def test_no_secrets_file_is_tracked() -> None:

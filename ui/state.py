@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from r2 import local
-from r2.catalog import Catalog
 from r2.client import S3Client, make_client
 from r2.errors import SettingsError, redact
 from r2.settings import DEFAULT_APP_ORIGIN, Settings, gather, parse_settings
 from ui.text import escape_md
 from ui.upload_gate import follow_upload_limit
+
+if TYPE_CHECKING:  # the catalog pulls in pyarrow, DuckDB and deltalake (~0.35 s): only for pages that use it
+    from r2.catalog import Catalog
 
 
 def secret_values() -> tuple[str, ...]:
@@ -96,6 +98,8 @@ def connection() -> tuple[Settings, S3Client]:
 
 @st.cache_resource(show_spinner=False)
 def _catalog(_settings: Settings, _client: S3Client, key: int) -> Catalog:
+    from r2.catalog import Catalog
+
     return Catalog(_settings, _client)
 
 

@@ -18,3 +18,18 @@ def human_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+def markdown_table(rows: list[dict[str, object]]) -> str:
+    """Rows as a Markdown table, every cell shown literally. Draws as a plain HTML table, which the browser
+    shows at once, where `st.dataframe`/`st.table` first load over 1 MB of script (docs/bench/page_speed.md)."""
+    if not rows:
+        return ""
+    columns = list(rows[0])
+
+    def cell(value: object) -> str:
+        return escape_md(" ".join(str(value).split()))
+
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
