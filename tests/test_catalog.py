@@ -448,3 +448,70 @@ def test_numbers_from_a_hostile_url_are_refused_with_a_reason(cat: Catalog, quer
     cat.record([_row("a/1.jpg", "one")])
     with pytest.raises(InvalidInput):
         search(cat, query)
+
+
+# ------------------------------------------------------------------------------------------- races
+
+
+def test_removals_alone_never_create_an_empty_catalog(s3: S3Client, settings: Settings) -> None:
+    """Deleting an object before any catalog exists (a fresh bucket) must not create one: an empty table
+    would read as "the catalog knows the bucket is empty" instead of "no catalog yet, sync to build it"."""
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record(removals=["a/1.jpg"])
+    assert cat.version(refresh=True) is None
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=CATALOG_PREFIX).get("KeyCount", 0) == 0
+
+
+def test_a_rebuilt_catalog_says_which_images_have_a_thumbnail_in_the_bucket(s3: S3Client, settings: Settings) -> None:
+    """The upload's `thumbnail` metadata says what was true at upload; a thumbnail made later (Make
+    missing thumbnails) or removed later changes only `.thumbs/`. A sync takes the flag from its listing."""
+    from r2.naming import thumbnail_key
+
+    _put(s3, "t/regenerated.png", thumbnail="no")  # uploaded without one; made later
+    _put(s3, thumbnail_key("t/regenerated.png"))
+    _put(s3, "t/lost.png", thumbnail="yes")  # uploaded with one; removed since
+    _put(s3, "t/other-tool.png")
+    _put(s3, thumbnail_key("t/other-tool.png"))
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    flags = {r.key: r.has_thumbnail for r in catalog_sync.iter_rows(cat)}
+    assert flags == {"t/regenerated.png": True, "t/lost.png": False, "t/other-tool.png": True}
+
+    s3.delete_object(Bucket=TEST_BUCKET, Key=thumbnail_key("t/regenerated.png"))  # the objects are unchanged
+    calls = CallCounter(s3)
+    again = catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert again.recorded == 1 and calls.calls["HeadObject"] == 0  # the listing alone tells it
+    assert cat.lookup(["t/regenerated.png"])["t/regenerated.png"].has_thumbnail is False
+
+
+def test_an_object_deleted_by_the_app_while_a_sync_reads_it_is_not_added_back(s3: S3Client, settings: Settings) -> None:
+    """The sync listed and read the object; the app then deleted it and recorded that before the sync
+    committed: the sync's commit must not bring the row back (the catalog would list a missing image)."""
+    from r2.catalog import forget_deleted
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    _put(s3, "a/old.jpg")
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    _put(s3, "a/doomed.jpg")
+    _put(s3, "a/kept.jpg")
+    other = Catalog(settings, fresh_seconds=0)  # another replica
+
+    def delete_meanwhile(params: dict[str, object], **_: object) -> None:
+        if params.get("Key") == "a/doomed.jpg":  # the sync's HEAD saw it; now the app deletes it
+            s3.meta.events.unregister("after-call.s3.HeadObject", delete_meanwhile)
+            s3.delete_object(Bucket=TEST_BUCKET, Key="a/doomed.jpg")
+            assert forget_deleted(other, ["a/doomed.jpg"]) is None
+
+    def hook(**kwargs: object) -> None:
+        request = kwargs.get("context") or {}
+        delete_meanwhile(request.get("r2_params", {}))  # type: ignore[union-attr]
+
+    s3.meta.events.register("provide-client-params.s3.HeadObject", _remember_params)
+    s3.meta.events.register("after-call.s3.HeadObject", hook)
+    result = catalog_sync.sync(cat, s3, TEST_BUCKET, workers=1)
+    assert result.recorded == 1  # a/kept.jpg; a/doomed.jpg was removed by the app meanwhile
+    assert _catalogued(settings) == _listing(s3) and set(_listing(s3)) == {"a/old.jpg", "a/kept.jpg"}
+
+
+def _remember_params(params: dict[str, object], context: dict[str, object], **_: object) -> None:
+    context["r2_params"] = dict(params)
