@@ -515,3 +515,31 @@ def test_an_object_deleted_by_the_app_while_a_sync_reads_it_is_not_added_back(s3
 
 def _remember_params(params: dict[str, object], context: dict[str, object], **_: object) -> None:
     context["r2_params"] = dict(params)
+
+
+def test_the_lean_in_memory_form_gives_back_the_rows_as_written(tmp_path: object, settings: Settings) -> None:
+    """In memory the SHA-256 is 32 bytes and folder/uploader/type are dictionary-encoded; what a reader
+    gets back is the row as written, and a value that is no SHA-256 (another tool's metadata) reads as
+    none instead of failing the whole load. A table written without a column (an older catalog) loads."""
+    import hashlib
+    from dataclasses import replace
+    from pathlib import Path
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from r2.catalog import SCHEMA
+
+    digest = hashlib.sha256(b"photo").hexdigest()
+    rows = [replace(_row(f"f{i % 2}/{i}.jpg", f"N{i}.jpg", "Ann@Example.com"), sha256=digest) for i in range(5)]
+    rows.append(replace(_row("other/x.jpg"), sha256="not-a-hash"))
+    folder = str(Path(str(tmp_path)) / "catalog")
+    write_deltalake(folder, pa.Table.from_pylist([r.as_record() for r in rows], schema=SCHEMA))
+    cat = Catalog(settings, local_path=folder)
+    back = {r.key: r for r in catalog_sync.iter_rows(cat)}
+    assert back == {r.key: replace(r, sha256=None) if r.sha256 == "not-a-hash" else r for r in rows}
+    assert _keys(search(cat, Search(uploader="ann@EXAMPLE", folder="f1", name="n3"))) == ["f1/3.jpg"]
+
+    older = str(Path(str(tmp_path)) / "older")
+    write_deltalake(older, pa.Table.from_pylist([r.as_record() for r in rows]).drop_columns(["sha256", "folder"]))
+    assert search(Catalog(settings, local_path=older), Search(name="n4")).rows[0].sha256 is None

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
@@ -133,17 +133,25 @@ def _lean(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(list(columns.values()), schema=MEMORY_SCHEMA)
 
 
+_HEX = np.full(256, 255, dtype=np.uint8)  # ASCII byte -> its hex digit's value; 255: not a hex digit
+for _digits, _first in ((b"0123456789", 0), (b"abcdef", 10), (b"ABCDEF", 10)):
+    _HEX[np.frombuffer(_digits, dtype=np.uint8)] = np.arange(_first, _first + len(_digits), dtype=np.uint8)
+_NO_HASH = "0" * 64
+
+
 def _sha256_bytes(hexes: pa.Array) -> pa.Array:
-    """64 hex characters -> 32 bytes; anything else (another tool's metadata) -> null."""
-    con = duckdb.connect()
-    try:
-        con.register("hexes", pa.table({"h": hexes}))
-        decoded = con.sql(
-            "SELECT CASE WHEN regexp_full_match(h, '[0-9a-fA-F]{64}') THEN from_hex(h) END AS b FROM hexes"
-        ).to_arrow_table()["b"]
-    finally:
-        con.close()
-    return decoded.combine_chunks().cast(SHA256_BYTES)
+    """64 hex characters -> 32 bytes; anything else (another tool's metadata) -> null. Vectorised."""
+    if len(hexes) == 0:
+        return pa.array([], SHA256_BYTES)
+    sized = pc.fill_null(pc.equal(pc.binary_length(hexes), 64), False)
+    text = pc.if_else(sized, hexes, _NO_HASH).cast(pa.binary())  # every value 64 bytes now
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
+    raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 64)
+    digits = _HEX[raw]
+    ok = sized.to_numpy(zero_copy_only=False) & (digits != 255).all(axis=1)
+    packed = (digits[:, 0::2] << 4) | digits[:, 1::2]
+    data = pa.FixedSizeBinaryArray.from_buffers(SHA256_BYTES, len(text), [None, pa.py_buffer(packed.tobytes())])
+    return pc.if_else(pa.array(ok), data, pa.scalar(None, SHA256_BYTES))
 
 
 def empty_memory() -> pa.Table:
