@@ -1,12 +1,12 @@
 """The catalog: one row per object of the bucket, so people find images by what they know.
 
 `table` holds the Delta Lake table in the bucket (reading, committing, maintenance), `rows` its schema
-and the lean form held in memory, `search` the Search page's and `find`'s queries. Every public name
+and the lean form held in memory, `query` the Search page's and `find`'s queries. Every public name
 imports from here (`from r2.catalog import Catalog, Search, search`).
 """
 
 from r2.catalog.rows import COLUMNS, MEMORY_SCHEMA, SCHEMA, Row, rows_of
-from r2.catalog.search import MAX_NUMBER, SORTS, Search, SearchPage, search
+from r2.catalog.query import MAX_NUMBER, SORTS, Search, SearchPage, search
 from r2.catalog.table import (
     CATALOG_PREFIX,
     COMMIT_ATTEMPTS,

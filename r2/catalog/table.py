@@ -8,7 +8,7 @@ half-written commit is never read. Other engines (DuckDB, Spark, R2 SQL) read th
 The catalog is the app's index, never the source of truth: the bucket is. Every write path of the app
 records what it changed (one commit per batch); `sync` repairs anything else by diffing one listing
 of the bucket against the table. Each version is read once into a lean Arrow table in memory
-(`r2.catalog.rows`) that searches scan in process (`r2.catalog.search`); reports use DuckDB over it.
+(`r2.catalog.rows`) that searches scan in process (`r2.catalog.query`); reports use DuckDB over it.
 
 A commit that removes keys names them in its commit info (`r2.removed`, a standard custom field of
 the Delta log), so a sync about to record what it read can tell which of those objects the app

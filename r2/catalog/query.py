@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -137,6 +138,27 @@ def search(catalog: Catalog, query: Search) -> SearchPage:
     if query.offset >= total:
         return SearchPage(rows=(), total=total, version=catalog.version())
     keys = SORTS[query.sort]
-    columns = {name: (_moment(data) if name == _MOMENT else data[name]) for name, _ in keys}
-    order = pc.select_k_unstable(pa.table(columns), k=wanted, sort_keys=keys)[query.offset :]
+    columns = pa.table({name: (_moment(data) if name == _MOMENT else data[name]) for name, _ in keys})
+    order = _top(columns, keys, wanted)[query.offset :]
     return SearchPage(rows=tuple(rows_of(data.take(order))), total=total, version=catalog.version())
+
+
+def _top(columns: pa.Table, keys: list[tuple[str, str]], wanted: int) -> pa.Array:
+    """Indices of the first `wanted` rows in `keys` order, sorting only what can be among them.
+
+    A number or a moment first (date and size sorts): a linear partition (numpy) finds the `wanted`
+    smallest, then the candidates (those plus every tie at the boundary) are sorted with the key as the
+    tie-breaker; the whole column is never sorted. Names: Arrow's top-k over the strings.
+    """
+    first, direction = keys[0]
+    if first == "name_lc" or wanted * 4 > columns.num_rows or columns[first].null_count:
+        return pc.select_k_unstable(columns, k=wanted, sort_keys=keys)
+    column = columns[first]
+    numbers = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else column
+    values = numbers.to_numpy()
+    if direction == "descending":
+        values = -values
+    boundary = values[np.argpartition(values, wanted - 1)[:wanted]].max()
+    candidates = pa.array(np.flatnonzero(values <= boundary))
+    order = pc.sort_indices(columns.take(candidates), sort_keys=keys)[:wanted]
+    return candidates.take(order)
