@@ -5,8 +5,8 @@ and the lean form held in memory, `query` the Search page's and `find`'s queries
 imports from here (`from r2.catalog import Catalog, Search, search`).
 """
 
-from r2.catalog.rows import COLUMNS, MEMORY_SCHEMA, SCHEMA, Row, rows_of
 from r2.catalog.query import MAX_NUMBER, SORTS, Search, SearchPage, search
+from r2.catalog.rows import COLUMNS, MEMORY_SCHEMA, SCHEMA, Row, rows_of
 from r2.catalog.table import (
     CATALOG_PREFIX,
     COMMIT_ATTEMPTS,
