@@ -62,9 +62,11 @@ class SyncPlan:
         ) / 1_000_000
 
     def summary(self, settings: Settings) -> str:
+        flags = f", {len(self.to_flag):,} thumbnail flags to correct (no request)" if self.to_flag else ""
         return (
             f"{self.listed:,} objects listed ({self.list_calls} LIST calls); {self.head_calls:,} new or changed to "
-            f"read (one HEAD each), {len(self.to_remove):,} gone; about ${self.cost_usd(settings):.4f} at list prices"
+            f"read (one HEAD each), {len(self.to_remove):,} gone{flags}; about ${self.cost_usd(settings):.4f} at "
+            "list prices"
         )
 
 
