@@ -114,7 +114,9 @@ def read_lean(files: list[str], filesystem: Any) -> pa.Table:
     """
     dataset = pds.dataset(files, format=_FORMAT, filesystem=filesystem, schema=_READ_SCHEMA)
     batches = [_lean(batch) for batch in _batches(dataset)]
-    return pa.Table.from_batches(batches, schema=MEMORY_SCHEMA)
+    data = pa.Table.from_batches(batches, schema=MEMORY_SCHEMA)
+    pa.default_memory_pool().release_unused()  # the decoding's buffers go back to the system (~80 MiB at 1M)
+    return data
 
 
 def _batches(dataset: pds.Dataset) -> Iterator[pa.RecordBatch]:
