@@ -176,7 +176,7 @@ def test_command_line_find_sync_stats_and_duplicates(s3: S3Client, settings: Set
     assert code == 0 and '"objects": 3' in out and '"ann@example.com"' in out
 
 
-# ------------------------------------------------------------------ the app's own writes (issue #17 item 2)
+# ------------------------------------------------------------------------------- the app's own writes
 
 
 def test_a_batch_upload_is_in_the_catalog_at_once_in_one_commit(s3: S3Client, settings: Settings) -> None:
@@ -496,18 +496,14 @@ def test_an_object_deleted_by_the_app_while_a_sync_reads_it_is_not_added_back(s3
     _put(s3, "a/kept.jpg")
     other = Catalog(settings, fresh_seconds=0)  # another replica
 
-    def delete_meanwhile(params: dict[str, object], **_: object) -> None:
-        if params.get("Key") == "a/doomed.jpg":  # the sync's HEAD saw it; now the app deletes it
+    def delete_meanwhile(context: dict[str, dict[str, object]], **_: object) -> None:
+        if context.get("r2_params", {}).get("Key") == "a/doomed.jpg":  # the sync's HEAD saw it; the app deletes it
             s3.meta.events.unregister("after-call.s3.HeadObject", delete_meanwhile)
             s3.delete_object(Bucket=TEST_BUCKET, Key="a/doomed.jpg")
             assert forget_deleted(other, ["a/doomed.jpg"]) is None
 
-    def hook(**kwargs: object) -> None:
-        request = kwargs.get("context") or {}
-        delete_meanwhile(request.get("r2_params", {}))  # type: ignore[union-attr]
-
     s3.meta.events.register("provide-client-params.s3.HeadObject", _remember_params)
-    s3.meta.events.register("after-call.s3.HeadObject", hook)
+    s3.meta.events.register("after-call.s3.HeadObject", delete_meanwhile)
     result = catalog_sync.sync(cat, s3, TEST_BUCKET, workers=1)
     assert result.recorded == 1  # a/kept.jpg; a/doomed.jpg was removed by the app meanwhile
     assert _catalogued(settings) == _listing(s3) and set(_listing(s3)) == {"a/old.jpg", "a/kept.jpg"}
