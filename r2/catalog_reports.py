@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from r2.catalog import Catalog
 
@@ -92,7 +94,7 @@ def duplicates(catalog: Catalog) -> list[DuplicateGroup]:
     try:
         con.register("catalog", catalog.data())
         found = con.sql(
-            "SELECT sha256, list(key ORDER BY coalesce(uploaded_at, last_modified), key), max(size) "
+            "SELECT lower(hex(sha256)), list(key ORDER BY coalesce(uploaded_at, last_modified), key), max(size) "
             "FROM catalog WHERE sha256 IS NOT NULL GROUP BY sha256 HAVING count(*) > 1"
         ).fetchall()
     finally:
@@ -103,10 +105,14 @@ def duplicates(catalog: Catalog) -> list[DuplicateGroup]:
 
 def find_same(catalog: Catalog, sha256: str) -> list[str]:
     """Keys whose content has this SHA-256 (an upload about to store a duplicate)."""
-    con = duckdb.connect()
     try:
-        con.register("catalog", catalog.data())
-        rows = con.sql("SELECT key FROM catalog WHERE sha256 = ? ORDER BY key", params=[sha256]).fetchall()
-    finally:
-        con.close()
-    return [str(r[0]) for r in rows]
+        digest = bytes.fromhex(sha256)
+    except ValueError:
+        return []
+    if len(digest) != 32:
+        return []
+    data = catalog.data()
+    same = data.filter(
+        pc.fill_null(pc.equal(data["sha256"], pa.scalar(digest, data.schema.field("sha256").type)), False)
+    )
+    return sorted(str(k) for k in same["key"].to_pylist())

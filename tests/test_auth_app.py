@@ -37,7 +37,7 @@ WEAKER = {"member": "none", "developer": "member", "admin": "developer"}
 NAV = {
     "member": {"Browse", "Search", "Upload"},
     "developer": {"Browse", "Search", "Upload", "CORS", "Health"},
-    "admin": {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit"},
+    "admin": {"Browse", "Search", "Upload", "CORS", "Health", "Usage", "Audit", "Lifecycle"},
     "none": {"No access"},
     "anonymous": {"Sign in"},
 }

@@ -448,3 +448,112 @@ def test_numbers_from_a_hostile_url_are_refused_with_a_reason(cat: Catalog, quer
     cat.record([_row("a/1.jpg", "one")])
     with pytest.raises(InvalidInput):
         search(cat, query)
+
+
+# ------------------------------------------------------------------------------------------- races
+
+
+def test_removals_alone_never_create_an_empty_catalog(s3: S3Client, settings: Settings) -> None:
+    """Deleting an object before any catalog exists (a fresh bucket) must not create one: an empty table
+    would read as "the catalog knows the bucket is empty" instead of "no catalog yet, sync to build it"."""
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    cat.record(removals=["a/1.jpg"])
+    assert cat.version(refresh=True) is None
+    assert s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=CATALOG_PREFIX).get("KeyCount", 0) == 0
+
+
+def test_a_rebuilt_catalog_says_which_images_have_a_thumbnail_in_the_bucket(s3: S3Client, settings: Settings) -> None:
+    """The upload's `thumbnail` metadata says what was true at upload; a thumbnail made later (Make
+    missing thumbnails) or removed later changes only `.thumbs/`. A sync takes the flag from its listing."""
+    from r2.naming import thumbnail_key
+
+    _put(s3, "t/regenerated.png", thumbnail="no")  # uploaded without one; made later
+    _put(s3, thumbnail_key("t/regenerated.png"))
+    _put(s3, "t/lost.png", thumbnail="yes")  # uploaded with one; removed since
+    _put(s3, "t/other-tool.png")
+    _put(s3, thumbnail_key("t/other-tool.png"))
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    flags = {r.key: r.has_thumbnail for r in catalog_sync.iter_rows(cat)}
+    assert flags == {"t/regenerated.png": True, "t/lost.png": False, "t/other-tool.png": True}
+
+    s3.delete_object(Bucket=TEST_BUCKET, Key=thumbnail_key("t/regenerated.png"))  # the objects are unchanged
+    calls = CallCounter(s3)
+    again = catalog_sync.sync(cat, s3, TEST_BUCKET)
+    assert again.recorded == 1 and calls.calls["HeadObject"] == 0  # the listing alone tells it
+    assert cat.lookup(["t/regenerated.png"])["t/regenerated.png"].has_thumbnail is False
+
+
+def test_an_object_deleted_by_the_app_while_a_sync_reads_it_is_not_added_back(s3: S3Client, settings: Settings) -> None:
+    """The sync listed and read the object; the app then deleted it and recorded that before the sync
+    committed: the sync's commit must not bring the row back (the catalog would list a missing image)."""
+    from r2.catalog import forget_deleted
+
+    cat = Catalog(settings, s3, fresh_seconds=0)
+    _put(s3, "a/old.jpg")
+    catalog_sync.sync(cat, s3, TEST_BUCKET)
+    _put(s3, "a/doomed.jpg")
+    _put(s3, "a/kept.jpg")
+    other = Catalog(settings, fresh_seconds=0)  # another replica
+
+    def delete_meanwhile(context: dict[str, dict[str, object]], **_: object) -> None:
+        if context.get("r2_params", {}).get("Key") == "a/doomed.jpg":  # the sync's HEAD saw it; the app deletes it
+            s3.meta.events.unregister("after-call.s3.HeadObject", delete_meanwhile)
+            s3.delete_object(Bucket=TEST_BUCKET, Key="a/doomed.jpg")
+            assert forget_deleted(other, ["a/doomed.jpg"]) is None
+
+    s3.meta.events.register("provide-client-params.s3.HeadObject", _remember_params)
+    s3.meta.events.register("after-call.s3.HeadObject", delete_meanwhile)
+    result = catalog_sync.sync(cat, s3, TEST_BUCKET, workers=1)
+    assert result.recorded == 1  # a/kept.jpg; a/doomed.jpg was removed by the app meanwhile
+    assert _catalogued(settings) == _listing(s3) and set(_listing(s3)) == {"a/old.jpg", "a/kept.jpg"}
+
+
+def _remember_params(params: dict[str, object], context: dict[str, object], **_: object) -> None:
+    context["r2_params"] = dict(params)
+
+
+def test_the_lean_in_memory_form_gives_back_the_rows_as_written(tmp_path: object, settings: Settings) -> None:
+    """In memory the SHA-256 is 32 bytes and folder/uploader/type are dictionary-encoded; what a reader
+    gets back is the row as written, and a value that is no SHA-256 (another tool's metadata) reads as
+    none instead of failing the whole load. A table written without a column (an older catalog) loads."""
+    import hashlib
+    from dataclasses import replace
+    from pathlib import Path
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from r2.catalog import SCHEMA
+
+    digest = hashlib.sha256(b"photo").hexdigest()
+    rows = [replace(_row(f"f{i % 2}/{i}.jpg", f"N{i}.jpg", "Ann@Example.com"), sha256=digest) for i in range(5)]
+    rows.append(replace(_row("other/x.jpg"), sha256="not-a-hash"))
+    folder = str(Path(str(tmp_path)) / "catalog")
+    write_deltalake(folder, pa.Table.from_pylist([r.as_record() for r in rows], schema=SCHEMA))
+    cat = Catalog(settings, local_path=folder)
+    back = {r.key: r for r in catalog_sync.iter_rows(cat)}
+    assert back == {r.key: replace(r, sha256=None) if r.sha256 == "not-a-hash" else r for r in rows}
+    assert _keys(search(cat, Search(uploader="ann@EXAMPLE", folder="f1", name="n3"))) == ["f1/3.jpg"]
+
+    older = str(Path(str(tmp_path)) / "older")
+    write_deltalake(older, pa.Table.from_pylist([r.as_record() for r in rows]).drop_columns(["sha256", "folder"]))
+    assert search(Catalog(settings, local_path=older), Search(name="n4")).rows[0].sha256 is None
+
+
+def test_pages_of_a_sort_with_ties_follow_the_key_and_never_overlap(cat: Catalog) -> None:
+    """Many images share a moment or a size (a bulk import): every sort ends with the key, so paging
+    through shows each image exactly once, in the same order as a full sort."""
+    rows = [_row(f"k/{i:03d}.jpg", f"n{i % 7}", size=100 + i % 3, days=i % 4) for i in range(120)]
+    cat.record(rows)
+    full = {
+        "newest": sorted(rows, key=lambda r: (-r.last_modified.timestamp(), r.key)),
+        "smallest": sorted(rows, key=lambda r: (r.size, r.key)),
+        "largest": sorted(rows, key=lambda r: (-r.size, r.key)),
+        "name": sorted(rows, key=lambda r: ((r.original_name or "").lower(), r.key)),
+    }
+    for sort, expected in full.items():
+        paged = [
+            key for offset in range(0, 120, 7) for key in _keys(search(cat, Search(sort=sort, limit=7, offset=offset)))
+        ]
+        assert paged == [r.key for r in expected], sort

@@ -79,7 +79,7 @@ def sync_section(settings: Settings, client: S3Client, visitor: Visitor) -> None
     if planned is None:
         return
     st.info(planned.summary(settings), icon=":material/payments:")
-    if not (planned.head_calls or planned.to_remove):
+    if not (planned.head_calls or planned.to_remove or planned.to_flag):
         st.success("The catalog matches the bucket.")
         return
     if st.button("Sync now", type="primary", icon=":material/sync:"):

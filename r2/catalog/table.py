@@ -7,98 +7,40 @@ half-written commit is never read. Other engines (DuckDB, Spark, R2 SQL) read th
 
 The catalog is the app's index, never the source of truth: the bucket is. Every write path of the app
 records what it changed (one commit per batch); `sync` repairs anything else by diffing one listing
-of the bucket against the table. Queries run in process with DuckDB over the Arrow data, always
-with bound parameters: search text is data, never SQL.
+of the bucket against the table. Each version is read once into a lean Arrow table in memory
+(`r2.catalog.rows`) that searches scan in process (`r2.catalog.query`); reports use DuckDB over it.
+
+A commit that removes keys names them in its commit info (`r2.removed`, a standard custom field of
+the Delta log), so a sync about to record what it read can tell which of those objects the app
+deleted meanwhile and leave them out (`record(..., unless_removed_since=version)`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from botocore.exceptions import BotoCoreError, ClientError
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from r2.catalog.rows import COLUMNS, SCHEMA, Row, empty_memory, read_lean, rows_of
 from r2.client import S3Client, make_client
-from r2.errors import InvalidInput, R2Error, Unavailable, translate
+from r2.errors import NotFound, R2Error, Unavailable, s3_errors
 from r2.settings import RESERVED_PREFIX, Settings
 
 CATALOG_PREFIX = f"{RESERVED_PREFIX}catalog/"
 COMMIT_ATTEMPTS = 8  # concurrent writers: a commit that lost the race is retried on the new version
 MAINTAIN_EVERY = 50  # versions between compaction + checkpoint (small commits make reads slow)
 FRESH_SECONDS = 30.0  # a reader checks the log for new versions at most this often (as page caches do)
-
-SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("folder", pa.string()),
-        ("size", pa.int64()),
-        ("etag", pa.string()),
-        ("last_modified", pa.timestamp("us", tz="UTC")),
-        ("content_type", pa.string()),
-        ("original_name", pa.string()),
-        ("uploader", pa.string()),
-        ("uploaded_at", pa.timestamp("us", tz="UTC")),
-        ("width", pa.int32()),
-        ("height", pa.int32()),
-        ("format", pa.string()),
-        ("has_thumbnail", pa.bool_()),
-        ("sha256", pa.string()),
-    ]
-)
-COLUMNS = tuple(SCHEMA.names)
-
-
-@dataclass(frozen=True)
-class Row:
-    """What the catalog knows about one object. Unknown values are None (objects written by other tools)."""
-
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime
-    content_type: str | None = None
-    original_name: str | None = None
-    uploader: str | None = None
-    uploaded_at: datetime | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    has_thumbnail: bool | None = None
-    sha256: str | None = None
-
-    @property
-    def folder(self) -> str:
-        return self.key.rsplit("/", 1)[0] + "/" if "/" in self.key else ""
-
-    @property
-    def display_name(self) -> str:
-        return self.original_name or self.key.rsplit("/", 1)[-1]
-
-    @property
-    def by_line(self) -> str:
-        """ "ann@example.com · 2026-11-01": who uploaded it and when (the modification date if not known)."""
-        when = (self.uploaded_at or self.last_modified).strftime("%Y-%m-%d")
-        return f"{self.uploader} · {when}" if self.uploader else when
-
-    def as_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["folder"] = self.folder
-        record["etag"] = self.etag.strip('"')
-        return {name: record[name] for name in COLUMNS}
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Row:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
+REMOVED = "r2.removed"  # commit info field: the keys a commit removed (JSON list)
 
 
 def storage_options(settings: Settings) -> dict[str, str]:
@@ -144,6 +86,7 @@ class Catalog:
         self._fresh_seconds = fresh_seconds
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers take turns (other processes: retries)
+        self._read_lock = threading.Lock()
         self._table: DeltaTable | None = None
         self._checked = 0.0
         self._data: tuple[int, pa.Table] | None = None
@@ -172,20 +115,26 @@ class Catalog:
         return None if table is None else int(table.version())
 
     def data(self, *, refresh: bool = False) -> pa.Table:
-        """Every row as Arrow, cached per table version (a search never lists the bucket)."""
+        """Every row in the lean in-memory form (`rows.MEMORY_SCHEMA`), read once per table version.
+
+        A search never lists the bucket; only a new version (someone's commit) is read again.
+        """
         table = self._load(refresh=refresh)
         if table is None:
-            return SCHEMA.empty_table()
+            return empty_memory()
         version = int(table.version())
-        cached = self._data
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        try:
-            data = table.to_pyarrow_table(columns=list(COLUMNS))
-        except Exception as exc:
-            raise _failure("read the catalog", exc) from exc
-        self._data = (version, data)
-        return data
+        with self._read_lock:  # one reader per process reads a new version; the others wait for it
+            cached = self._data
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            self._data = None  # the old version's memory goes before the new one is read
+            try:
+                files = table.to_pyarrow_dataset()
+                data = read_lean(list(files.files), files.filesystem)
+            except Exception as exc:
+                raise _failure("read the catalog", exc) from exc
+            self._data = (version, data)
+            return data
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Row]:
         """The rows of these keys (a page of Browse), from the cached table: no request per key.
@@ -198,7 +147,7 @@ class Catalog:
         if not wanted or data.num_rows == 0:
             return {}
         found = data.filter(pc.is_in(data["key"], value_set=pa.array(wanted, pa.string())))
-        return {r["key"]: Row.from_record(r) for r in found.to_pylist()}
+        return {row.key: row for row in rows_of(found)}
 
     def updated_at(self) -> datetime | None:
         """When the newest commit was made (how fresh the catalog is): the commit file's Last-Modified.
@@ -217,67 +166,125 @@ class Catalog:
         if self._client is None:
             self._client = make_client(self._settings)
         key = f"{CATALOG_PREFIX}_delta_log/{version:020d}.json"
-        try:
+        with s3_errors("read when the catalog was updated", target=key):
             head = self._client.head_object(Bucket=self._settings.bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, action="read when the catalog was updated", target=key) from exc
         moment: datetime = head["LastModified"]
         self._stamp = (version, moment)
         return moment
 
     # ---------------------------------------------------------------------------------------- writing
-    def record(self, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> int:
+    def record(self, upserts: Iterable[Row] = (), removals: Iterable[str] = ()) -> int | None:
         """Insert or replace `upserts` and drop `removals` (keys) in one commit; returns the new version.
 
         A commit that loses a race with another writer is retried on the newer version, so no writer's
-        rows are lost. Creates the table on first use.
+        rows are lost. Creates the table on first use, but not for removals alone: no catalog yet stays
+        none (None is returned).
+        """
+        return self.record_read(upserts, removals, read_since=None)[0]
+
+    def record_read(
+        self, upserts: Iterable[Row], removals: Iterable[str] = (), *, read_since: int | None
+    ) -> tuple[int | None, frozenset[str]]:
+        """`record` for rows read from the bucket (a sync) after version `read_since` was current.
+
+        Upserts of keys that a commit after `read_since` removed are left out (the app deleted those
+        objects after they were read), and the commit lands only directly on the version whose log was
+        checked. Returns the new version and the keys left out.
         """
         records = [row.as_record() for row in upserts]
         gone = sorted(set(removals) - {r["key"] for r in records})
         if not records and not gone:
-            return self.version(refresh=True) or 0
-        source = _source(records, gone)
+            return self.version(refresh=True), frozenset()
         with self._write_lock:
-            return self._record(source, records)
-
-    def _record(self, source: pa.Table, records: list[dict[str, Any]]) -> int:
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                version = self._commit(source, records)
-            except CommitFailedError:
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            except R2Error:
-                raise
-            except Exception as exc:
-                raise _failure("update the catalog", exc) from exc
-            self._maybe_maintain(version)
-            return version
+            for attempt in range(COMMIT_ATTEMPTS):
+                try:
+                    version, left_out = self._commit(records, gone, read_since)
+                except CommitFailedError:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                except R2Error:
+                    raise
+                except Exception as exc:
+                    raise _failure("update the catalog", exc) from exc
+                if version is not None:
+                    self._maybe_maintain(version)
+                return version, left_out
         raise Unavailable(
             "Could not update the catalog: other writers kept changing it at the same moment.",
             "The objects themselves are stored; the next catalog sync records them.",
         )
 
-    def _commit(self, source: pa.Table, records: list[dict[str, Any]]) -> int:
+    def _commit(
+        self, records: list[dict[str, Any]], gone: list[str], since: int | None
+    ) -> tuple[int | None, frozenset[str]]:
         table = self._load(refresh=True)
         if table is None:
+            if not records:
+                return None, frozenset()  # removals from a catalog that does not exist: nothing to record
             rows = pa.Table.from_pylist(records, schema=SCHEMA)
             try:
                 write_deltalake(self.uri, rows, mode="error", storage_options=self._options)
             except Exception as exc:  # another writer created it first: merge into theirs
                 if "exist" not in str(exc).lower():
                     raise
-                return self._commit(source, records)
-            return int(self._load(refresh=True).version())  # type: ignore[union-attr]
+                return self._commit(records, gone, since)
+            return self.version(refresh=True), frozenset()
+        before = int(table.version())
+        conditional = since is not None
+        left_out: frozenset[str] = frozenset()
+        if since is not None and since < before:
+            removed = self.removed_between(since, before)
+            left_out = frozenset(r["key"] for r in records if r["key"] in removed)
+            records = [r for r in records if r["key"] not in left_out]
+            if not records and not gone:
+                return before, left_out
+        properties = CommitProperties(
+            custom_metadata={REMOVED: json.dumps(gone)} if gone else None,
+            max_commit_retries=0 if conditional else None,  # land on the version checked, or try again
+        )
         updates = {name: f"s.{name}" for name in COLUMNS}
         (
-            table.merge(source, "t.key = s.key", source_alias="s", target_alias="t")
+            table.merge(
+                _source(records, gone),
+                "t.key = s.key",
+                source_alias="s",
+                target_alias="t",
+                commit_properties=properties,
+            )
             .when_matched_delete(predicate="s._remove")
             .when_matched_update(updates=updates, predicate="NOT s._remove")
             .when_not_matched_insert(updates=updates, predicate="NOT s._remove")
             .execute()
         )
-        return int(table.version())
+        if gone and int(table.version()) == before:
+            # Nothing matched (keys the catalog never had): delta-rs made no commit. The removal is still
+            # written down, as an empty append carrying the keys, so a sync that read them leaves them out.
+            write_deltalake(table, SCHEMA.empty_table(), mode="append", commit_properties=properties)
+        return int(table.version()), left_out
+
+    def removed_between(self, old: int, new: int) -> set[str]:
+        """Keys that the commits after version `old` up to `new` removed (their commit info says so)."""
+        removed: set[str] = set()
+        for version in range(old + 1, new + 1):
+            for line in self._log_entry(version).splitlines():
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if info and REMOVED in info:
+                    removed.update(json.loads(info[REMOVED]))
+        return removed
+
+    def _log_entry(self, version: int) -> str:
+        name = f"_delta_log/{version:020d}.json"
+        if not self.uri.startswith("s3://"):
+            return (Path(self.uri) / name).read_text(encoding="utf-8")
+        if self._client is None:
+            self._client = make_client(self._settings)
+        key = f"{CATALOG_PREFIX}{name}"
+        try:
+            with s3_errors("read the catalog's log", target=key):
+                body = self._client.get_object(Bucket=self._settings.bucket, Key=key)["Body"].read()
+        except NotFound:
+            return ""  # removed by log cleanup: older than any sync in progress
+        return str(body.decode("utf-8"))
 
     def _maybe_maintain(self, version: int) -> None:
         if version == 0 or version % MAINTAIN_EVERY:
@@ -336,107 +343,3 @@ def _source(records: list[dict[str, Any]], gone: Sequence[str]) -> pa.Table:
     blank: dict[str, Any] = dict.fromkeys(COLUMNS)
     rows = [{**r, "_remove": False} for r in records] + [{**blank, "key": k, "_remove": True} for k in gone]
     return pa.Table.from_pylist(rows, schema=SCHEMA.append(pa.field("_remove", pa.bool_())))
-
-
-# -------------------------------------------------------------------------------------------- search
-MAX_NUMBER = 2**53  # sizes, dimensions and offsets beyond this are no real search (and overflow SQL's BIGINT)
-
-SORTS = {
-    "newest": "coalesce(uploaded_at, last_modified) DESC, key",
-    "oldest": "coalesce(uploaded_at, last_modified) ASC, key",
-    "largest": "size DESC, key",
-    "smallest": "size ASC, key",
-    "name": "lower(coalesce(original_name, key)) ASC, key",
-}
-
-
-@dataclass(frozen=True)
-class Search:
-    """What a person knows about an image. Every field is optional; all given ones must match."""
-
-    name: str = ""  # part of the original name (or of the key when none is recorded), any case
-    uploader: str = ""  # part of the uploader's email or name, any case
-    folder: str = ""  # "team/" ; with subfolders unless `exact_folder`
-    exact_folder: bool = False
-    type: str = ""  # format (JPEG) or content type (image/jpeg)
-    since: datetime | None = None  # uploaded (or modified, for objects of other tools) at or after
-    until: datetime | None = None  # ... and before
-    min_size: int | None = None
-    max_size: int | None = None
-    min_width: int | None = None
-    min_height: int | None = None
-    sort: str = "newest"
-    limit: int = 60
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    rows: tuple[Row, ...]
-    total: int  # how many match, over every page
-    version: int | None  # the catalog version answered from (None: no catalog yet)
-
-
-def _where(search: Search) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if search.name:
-        clauses.append("contains(lower(coalesce(original_name, key)), lower(?))")
-        params.append(search.name)
-    if search.uploader:
-        clauses.append("contains(lower(coalesce(uploader, '')), lower(?))")
-        params.append(search.uploader)
-    if search.folder:
-        folder = search.folder if search.folder.endswith("/") else search.folder + "/"
-        clauses.append("folder = ?" if search.exact_folder else "starts_with(folder, ?)")
-        params.append(folder)
-    if search.type:
-        clauses.append("(upper(coalesce(format, '')) = upper(?) OR lower(coalesce(content_type, '')) = lower(?))")
-        params += [search.type, search.type]
-    when = "coalesce(uploaded_at, last_modified)"
-    for moment, op in ((search.since, ">="), (search.until, "<")):
-        if moment is not None:
-            clauses.append(f"{when} {op} ?")
-            params.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    for limit, column, op in (
-        (search.min_size, "size", ">="),
-        (search.max_size, "size", "<="),
-        (search.min_width, "width", ">="),
-        (search.min_height, "height", ">="),
-    ):
-        if limit is not None:
-            clauses.append(f"{column} {op} ?")
-            params.append(int(limit))
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
-def search(catalog: Catalog, query: Search) -> SearchPage:
-    """One page of matches, answered from the catalog in process (no request to the bucket's listing)."""
-    if query.sort not in SORTS:
-        raise InvalidInput(f"Unknown sort {query.sort!r}.", f"Use one of: {', '.join(SORTS)}.")
-    if not 1 <= query.limit <= 1000 or not 0 <= query.offset <= MAX_NUMBER:
-        raise InvalidInput("A page holds 1 to 1,000 results and starts at 0 or later.")
-    numbers = (query.min_size, query.max_size, query.min_width, query.min_height)
-    if any(n is not None and not 0 <= n <= MAX_NUMBER for n in numbers):  # from a URL: anything can come
-        raise InvalidInput("Sizes and dimensions are whole numbers from 0 up.", "Correct the number in the search.")
-    data = catalog.data()
-    where, params = _where(query)
-    con = duckdb.connect()
-    try:
-        con.register("catalog", data)
-        # One scan: the page and the number of matches (a window count) together.
-        result = con.sql(
-            f"SELECT *, count(*) OVER () AS _total FROM catalog WHERE {where} "  # noqa: S608  clauses ours, values bound
-            f"ORDER BY {SORTS[query.sort]} LIMIT ? OFFSET ?",
-            params=[*params, query.limit, query.offset],
-        ).to_arrow_table()
-        if result.num_rows:
-            total = int(result["_total"][0].as_py())
-        else:  # past the last page (or nothing matches): count alone
-            counted = con.sql(f"SELECT count(*) FROM catalog WHERE {where}", params=params).fetchall()  # noqa: S608
-            total = int(counted[0][0])
-        result = result.drop_columns(["_total"])
-    finally:
-        con.close()
-    rows = tuple(Row.from_record(r) for r in result.to_pylist())
-    return SearchPage(rows=rows, total=total, version=catalog.version())
