@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 
 from bench.common import OpsCount, cost_line, local_bucket, measure
-from r2.browse import UrlSigner, list_page, tiles
+from r2.browse import list_page, tiles
 from r2.client import CallCounter
+from r2.presign import UrlSigner
 from r2.thumbnails import make_thumbnail
 from tests.support.seeding import seed as seed_fast
 

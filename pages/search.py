@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from r2.browse import Entry, UrlSigner, tiles
+from r2.browse import Entry, tiles
 from r2.catalog import SORTS, Search, search
 from r2.errors import InvalidInput, R2Error
+from r2.presign import UrlSigner
 from ui.auth import require
 from ui.browse_grid import grid_html
 from ui.bulk_panel import SEARCH_FLASH, search_scope, select_many, show_flash

@@ -36,7 +36,7 @@ folder = st.selectbox("Folder", folders, index=folders.index(wanted) if wanted i
 if len(folders) > 1:
     st.query_params["folder"] = folder
 
-# --- direct upload (issue 4): browser -> bucket through presigned PUT URLs; the app path below is the fallback
+# --- direct upload: browser -> bucket through presigned PUT URLs; the app path below is the fallback
 direct_ok = direct_upload_section(settings, client, visitor.actor, folder)
 st.subheader("Or upload through the app" if direct_ok else "Upload through the app", anchor=False)
 # --- end direct upload

@@ -29,8 +29,7 @@ from typing import Any, Literal
 from r2.client import S3Client
 from r2.errors import InvalidInput, s3_errors
 from r2.naming import HIDDEN_PREFIXES, check_visible, is_hidden, reserved_root, thumbnail_key
-from r2.presign import UrlSigner as UrlSigner  # signed in r2.presign; the Browse and Search pages import it from here
-from r2.presign import sign_get
+from r2.presign import UrlSigner, sign_get
 
 DEFAULT_PAGE_SIZE = 60
 PAGE_SIZES = (30, 60, 120, 240)

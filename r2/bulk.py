@@ -29,7 +29,7 @@ from r2.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound, R2Err
 from r2.naming import check_key, is_hidden, thumbnail_key
 from r2.objects import DELETE_BATCH, delete_batch
 from r2.settings import THUMB_PREFIX, Settings
-from r2.uploads import _COPY_HOOK, _r2_copy_condition
+from r2.uploads.storing import COPY_HOOK, r2_copy_condition
 
 if TYPE_CHECKING:
     from r2.catalog import Catalog
@@ -292,7 +292,7 @@ class TransferResult:
 
 def _copy(client: S3Client, bucket: str, source: str, dest: str, etag: str = "") -> str:
     """One server-side copy that never overwrites (and copies only version `etag`); returns the new ETag."""
-    client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
+    client.meta.events.register("before-sign.s3.CopyObject", r2_copy_condition, unique_id=COPY_HOOK)
     condition: dict[str, Any] = {"CopySourceIfMatch": etag} if etag else {}
     response = client.copy_object(
         Bucket=bucket,

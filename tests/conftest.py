@@ -1,8 +1,6 @@
 """Shared fixtures: a real local S3 server over HTTP, clients, call counting, settings.
 
-Fixtures only: the helpers tests and benchmarks share live in `tests/support/`. The names
-`free_port`, `settings_for`, `require_tool`, `env_for`, `ROOT` and `TEST_BUCKET` still import from here
-for test modules written against the old layout; new code imports them from `tests.support`."""
+Fixtures only: the helpers tests and benchmarks share live in `tests/support/`."""
 
 from __future__ import annotations
 
@@ -41,13 +39,8 @@ from r2.client import CallCounter, S3Client, make_client
 from r2.local import LocalServer
 from r2.settings import Settings
 from tests.support.env import (  # the names test modules of the old layout import from here
-    ROOT,
-    TEST_BUCKET,
-    env_for,
-    require_tool,
     settings_for,
 )
-from tests.support.servers import free_port
 
 if TYPE_CHECKING:
     from tests.support.fake_graphql import FakeGraphQL
@@ -206,6 +199,3 @@ def graphql() -> Iterator[FakeGraphQL]:
     fake = FakeGraphQL()
     yield fake
     fake.close()
-
-
-__all__ = ["ROOT", "TEST_BUCKET", "env_for", "free_port", "require_tool", "settings_for"]

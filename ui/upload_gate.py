@@ -1,4 +1,4 @@
-"""Streamlit's upload endpoint, held to the app's rules (issue #16, item 5).
+"""Streamlit's upload endpoint, held to the app's rules.
 
 `PUT /_stcore/upload_file/<session id>/<file id>` stores the file in the server's memory for that
 session. Streamlit accepts it for any *active* session (any open tab, signed in or not) and any file id,

@@ -32,10 +32,8 @@ from r2.uploads.planning import (
     plan_upload,
 )
 from r2.uploads.storing import (
-    _COPY_HOOK,  # r2.bulk registers the same request hook for its copies
     CACHE_CONTROL,
     Checked,
-    _r2_copy_condition,
     content_sha256,
     copy_new,
     is_own_write,
@@ -49,14 +47,12 @@ __all__ = [
     "CACHE_CONTROL",
     "MAX_NAME_META",
     "UNEXPECTED_ERROR",
-    "_COPY_HOOK",
     "Checked",
     "Rejected",
     "Result",
     "Source",
     "UploadPlan",
     "Uploaded",
-    "_r2_copy_condition",
     "accepted_extensions",
     "choose_folder",
     "content_sha256",

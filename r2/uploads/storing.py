@@ -121,10 +121,10 @@ def is_own_write(client: S3Client, bucket: str, key: str, md5: str) -> bool:
 # R2 takes a CopyObject's destination condition as cf-copy-destination-if-none-match, not the
 # If-None-Match that S3 uses there (https://developers.cloudflare.com/r2/api/s3/conditional-operations/).
 _R2_HOST = ".r2.cloudflarestorage.com"
-_COPY_HOOK = "r2-dashboard-copy-destination-condition"
+COPY_HOOK = "r2-dashboard-copy-destination-condition"
 
 
-def _r2_copy_condition(request: Any, **_: Any) -> None:
+def r2_copy_condition(request: Any, **_: Any) -> None:
     if _R2_HOST in str(request.url) and "If-None-Match" in request.headers:
         value = request.headers["If-None-Match"]
         del request.headers["If-None-Match"]
@@ -149,7 +149,7 @@ def copy_new(
     answer, or a second checker of the same upload, finds the same content there and succeeds. moto
     ignores both conditions; LocalStack and R2 honour the source one.
     """
-    client.meta.events.register("before-sign.s3.CopyObject", _r2_copy_condition, unique_id=_COPY_HOOK)
+    client.meta.events.register("before-sign.s3.CopyObject", r2_copy_condition, unique_id=COPY_HOOK)
     try:
         # Both conditions are sent (the source's If-Match, the destination's If-None-Match): a 412 may mean
         # either, so the general "already exists or changed meanwhile" wording is the true one.
