@@ -183,18 +183,18 @@ def catalog_hook(settings: Settings, catalog: Catalog | None = None) -> CatalogH
             return
         try:
             from r2.catalog import Catalog
-            from r2.catalog_sync import iter_rows
 
             table = catalog or Catalog(settings)
             upserts = []
             if copies:
-                known = {row.key: row for row in iter_rows(table)}
+                known = table.lookup(source for source, _ in copies)  # the cached rows: no full read per move
                 now = datetime.now(UTC)
                 for source, dest in copies:
                     if source in known:
                         name = names.get(dest, known[source].original_name)
                         upserts.append(replace(known[source], key=dest, last_modified=now, original_name=name))
-            table.record(upserts, [k for k in removed if k not in {d for _, d in copies}])
+            destinations = {dest for _, dest in copies}
+            table.record(upserts, [k for k in removed if k not in destinations])
         except Exception:  # the catalog is an index; the bucket is the truth
             log.warning("the catalog could not follow a bulk change; run `python -m r2 catalog sync`", exc_info=True)
 
