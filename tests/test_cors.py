@@ -438,8 +438,9 @@ def test_the_local_server_enforces_cors_however_it_was_imported(order: str) -> N
 
 
 def test_one_preset_and_one_list_of_upload_headers() -> None:
-    from r2 import direct, health, local
+    from r2 import direct, local
+    from r2.health import admin
 
-    assert health.UPLOAD_HEADERS is cors.UPLOAD_HEADERS and direct.PUT_HEADERS is cors.UPLOAD_HEADERS
+    assert admin.UPLOAD_HEADERS is cors.UPLOAD_HEADERS and direct.PUT_HEADERS is cors.UPLOAD_HEADERS
     assert local.demo_cors_rules(APP) == cors.preset(APP).to_dashboard()
     assert cors.preset(APP).rules[0].headers == cors.UPLOAD_HEADERS
