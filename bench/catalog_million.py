@@ -19,10 +19,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from deltalake import write_deltalake
 
@@ -34,6 +35,7 @@ from r2.settings import Settings
 from r2.uploads import Uploaded, upload_files
 from tests.support import corpus
 from tests.support.env import env_from
+from tests.support.fault_proxy import FaultProxy
 
 ROWS = 1_000_000
 QUICK_ROWS = 20_000
@@ -141,14 +143,23 @@ class Browsed:
     first_visit: float  # open /search in a fresh app: the catalog is read from the bucket
     by_query: dict[str, list[float]]  # submit -> the expected total and the image shown
     rss: dict[str, float]  # MiB of the app process: started, without and with the catalog, peak, at the end
+    catalog_requests: int  # S3 requests for `.dashboard/catalog/` during the searches (checks for a new version)
+    other_requests: int  # the rest: the browser loading the grids' previews
 
 
 _LOADED = "key => [...document.images].some(i => i.alt === key && i.complete && i.naturalWidth > 0)"
 
 
 def _browse(
-    env: dict[str, str], key: str, queries: list[Query], totals: dict[str, int], everything: int, runs: int
+    env: dict[str, str],
+    key: str,
+    queries: list[Query],
+    totals: dict[str, int],
+    everything: int,
+    runs: int,
+    requests: list[str],
 ) -> Browsed:
+    """The searches in the app; `requests` fills with the path of every S3 request the app and browser make."""
     from playwright.sync_api import sync_playwright
 
     from bench.pages import visit_quietly
@@ -164,6 +175,8 @@ def _browse(
         all_shown = page.get_by_text(re.compile(rf"^{everything:,} match\(es\) "))
         first = _timed(lambda: page.goto(f"{base}/search"), lambda: all_shown.wait_for(timeout=TIMEOUT_MS))
         rss["after /search (its imports, the catalog read)"] = _mib(proc.pid, "VmRSS:")
+        rss["peak until then"] = _mib(proc.pid, "VmHWM:")
+        before = len(requests)
         for _ in range(runs):
             for query in queries:
                 page.goto(f"{base}/search")
@@ -181,12 +194,14 @@ def _browse(
 
                 button = page.get_by_role("button", name="Search")
                 by_query[query.label].append(_timed(button.click, shown))
+        during = [unquote(path) for path in requests[before:]]
         # The image found opens: its preview (a URL signed for the object in the bucket) has loaded.
         page.wait_for_function(_LOADED, arg=key, timeout=TIMEOUT_MS)
-        rss["peak"] = _mib(proc.pid, "VmHWM:")
+        rss[f"peak after {runs * len(queries)} more searches"] = _mib(proc.pid, "VmHWM:")
         rss["at the end"] = _mib(proc.pid, "VmRSS:")
         browser.close()
-    return Browsed(first, by_query, rss)
+    catalog = sum(CATALOG_PREFIX in path for path in during)
+    return Browsed(first, by_query, rss, catalog, len(during) - catalog)
 
 
 def run(quick: bool) -> str:
@@ -207,7 +222,10 @@ def run(quick: bool) -> str:
                 clis[query.label].append(took)
                 totals[query.label] = int(answer["total"])
         everything = int(_cli(env, [])[1]["total"])
-        browsed = _browse(env_from(settings), key, queries, totals, everything, runs)
+        requests: list[str] = []
+        with FaultProxy(settings.endpoint, on_request=lambda _method, path: requests.append(path)) as proxy:
+            watched = replace(settings, endpoint=proxy.endpoint)  # the app's and the browser's requests pass here
+            browsed = _browse(env_from(watched), key, queries, totals, everything, runs, requests)
     return _section(rows, everything, key, queries, totals, clis, browsed, built, size)
 
 
@@ -231,7 +249,7 @@ def _section(
     )
     base = browsed.rss["after a page without the catalog"]
     memory = table(
-        ["App process (Streamlit server)", "RSS", "More than without the catalog"],
+        ["App process (Streamlit server)", "RSS", "Added since the page without the catalog"],
         [[k, f"{v:.0f} MiB", f"{v - base:+.0f} MiB" if v > base else ""] for k, v in browsed.rss.items()],
     )
     cli_all = statistics.median(t for times in clis.values() for t in times)
@@ -243,17 +261,19 @@ def _section(
         "the upload pipeline, so the image found opens. Each search looks for "
         f"`{IMAGE}` (key `{key}`, uploaded today by `{UPLOADER}`), and each run checks that it is among the "
         "results, and its preview (a signed URL of the object) loads in the browser. *Browser*: the real app "
-        "(`streamlit run app.py`) in headless Chromium; each run opens "
-        "`/search`, types into the form, clicks **Search** and waits until the page shows the expected count "
-        "of matches and the image's tile (the rerun, the search, signing 60 preview URLs, drawing the grid). "
-        "*CLI*: a new process per run, so each time includes starting Python, reading the table from the "
-        f"bucket and the search (median of all CLI runs: {cli_all:.2f} s). The page's date range is inclusive "
-        "of its last day; `find --until` is exclusive, so it gets the next day, and both count the same "
-        f"matches.\n\n{searches}\n\n"
+        "(`streamlit run app.py`) in headless Chromium; each run opens `/search`, types into the form, clicks "
+        "**Search** and waits until the page shows the count of matches that `find` reported and the image's "
+        "tile (the rerun, the search, signing 60 preview URLs, drawing the grid). *CLI*: a new process per "
+        "run, so each time includes starting Python, reading the table from the bucket and the search (median "
+        f"of all CLI runs: {cli_all:.2f} s). The page's date range is inclusive of its last day; `find --until` "
+        f"is exclusive, so it gets the next day.\n\n{searches}\n\n"
         f"First visit of `/search` in an app process that has served one page without the catalog (the Search "
         f"page's imports, reading all {everything:,} rows, {size / 1e6:.0f} MB of Parquet and log, from the "
-        f"bucket, the first page of results): {browsed.first_visit:.1f} s. Later searches read nothing from "
-        "the bucket (the table is held in memory, checked for a new version at most every 30 s).\n\n"
+        f"bucket, the first page of results): {browsed.first_visit:.1f} s. Later searches do not read the "
+        "table again: it is held in memory, and its log is checked for a new version at most every 30 s; in the "
+        f"{sum(map(len, browsed.by_query.values()))} timed searches the app made {browsed.catalog_requests} "
+        "request(s) for `.dashboard/catalog/` (those checks), and the browser "
+        f"{browsed.other_requests} for the previews of the grids (counted at a proxy in front of the server).\n\n"
         f"{memory}\n\nPutting the table into the bucket (uploads, the synthetic rows, copying the files): "
         f"{built:.1f} s."
     )
