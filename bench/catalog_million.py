@@ -254,7 +254,7 @@ def _section(
     )
     cli_all = statistics.median(t for times in clis.values() for t in times)
     return (
-        f"## Catalog: finding an image in a bucket of {rows:,} objects, in the browser and from the CLI\n\n"
+        "## Catalog: finding an image among a million objects, in the browser and from the CLI\n\n"
         f"The catalog table of a bucket of {everything:,} objects under `.dashboard/catalog/` in a local S3 "
         f"server (moto, in the benchmark's process): {rows:,} synthetic rows (`bench.catalog.synthetic`: 40 "
         "folders, 50 uploaders, one upload a minute from 2024-01-01) plus three real images uploaded through "
