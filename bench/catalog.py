@@ -37,11 +37,16 @@ SETTINGS = parse_settings(
 
 
 def build(path: str, rows: int) -> None:
+    write_deltalake(path, synthetic(rows), mode="overwrite")
+
+
+def synthetic(rows: int) -> pa.Table:
+    """`rows` catalog rows: 40 folders, 50 uploaders, names like `photo 123 front.jpg`, one a minute from 2024."""
     n = pa.array(range(rows), pa.int64())
     names = [f"photo {i} {'front' if i % 7 == 0 else 'back'}.jpg" for i in range(rows)]
     folders = [f"team{i % 40}/{2024 + i % 3}/" for i in range(rows)]
     moments = [T0 + timedelta(minutes=i) for i in range(rows)]
-    data = pa.table(
+    return pa.table(
         {
             "key": [f"{f}{i:08x}.jpg" for i, f in enumerate(folders)],
             "folder": folders,
@@ -60,7 +65,6 @@ def build(path: str, rows: int) -> None:
         },
         schema=SCHEMA,
     )
-    write_deltalake(path, data, mode="overwrite")
 
 
 COLD = """
