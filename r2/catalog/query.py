@@ -140,7 +140,11 @@ def search(catalog: Catalog, query: Search) -> SearchPage:
     keys = SORTS[query.sort]
     columns = pa.table({name: (_moment(data) if name == _MOMENT else data[name]) for name, _ in keys})
     order = _top(columns, keys, wanted)[query.offset :]
-    return SearchPage(rows=tuple(rows_of(data.take(order))), total=total, version=catalog.version())
+    page = SearchPage(rows=tuple(rows_of(data.take(order))), total=total, version=catalog.version())
+    # The filter's and the sort's buffers go back to the system: without this an unfiltered search left
+    # ~60 MiB behind at 1M rows, taking the app past its memory goal (docs/bench/catalog_million.md).
+    pa.default_memory_pool().release_unused()
+    return page
 
 
 def _top(columns: pa.Table, keys: list[tuple[str, str]], wanted: int) -> pa.Array:
