@@ -1,12 +1,12 @@
 import json
 from collections import Counter
 
-import pandas as pd
 import streamlit as st
 
 from r2.health import CHECK_NAMES, KNOWN_PROBLEMS, STATUSES, Check, Deps, overall, report, run_checks
 from ui.auth import require
 from ui.health import shared_health_client, show_check, show_overall
+from ui.light import on_demand, show_rows
 from ui.state import connection
 
 require("developer")
@@ -26,11 +26,8 @@ copy = st.container()
 
 # Drawn before the checks run, so the page is readable at once; the checks fill the space above.
 st.subheader("Known problems and the checks that catch them")
-st.table(
-    pd.DataFrame(KNOWN_PROBLEMS, columns=["Problem (from the guide)", "Caught by", "Usual cause"]),
-    hide_index=True,
-    border="horizontal",
-)
+COLUMNS = ("Problem (from the guide)", "Caught by", "Usual cause")
+show_rows([dict(zip(COLUMNS, problem, strict=True)) for problem in KNOWN_PROBLEMS], COLUMNS)
 
 top.progress(0.0, text="Checking…")
 checks: list[Check] = []
@@ -49,6 +46,12 @@ with top.container():
 
 document = report(checks) | {"target": settings.describe_target(), "settings": settings.masked()}
 text = json.dumps(document, indent=2, default=str, ensure_ascii=False)
-with copy.expander("Copy report (JSON, secrets masked)", icon=":material/content_copy:"):
+
+
+def show_report() -> None:
     st.code(text, language="json")
     st.download_button("Download report", text, file_name="r2-health.json", mime="application/json", on_click="ignore")
+
+
+with copy:  # the JSON is drawn when asked for, without running the checks again (a fragment's rerun)
+    on_demand("Copy report (JSON, secrets masked)", "health_report", show_report, icon=":material/content_copy:")

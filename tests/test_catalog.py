@@ -557,3 +557,26 @@ def test_pages_of_a_sort_with_ties_follow_the_key_and_never_overlap(cat: Catalog
             key for offset in range(0, 120, 7) for key in _keys(search(cat, Search(sort=sort, limit=7, offset=offset)))
         ]
         assert paged == [r.key for r in expected], sort
+
+
+def test_no_catalog_yet_is_checked_once_per_freshness_period(
+    s3: S3Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the first sync every page visit asked the bucket again whether a catalog exists (Search: three
+    times a visit); the answer "none yet" is kept as long as a table's version is. This process's own
+    first write still shows at once."""
+    import r2.catalog.table
+
+    opened: list[str] = []
+    real = r2.catalog.table.DeltaTable
+
+    def counted(uri: str, **kwargs: object) -> object:
+        opened.append(uri)
+        return real(uri, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(r2.catalog.table, "DeltaTable", counted)
+    cat = Catalog(settings, s3)
+    assert [cat.version(), cat.version(), len(cat.data())] == [None, None, 0]
+    assert len(opened) == 1
+    cat.record([_row("a.jpg")])
+    assert cat.version() is not None

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from r2.client import S3Client
 from r2.health import CHECK_NAMES
 from r2.local import demo_cors_rules
-from tests.support.apptest import configure, rendered_text
+from tests.support.apptest import configure, markdown_rows, rendered_text
 from tests.support.env import ROOT, TEST_BUCKET
 
 ORIGIN = "http://localhost:8501"
@@ -19,10 +19,14 @@ ORIGIN = "http://localhost:8501"
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
 
-def open_page(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> AppTest:
+def open_page(monkeypatch: pytest.MonkeyPatch, s3: S3Client, *, report_open: bool = True) -> AppTest:
+    """The page as a developer opens it; `report_open`: with "Copy report" opened (its JSON drawn)."""
     configure(monkeypatch, s3.meta.endpoint_url, "developer")
     monkeypatch.setenv("R2_APP_ORIGIN", ORIGIN)
-    return AppTest.from_file(str(ROOT / "pages" / "health.py")).run(timeout=60)
+    at = AppTest.from_file(str(ROOT / "pages" / "health.py"))
+    if report_open:
+        at.session_state["health_report"] = True
+    return at.run(timeout=60)
 
 
 def put_app_cors(s3: S3Client) -> None:
@@ -41,8 +45,8 @@ def test_healthy_bucket_shows_every_check_and_overall_ok(monkeypatch: pytest.Mon
     assert report["status"] == "ok" and len(report["checks"]) == len(CHECK_NAMES)
     assert report["settings"]["secret_access_key"] == "test…NDER"
     assert "SHOULD-NOT-RENDER" not in at.code[0].value + text
-    known = at.table[0].value
-    assert len(known) == 4 and "CORS for this app" in set(known["Caught by"])
+    known = markdown_rows(at, "Caught by")
+    assert len(known) == 4 and "CORS for this app" in {row["Caught by"] for row in known}
     assert s3.list_objects_v2(Bucket=TEST_BUCKET).get("KeyCount") == 0  # probes removed
 
 
@@ -80,3 +84,17 @@ def test_a_repeat_visit_reuses_the_health_client(monkeypatch: pytest.MonkeyPatch
         at = open_page(monkeypatch, s3)
         assert not at.exception and "Everything works" in at.success[0].value
     assert len(made) == 1
+
+
+def test_the_first_view_needs_no_code_block_or_table(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:
+    """The known problems are a plain table and the report's JSON is drawn when asked for: a code block or
+    `st.table` makes the browser load over 1 MB of script first (docs/bench/page_speed.md)."""
+    put_app_cors(s3)
+    at = open_page(monkeypatch, s3, report_open=False)
+    assert not at.exception and "Everything works" in at.success[0].value
+    assert not at.code and not at.table and not at.dataframe
+    assert len(markdown_rows(at, "Caught by")) == 4
+    at.session_state["health_report"] = True
+    at.run(timeout=60)
+    assert not at.exception
+    assert json.loads(at.code[0].value)["status"] == "ok"

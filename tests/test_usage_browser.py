@@ -22,6 +22,7 @@ def test_scan_the_demo_bucket_in_a_browser(browser, demo_app: str, tmp_path: Pat
     page.get_by_role("button", name="Scan now").click()
     page.get_by_text("Latest scan just now").wait_for(timeout=60_000)
     page.get_by_text("Objects", exact=True).first.wait_for()  # the scan's figures (and the catalog's)
+    page.get_by_text("Chart", exact=True).first.click()  # the Folders tab's chart, drawn when asked for
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)  # let the chart draw before the screenshot
     shot = Path(os.environ.get("USAGE_SCREENSHOT", tmp_path / "usage.png"))

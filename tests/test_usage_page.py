@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import streamlit as st
@@ -14,7 +15,7 @@ from r2.settings import Settings
 from r2.usage import ScanStopped, UsageScan
 from r2.usage.listing import Boto3Lister
 from r2.usage.snapshots import history
-from tests.support.apptest import button, configure, rendered_text
+from tests.support.apptest import button, configure, markdown_rows, markdown_tables, rendered_text
 from tests.support.env import ROOT
 from tests.support.fake_graphql import ACCOUNT, ANSWER, TOKEN, FakeGraphQL
 from tests.support.seeding import seed
@@ -56,10 +57,10 @@ def test_scan_now_shows_results_saves_a_snapshot_and_audits(
     assert (event.action, event.target, event.outcome) == ("usage.scan", settings.bucket, "ok")
     assert "4 objects" in event.detail
 
-    largest = next(df.value for df in at.dataframe if "open" in df.value.columns)
-    assert list(largest["key"])[:3] == ["photos/a.jpg", "photos/b.png", XSS]  # the key shown literally
-    assert all(str(u).startswith(s3.meta.endpoint_url) for u in largest["open"])
-    assert "<img" not in "\n".join(m.value for m in at.markdown)
+    largest = markdown_rows(at, "open")
+    assert [row["key"] for row in largest][:3] == ["photos/a.jpg", "photos/b.png", XSS]  # the key shown literally
+    assert all(row["open"].startswith(f"[open](<{s3.meta.endpoint_url}") for row in largest)
+    assert not re.search(r"(?<!\\)<img", "\n".join(m.value for m in at.markdown))  # escaped: shown as text
     assert "SHOULD-NOT-RENDER" not in rendered_text(at)
     downloads = [e for e in at.get("download_button")]
     assert len(downloads) == 4
@@ -69,6 +70,44 @@ def test_scan_now_shows_results_saves_a_snapshot_and_audits(
     again = AppTest.from_file(PAGE).run(timeout=30)
     assert not again.exception and metrics(again)["Objects"] == "4"
     assert "Latest scan" in rendered_text(again)
+
+
+def test_the_first_view_needs_no_data_grid_or_chart_and_charts_open_on_demand(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    """A saved snapshot opens with its figures as plain tables: a data grid or a chart makes the browser
+    load over 1 MB of script first (docs/bench/page_speed.md). A chart is one click away."""
+    seed(settings.bucket, [("photos/a.jpg", 3000), ("docs/b.png", 1000), ("c.gif", 5)])
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    button(at, "Scan now").click().run(timeout=60)
+    st.cache_data.clear()
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    assert not at.exception and not at.error
+    assert not at.dataframe and not at.get("vega_lite_chart")
+    folders = markdown_rows(at, "folder")
+    assert {row["folder"]: row["objects"] for row in folders} == {"photos/": "1", "docs/": "1", "(top level)": "1"}
+    at.session_state["usage_chart_folders"] = True  # "Chart" opened in the Folders tab
+    at.run(timeout=30)
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+
+
+def test_catalog_figures_are_computed_once_per_catalog_version(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:
+    """The catalog's totals and duplicates (DuckDB over every row) are not queried again on each visit."""
+    import r2.catalog_reports
+
+    calls: list[str] = []
+    real = r2.catalog_reports.stats
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append("stats")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(r2.catalog_reports, "stats", counted)
+    configure(monkeypatch, s3.meta.endpoint_url, "admin")
+    for _ in range(2):
+        assert not AppTest.from_file(PAGE).run(timeout=30).exception
+    assert calls == ["stats"]
 
 
 def test_a_paused_scan_can_be_resumed(monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings) -> None:
@@ -172,8 +211,7 @@ def test_usage_opens_on_catalog_figures_with_their_age_without_a_scan(monkeypatc
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Objects"] == "3" and metrics["Wasted by duplicates"] != "0 B"
     assert any("Catalog updated" in c.value for c in at.caption)
-    uploaders = next(d.value for d in at.dataframe if "name" in d.value and "ann@example.com" in set(d.value["name"]))
-    assert dict(zip(uploaders["name"], uploaders["objects"], strict=True)) == {
-        "ann@example.com": 2,
-        "bob@example.com": 1,
-    }
+    uploaders = next(
+        rows for rows in markdown_tables(at, "name") if any(row["name"] == "ann@example.com" for row in rows)
+    )
+    assert {row["name"]: row["objects"] for row in uploaders} == {"ann@example.com": "2", "bob@example.com": "1"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<$:])")
 
@@ -20,16 +21,25 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} TiB"
 
 
-def markdown_table(rows: list[dict[str, object]]) -> str:
+# Characters that would end a Markdown link's <destination> early; a URL means the same with them encoded.
+_URL_UNSAFE = str.maketrans({c: f"%{ord(c):02X}" for c in "<>()[] |\\`\n\r"})
+
+
+def markdown_table(rows: list[dict[str, object]], links: Mapping[str, str] | None = None) -> str:
     """Rows as a Markdown table, every cell shown literally. Draws as a plain HTML table, which the browser
-    shows at once, where `st.dataframe`/`st.table` first load over 1 MB of script (docs/bench/page_speed.md)."""
+    shows at once, where `st.dataframe`/`st.table` first load over 1 MB of script (docs/bench/page_speed.md).
+
+    `links`: columns that hold URLs, each with the text its links show (an empty or None cell: no link)."""
     if not rows:
         return ""
     columns = list(rows[0])
+    links = links or {}
 
-    def cell(value: object) -> str:
+    def cell(column: str, value: object) -> str:
+        if column in links:
+            return f"[{escape_md(links[column])}](<{str(value).translate(_URL_UNSAFE)}>)" if value else ""
         return escape_md(" ".join(str(value).split()))
 
-    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    lines = ["| " + " | ".join(cell("", c) for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(c, row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

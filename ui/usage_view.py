@@ -6,6 +6,8 @@ text) or escaped, never as Markdown/HTML.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -28,6 +30,7 @@ from r2.usage import (
     scan_list_calls,
 )
 from ui.lifecycle_actions import incomplete_upload_actions
+from ui.light import on_demand, show_rows
 from ui.text import escape_md, human_bytes
 
 
@@ -72,6 +75,18 @@ def progress_text(p: Progress) -> str:
     return f"{p.objects:,} objects · {human_bytes(p.bytes)} · {p.rate:,.0f} objects/s{folders}"
 
 
+def show_groups(frame: pd.DataFrame) -> None:
+    show_rows(
+        [{str(c): v for c, v in row.items()} for row in frame.to_dict("records")], [str(c) for c in frame.columns]
+    )
+
+
+def chart(key: str, draw: Callable[..., object], data: pd.DataFrame, **options: object) -> None:
+    """`draw(data, **options)` when its "Chart" is opened (the same figures are in the table beside it).
+    Bound now: the expander's own rerun (a fragment's) draws it from this run's data."""
+    on_demand("Chart", key, functools.partial(draw, data, **options), icon=":material/bar_chart:")
+
+
 def show_partial(agg: Aggregator) -> None:
     st.caption(f"Counted so far: {agg.total.objects:,} objects, {human_bytes(agg.total.bytes)}.")
 
@@ -107,39 +122,45 @@ def show_report(
         )
         incomplete_upload_actions(client, settings)
 
+    # Every tab's figures are plain tables at once (Streamlit draws hidden tabs too); each chart is drawn
+    # when its "Chart" is opened: a chart or a data grid makes the browser load over 1 MB of script first.
     folders, types, growth, largest, other = st.tabs(["Folders", "Types", "Growth", "Largest", "More"])
     with folders:
         frame = groups_frame(report.by_prefix, "folder")
         if frame.empty:
             st.info("No objects outside the app's own folders yet.")
         else:
-            st.bar_chart(frame.head(30), x="folder", y="bytes", horizontal=True, sort="-bytes")
-            st.dataframe(frame, hide_index=True, width="stretch")
+            top = frame.head(30)
+            chart("usage_chart_folders", st.bar_chart, top, x="folder", y="bytes", horizontal=True, sort="-bytes")
+            show_groups(frame)
         st.download_button(
             "Folders as CSV", csv_bytes(frame), "usage-folders.csv", "text/csv", on_click="ignore", key="csv_folders"
         )
     with types:
         frame = groups_frame(report.by_type, "type")
         if not frame.empty:
-            st.bar_chart(frame, x="type", y="bytes", horizontal=True, sort="-bytes")
-            st.dataframe(frame, hide_index=True, width="stretch")
+            chart("usage_chart_types", st.bar_chart, frame, x="type", y="bytes", horizontal=True, sort="-bytes")
+            show_groups(frame)
         st.caption("From the key's extension: listing has no content type, and a HEAD per object costs Class B.")
         st.download_button(
             "Types as CSV", csv_bytes(frame), "usage-types.csv", "text/csv", on_click="ignore", key="csv_types"
         )
     with growth:
         if len(history) >= 2:
+            totals = [{"scanned": f"{h.at:%Y-%m-%d %H:%M}", "GB stored": f"{h.bytes / 1e9:,.3f}"} for h in history]
             line = pd.DataFrame(
                 {"scanned": [h.at for h in history], "GB stored": [h.bytes / 1e9 for h in history]}
             ).set_index("scanned")
-            st.line_chart(line)
+            chart("usage_chart_history", st.line_chart, line)
+            show_rows(totals, ["scanned", "GB stored"])
             st.caption(f"Totals of {len(history)} saved scans.")
         else:
             st.caption("The line of totals over time appears after a second scan.")
         frame = groups_frame(report.by_month, "month")
         if not frame.empty:
             frame["cumulative bytes"] = frame["bytes"].cumsum()
-            st.bar_chart(frame, x="month", y="bytes")
+            chart("usage_chart_months", st.bar_chart, frame, x="month", y="bytes")
+            show_groups(frame)
             st.caption("Bytes by month of last modification (objects that still exist).")
         st.download_button(
             "Months as CSV", csv_bytes(frame), "usage-months.csv", "text/csv", on_click="ignore", key="csv_months"
@@ -154,12 +175,7 @@ def show_report(
             rows.append({"key": obj.key, "size": human_bytes(obj.bytes), "bytes": obj.bytes,
                          "modified": obj.last_modified, "open": link})  # fmt: skip
         frame = pd.DataFrame(rows, columns=["key", "size", "bytes", "modified", "open"])
-        st.dataframe(
-            frame,
-            hide_index=True,
-            width="stretch",
-            column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
-        )
+        show_rows(rows, list(frame.columns), links={"open": "open"})
         st.caption(f"Links are signed for {settings.preview_ttl_seconds} s.")
         st.download_button(
             "Largest as CSV",
@@ -171,17 +187,14 @@ def show_report(
         )
     with other:
         st.markdown("**The app's own data** (thumbnails, audit log, snapshots), counted in the totals:")
-        st.dataframe(groups_frame(report.reserved, "prefix"), hide_index=True)
+        show_groups(groups_frame(report.reserved, "prefix"))
         st.markdown("**Storage classes**")
-        st.dataframe(groups_frame(report.by_storage_class, "class"), hide_index=True)
+        show_groups(groups_frame(report.by_storage_class, "class"))
         if "unreported" in report.by_storage_class:
             st.caption("The fast lister does not report storage classes; choose the detailed lister to split them.")
         if report.incomplete_uploads:
             st.markdown("**Incomplete multipart uploads**")
-            st.dataframe(
-                pd.DataFrame([{"key": u.key, "started": u.initiated} for u in report.incomplete_uploads]),
-                hide_index=True,
-            )
+            show_rows([{"key": u.key, "started": u.initiated} for u in report.incomplete_uploads], ["key", "started"])
         st.caption(
             f"Scan: {report.list_calls:,} LIST calls, {report.seconds:.1f} s, lister {escape_md(report.engine)}, "
             f"folders at depth {report.depth}."

@@ -88,14 +88,15 @@ class Catalog:
         self._write_lock = threading.Lock()  # this process's writers take turns (other processes: retries)
         self._read_lock = threading.Lock()
         self._table: DeltaTable | None = None
-        self._checked = 0.0
+        self._checked: float | None = None  # when the log was last read (None: never)
         self._data: tuple[int, pa.Table] | None = None
 
     # ---------------------------------------------------------------------------------------- reading
     def _load(self, *, refresh: bool) -> DeltaTable | None:
         with self._lock:
             now = time.monotonic()
-            if self._table is not None and not refresh and now - self._checked < self._fresh_seconds:
+            # "No catalog yet" is kept as long as a version is: a page visit asks the bucket at most once.
+            if self._checked is not None and not refresh and now - self._checked < self._fresh_seconds:
                 return self._table
             try:
                 if self._table is None:

@@ -173,13 +173,18 @@ class UsageScan:
         self.parts = {p: _Part(p, Aggregator(self.depth, self.top_n)) for p in frontier}
         self.root = root
 
-    def _list_part(self, part: _Part, should_stop: Callable[[], bool]) -> None:
+    def _list_part(self, part: _Part, should_stop: Callable[[], bool], ended: threading.Event) -> None:
         lister = self.lister
         if part.engine == "fallback" and self.fallback is not None:
             lister = self.fallback
         try:
             for page in lister.pages(part.prefix, part.start_after):
                 with self._lock:
+                    # A page that arrives after its run stopped is dropped (listed again on resume): a run
+                    # interrupted by a page rerun can be resumed before this worker's request returns,
+                    # and the resumed run lists this folder from the same point.
+                    if ended.is_set():
+                        return
                     part.agg.add_all(page)
                     part.start_after = page[-1].key
                     part.pages += 1
@@ -193,7 +198,7 @@ class UsageScan:
                 part.agg = Aggregator(self.depth, self.top_n)
                 part.start_after = None
                 part.engine = "fallback"
-            self._list_part(part, should_stop)
+            self._list_part(part, should_stop, ended)
             return
         with self._lock:
             part.done = True
@@ -216,6 +221,7 @@ class UsageScan:
         started = time.monotonic()
         base_seconds = self.seconds
         stop = threading.Event()
+        ended = threading.Event()  # this run is over: its workers add no page any more
 
         def stopping() -> bool:
             return stop.is_set() or should_stop()
@@ -234,7 +240,7 @@ class UsageScan:
             client = self.client
             if todo or (self.uploads is None and client is not None):
                 with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) + 1))) as pool:
-                    futures: set[Future[None]] = {pool.submit(self._list_part, p, stopping) for p in todo}
+                    futures: set[Future[None]] = {pool.submit(self._list_part, p, stopping, ended) for p in todo}
                     if self.uploads is None and client is not None:  # one more LIST, alongside the folders
                         futures.add(pool.submit(self._list_uploads, client))
                     try:
@@ -249,6 +255,8 @@ class UsageScan:
                                 stop.set()
                     finally:
                         stop.set()  # also when the caller is interrupted (Streamlit rerun)
+                        with self._lock:  # after this, no worker of this run adds a page
+                            ended.set()
             if error is not None:
                 raise error if isinstance(error, R2Error) else translate(error, action="list the bucket") from error
             if any(not p.done for p in self.parts.values()):

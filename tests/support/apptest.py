@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -41,6 +42,27 @@ def rendered_text(at: AppTest) -> str:
     ]
     parts += [e.value for e in at.sidebar.markdown]
     return "\n".join(str(p) for p in parts)
+
+
+def markdown_tables(at: AppTest, column: str) -> list[list[dict[str, str]]]:
+    """Every Markdown table on the page with a column named `column`: its rows, cells unescaped (as the
+    visitor reads them)."""
+    found = []
+    for element in at.markdown:
+        lines = str(element.value).splitlines()
+        if len(lines) >= 2 and lines[0].startswith("| ") and column in (header := _cells(lines[0])):
+            found.append([dict(zip(header, _cells(row), strict=True)) for row in lines[2:]])
+    return found
+
+
+def markdown_rows(at: AppTest, column: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table on the page with a column named `column` ([] when none)."""
+    return next(iter(markdown_tables(at, column)), [])
+
+
+def _cells(line: str) -> list[str]:
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [re.sub(r"\\(.)", r"\1", cell.strip()) for cell in cells]
 
 
 def texts(at: AppTest, kind: str) -> str:
