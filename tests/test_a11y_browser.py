@@ -16,10 +16,12 @@ import pytest
 import requests
 from PIL import Image
 
+from r2 import catalog_sync
+from r2.catalog import Catalog
 from r2.client import S3Client, make_client
 from r2.local import LocalServer, demo_cors_rules, seed_samples
 from r2.settings import Settings
-from tests.support.browser import Page, expect, streamlit_app
+from tests.support.browser import Page, PlaywrightTimeout, expect, streamlit_app
 from tests.support.env import ROOT, TEST_BUCKET, env_for, require_tool, settings_for
 
 pytestmark = pytest.mark.browser
@@ -67,6 +69,8 @@ def app(s3_server: LocalServer) -> Iterator[App]:
     client.create_bucket(Bucket=TEST_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
     keys = [k for k in seed_samples(client, settings, 4) if k.startswith("uploads/")]
     client.put_object(Bucket=TEST_BUCKET, Key="uploads/notes.txt", Body=b"not an image", ContentType="text/plain")
+    # The catalog exists from the start (Usage shows its figures), whichever test runs first or fails.
+    catalog_sync.sync(Catalog(settings, client), client, TEST_BUCKET)
     env = env_for(s3_server.endpoint, R2_TRUSTED_EMAIL_HEADER=HEADER)
     with streamlit_app(env, secrets=lambda base: ROLES_TOML) as url:
         rules = demo_cors_rules(url)
@@ -199,6 +203,25 @@ def stored_keys(app: App) -> set[str]:
     return {o["Key"] for o in listing.get("Contents", [])}
 
 
+def choose_files_by_keyboard(page: Page) -> Any:
+    """Tab to "Choose files" and press Enter: the file chooser must open. If it did not because the
+    component was drawn again meanwhile (the focus left the button with its old element), tab to the new
+    one and press again; Enter on a button that still has the focus and opens nothing fails the test."""
+    for _ in range(3):
+        tab_to(page, lambda f: f["tag"] == "button" and label(f) == "Choose files", "the Choose files button")
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press("Enter")
+            return chooser.value
+        except PlaywrightTimeout:
+            now = focused(page)
+            assert not (now.get("tag") == "button" and label(now) == "Choose files"), (
+                "Enter on the focused Choose files button opened no file chooser"
+            )
+            wait_idle(page)
+    raise AssertionError("the Choose files button kept losing the focus before Enter could open the chooser")
+
+
 def test_keyboard_only_upload_then_open_the_image_details(browser, app: App) -> None:  # type: ignore[no-untyped-def]
     before = stored_keys(app)
     context = app.context(browser, "member")
@@ -212,10 +235,8 @@ def test_keyboard_only_upload_then_open_the_image_details(browser, app: App) -> 
         # The direct upload: a focusable "Choose files" control opens the file chooser with Enter.
         expect(page.locator('[data-testid="r2-direct-drop"] .limits')).not_to_be_empty()  # its script runs
         wait_idle(page)
-        tab_to(page, lambda f: f["tag"] == "button" and label(f) == "Choose files", "the Choose files button")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
-        chooser.value.set_files(files=[{"name": "keyboard.png", "mimeType": "image/png", "buffer": png()}])
+        chooser = choose_files_by_keyboard(page)
+        chooser.set_files(files=[{"name": "keyboard.png", "mimeType": "image/png", "buffer": png()}])
         row = page.locator('[data-testid="r2-direct-files"] li').first
         expect(row).to_contain_text("Stored and checked.", timeout=60_000)
         wait_idle(page)
