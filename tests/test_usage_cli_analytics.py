@@ -74,6 +74,17 @@ def test_cli_usage_missing_bucket_fails_cleanly(s3_endpoint: str) -> None:
     assert code == 1 and "does not exist" in err and "Traceback" not in err
 
 
+def test_a_missing_bucket_is_reported_as_missing_whatever_port_the_endpoint_has() -> None:
+    """obstore's message holds the endpoint's URL: a port such as 40312 is no 403 status (this test
+    server's random port made the missing bucket read as "access denied" now and then)."""
+    from r2.errors import NotFound
+    from r2.usage.listing import translate_obstore
+
+    message = "Generic S3 error: http://127.0.0.1:40312/no-such-bucket: <Code>NoSuchBucket</Code>"
+    assert isinstance(translate_obstore(RuntimeError(message)), NotFound)
+    assert isinstance(translate_obstore(RuntimeError("status 403 Forbidden at http://127.0.0.1:51234/b")), AccessDenied)
+
+
 # ------------------------------------------------------------------------------- GraphQL fake
 
 

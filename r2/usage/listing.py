@@ -14,6 +14,7 @@ Both engines yield pages of `Entry` tuples in key order and accept `start_after`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -151,14 +152,15 @@ def translate_obstore(exc: BaseException, *, action: str = "list the bucket") ->
             code="AccessDenied",
         )
     text = str(exc).lower()
-    if "403" in text or "forbidden" in text or "signature" in text or "accessdenied" in text:
+    if "nosuchbucket" in text:
+        return NotFound(f"Could not {action}: the bucket does not exist.", "Check R2_BUCKET.", code="NoSuchBucket")
+    # 403 as a status on its own: the message also holds the endpoint's URL, whose port may contain "403".
+    if re.search(r"\b403\b", text) or "forbidden" in text or "signature" in text or "accessdenied" in text:
         return AccessDenied(
             f"Could not {action}: access denied.",
             "Check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY and that the token may read this bucket.",
             code="AccessDenied",
         )
-    if "nosuchbucket" in text:
-        return NotFound(f"Could not {action}: the bucket does not exist.", "Check R2_BUCKET.", code="NoSuchBucket")
     return Unavailable(
         f"Could not {action}: the endpoint failed or did not answer ({type(exc).__name__}).",
         "Check R2_ENDPOINT and the network; the Health page tests reachability. The scan can be resumed.",
