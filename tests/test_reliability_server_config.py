@@ -8,11 +8,13 @@ tests read it through Streamlit's own config loader, so a misspelt option name w
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 
 import pytest
 from streamlit import config
+from streamlit.runtime.scriptrunner import magic
 
 from tests.support.env import ROOT
 
@@ -38,6 +40,20 @@ def test_no_source_file_watcher_per_session(app_config: None) -> None:
 
 def test_no_forced_full_gc_after_each_script_run(app_config: None) -> None:
     assert config.get_option("runner.postScriptGC") is False
+
+
+def _magic_write(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and "transparent_write" in node.func.attr
+
+
+def test_magic_is_off_and_no_page_relies_on_it(app_config: None) -> None:
+    """Magic would write bare expressions to the page; no page has one, so turning it off changes
+    nothing the visitor sees (a page that wants output calls `st.` explicitly)."""
+    assert config.get_option("runner.magicEnabled") is False
+    for script in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        tree = magic.add_magic(script.read_text(), str(script))
+        shown = [ast.unparse(node) for node in ast.walk(tree) if _magic_write(node)]
+        assert not shown, f"{script.name}: magic would show {shown}"
 
 
 def test_the_safety_settings_stay(app_config: None) -> None:
