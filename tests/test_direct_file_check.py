@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import tracemalloc
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from r2.direct import Offer, Ticket, pipeline_check, plan, verify
 from r2.images import CleanFile, CleanImage, ImagePolicy, ImageRejected, clean, clean_file
 from r2.settings import Settings
 from r2.thumbnails import thumbnail_of
-from tests.support import corpus
+from tests.support import corpus, isolated
 from tests.support.env import TEST_BUCKET, settings_for
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.servers import free_port, wait_until_up
@@ -193,12 +193,9 @@ def test_big_image_data_is_copied_through_a_small_window(tmp_path: Path) -> None
     data = noise_png(8, gps=True)  # GPS out: the file is rewritten, the image data copied
     source = tmp_path / "object"
     source.write_bytes(data)
-    tracemalloc.start()
-    try:
-        result = clean_file(source, ImagePolicy(), tmp_path / "out")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    with isolated.worker() as pool:
+        run = isolated.traced(pool, clean_file, source, ImagePolicy(), tmp_path / "out")
+    result, peak = run.value, run.peak
     assert result.changed and "GPS location" in result.removed and result.size > 8 * MIB
     assert result.path.read_bytes()[-8 * MIB :] == data[-8 * MIB :]  # image data and IEND intact
     assert peak < 4 * MIB  # 8 MiB went file to file in 1 MiB blocks
@@ -359,6 +356,12 @@ def outside_server() -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def worker() -> Iterator[ProcessPoolExecutor]:
+    with isolated.worker() as pool:
+        yield pool
+
+
 @pytest.mark.parametrize(
     ("name", "make", "type_", "rewritten", "stays_big"),
     [
@@ -372,7 +375,13 @@ def outside_server() -> Iterator[str]:
     ids=["png-rewritten", "png-kept", "jpeg-trailer"],
 )
 def test_verify_memory_does_not_grow_with_the_file(
-    outside_server: str, name: str, make: Callable[[], bytes], type_: str, rewritten: bool, stays_big: bool
+    worker: ProcessPoolExecutor,
+    outside_server: str,
+    name: str,
+    make: Callable[[], bytes],
+    type_: str,
+    rewritten: bool,
+    stays_big: bool,
 ) -> None:
     settings = settings_for(outside_server, R2_MAX_UPLOAD_MB="64")
     client = make_client(settings)
@@ -381,12 +390,8 @@ def test_verify_memory_does_not_grow_with_the_file(
     body = make()
     ticket, etag = _stored(client, settings, body, name, type_)
     del body
-    tracemalloc.start()
-    try:
-        outcome = verify(client, settings, ticket, actor="a")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    run = isolated.run(worker, isolated.verify_once, settings, ticket, "a")
+    outcome, peak = run.value, run.peak
     assert outcome.status == "stored", outcome.message
     head = client.head_object(Bucket=TEST_BUCKET, Key=ticket.key)
     assert (head["ETag"].strip('"') != etag.strip('"')) == rewritten and head["Metadata"]["thumbnail"] == "yes"

@@ -28,7 +28,7 @@ from r2.images import ImagePolicy
 from r2.naming import MAX_KEY_BYTES, check_key
 from r2.settings import ENV_NAMES, parse_settings
 from r2.uploads import MAX_NAME_META, decode_name, display_name, encode_name, plan_upload
-from tests.support import corpus, isolated_clean
+from tests.support import corpus, isolated
 from tests.support.env import settings_for
 
 EXAMPLES: Counter[str] = Counter()
@@ -79,15 +79,16 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 @pytest.fixture(scope="module")
 def worker() -> Iterator[ProcessPoolExecutor]:
-    with isolated_clean.worker() as pool:
+    with isolated.worker() as pool:
         yield pool
 
 
 def check_image(worker: ProcessPoolExecutor, data: bytes) -> None:
-    seen = worker.submit(isolated_clean.measure, data, POLICY, 64).result(timeout=60)
+    run = isolated.traced(worker, isolated.clean_bytes, data, POLICY, 64)
     # Python-side copies stay a small multiple of the input (Pillow's pixel buffers are bounded by
     # the pixel cap checked before decoding: see the bomb test below).
-    assert seen.peak < 16 * len(data) + 8 * 1024 * 1024
+    assert run.peak < 16 * len(data) + 8 * 1024 * 1024
+    seen = run.value
     if seen.rejected is not None:
         assert seen.rejected and "Traceback" not in seen.rejected
         EXAMPLES["image rejected"] += 1
@@ -125,9 +126,9 @@ def test_mutated_images_long_run(worker: ProcessPoolExecutor, data: bytes) -> No
 
 def test_decompression_bomb_is_refused_without_decoding(worker: ProcessPoolExecutor) -> None:
     """A 20000×20000 PNG (400 MP, ~1.6 GB decoded) is a few KB: refused from its header."""
-    seen = worker.submit(isolated_clean.measure, corpus.png_bomb(), ImagePolicy(), 64).result(timeout=60)
-    assert seen.rejected is not None and "megapixels" in seen.rejected
-    assert seen.maxrss_growth_kib / 1024 < 200  # a decode would have needed ~1,600 MiB
+    run = isolated.traced(worker, isolated.clean_bytes, corpus.png_bomb(), ImagePolicy(), 64)
+    assert run.value.rejected is not None and "megapixels" in run.value.rejected
+    assert run.maxrss_growth_kib / 1024 < 200  # a decode would have needed ~1,600 MiB
 
 
 # ------------------------------------------------------------------------------------------ CORS
