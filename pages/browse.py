@@ -39,6 +39,7 @@ from ui.bulk_panel import bulk_panel
 from ui.catalog_view import known_rows
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
+from ui.light import drawn_when_open
 from ui.state import catalog, connection
 from ui.text import escape_md, human_bytes
 
@@ -219,16 +220,18 @@ if page.folders:
 objects = page.objects
 shown: tuple[Entry, ...] = ()
 if objects:
-    with st.expander("Filter this page (no request: only the items already loaded)"):
-        f1, f2, f3 = st.columns(3)
-        contains = f1.text_input("Name contains")
-        chosen = f2.multiselect("Extension", extension_choices(objects))
-        dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
-        since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
-        until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
-        shown = filter_objects(objects, contains=contains, extensions=chosen, since=since, until=until)
-        if len(shown) != len(objects):
-            st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
+    shown = objects
+    with drawn_when_open("Filter this page (no request: only the items already loaded)", "browse_filters") as box:
+        if box.open:
+            f1, f2, f3 = st.columns(3)
+            contains = f1.text_input("Name contains")
+            chosen = f2.multiselect("Extension", extension_choices(objects))
+            dates = f3.date_input("Modified between", value=(), format="YYYY-MM-DD")
+            since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
+            until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else since
+            shown = filter_objects(objects, contains=contains, extensions=chosen, since=since, until=until)
+            if len(shown) != len(objects):
+                st.caption(f"{len(shown)} of {len(objects)} objects on this page match. Other pages are not searched.")
 
 # ---- objects ------------------------------------------------------------------------------------------
 if objects:
@@ -363,10 +366,11 @@ def confirm_delete() -> None:
 
 
 if is_admin and keys:
-    with st.expander("Delete (admins)"):
-        doomed = st.multiselect("Objects to delete", keys, format_func=lambda k: names.get(k, k))
-        if st.button("Delete selected…", disabled=not doomed, icon=":material/delete:"):
-            ss["browse_confirm"] = list(doomed)
+    with drawn_when_open("Delete (admins)", "browse_delete_panel") as box:
+        if box.open:
+            doomed = st.multiselect("Objects to delete", keys, format_func=lambda k: names.get(k, k))
+            if st.button("Delete selected…", disabled=not doomed, icon=":material/delete:"):
+                ss["browse_confirm"] = list(doomed)
 if ss.get("browse_confirm"):
     if is_admin:
         confirm_delete()
@@ -375,49 +379,50 @@ if ss.get("browse_confirm"):
 
 # ---- make thumbnails for this folder (developers: it downloads and decodes other people's objects) -----
 if can_repair and any(t.source == "thumbnail" for t in (tile_list if shown else ())):
-    with st.expander("Make missing thumbnails for this folder"):
-        st.caption(
-            "Lists this folder and its thumbnails (one LIST per 1,000 entries each), then downloads each "
-            "image without a thumbnail and stores one, under the upload rules (formats, size and pixel "
-            "limits). You can stop at any time; what is done stays done. Recorded in the audit log."
-        )
-        if st.button("Make thumbnails", icon=":material/auto_awesome:") and can_repair:
-            try:
-                todo = missing_thumbnails(client, settings.bucket, folder)
-            except R2Error as err:
-                show_error(err)
-                todo = ()
-            if not todo:
-                st.success("Every image in this folder already has a thumbnail.")
-            else:
-                bar = st.progress(0.0, text=f"0 of {len(todo)}")
-                st.button("Stop", key="thumbs-stop")  # clicking it reruns the page, which stops the loop
-                started = time.monotonic()
-                result = regenerate(
-                    client,
-                    settings,
-                    todo,
-                    actor=visitor.actor,
-                    target=folder or "/",
-                    on_progress=lambda done, total, key: bar.progress(done / total, text=f"{done} of {total}"),
-                    should_stop=lambda: time.monotonic() - started > 600,
-                )
-                try:  # and thumbnails left behind by uploads cut between their two writes
-                    orphans = remove_orphans(client, settings.bucket, folder, actor=visitor.actor)
+    with drawn_when_open("Make missing thumbnails for this folder", "browse_thumbs_panel") as box:
+        if box.open:
+            st.caption(
+                "Lists this folder and its thumbnails (one LIST per 1,000 entries each), then downloads each "
+                "image without a thumbnail and stores one, under the upload rules (formats, size and pixel "
+                "limits). You can stop at any time; what is done stays done. Recorded in the audit log."
+            )
+            if st.button("Make thumbnails", icon=":material/auto_awesome:") and can_repair:
+                try:
+                    todo = missing_thumbnails(client, settings.bucket, folder)
                 except R2Error as err:
                     show_error(err)
-                    orphans = ()
-                bucket_changed()
-                flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
-                if orphans:
-                    flash.append(("info", f"Removed {len(orphans)} thumbnail(s) whose image is gone."))
-                if warning := note_thumbnails(catalog(), result.made):
-                    flash.append(("warning", escape_md(warning)))
-                flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
-                if result.audit_error:
-                    flash.append(("warning", escape_md(f"Not recorded in the audit log: {result.audit_error}")))
-                ss["browse_flash"] = flash
-                st.rerun()
+                    todo = ()
+                if not todo:
+                    st.success("Every image in this folder already has a thumbnail.")
+                else:
+                    bar = st.progress(0.0, text=f"0 of {len(todo)}")
+                    st.button("Stop", key="thumbs-stop")  # clicking it reruns the page, which stops the loop
+                    started = time.monotonic()
+                    result = regenerate(
+                        client,
+                        settings,
+                        todo,
+                        actor=visitor.actor,
+                        target=folder or "/",
+                        on_progress=lambda done, total, key: bar.progress(done / total, text=f"{done} of {total}"),
+                        should_stop=lambda: time.monotonic() - started > 600,
+                    )
+                    try:  # and thumbnails left behind by uploads cut between their two writes
+                        orphans = remove_orphans(client, settings.bucket, folder, actor=visitor.actor)
+                    except R2Error as err:
+                        show_error(err)
+                        orphans = ()
+                    bucket_changed()
+                    flash = [("success", f"Made {len(result.made)} thumbnail(s).")]
+                    if orphans:
+                        flash.append(("info", f"Removed {len(orphans)} thumbnail(s) whose image is gone."))
+                    if warning := note_thumbnails(catalog(), result.made):
+                        flash.append(("warning", escape_md(warning)))
+                    flash += [("warning", escape_md(f"{k}: {why}")) for k, why in result.failed[:20]]
+                    if result.audit_error:
+                        flash.append(("warning", escape_md(f"Not recorded in the audit log: {result.audit_error}")))
+                    ss["browse_flash"] = flash
+                    st.rerun()
 
 # ---- details of the selected object (one HEAD) ------------------------------------------------------
 if selected:

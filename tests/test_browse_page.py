@@ -16,7 +16,7 @@ from r2.errors import AccessDenied, Unavailable
 from r2.naming import thumbnail_key
 from r2.uploads import Uploaded, upload_file
 from tests.support import corpus
-from tests.support.apptest import button, texts
+from tests.support.apptest import button, open_panel, texts
 from tests.support.apptest import open_browse as open_page
 from tests.support.env import TEST_BUCKET, keys_in
 
@@ -122,7 +122,7 @@ def test_delete_needs_admin(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # typ
 def test_admin_deletes_after_confirmation_with_audit(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
     for key in ("d/1.jpg", thumbnail_key("d/1.jpg"), "d/2.jpg", "d/keep.jpg"):
         put(s3, key)
-    at = open_page(monkeypatch, s3, "admin", folder="d/")
+    at = open_panel(open_page(monkeypatch, s3, "admin", folder="d/"), "browse_delete_panel")
     at.multiselect[-1].set_value(["d/1.jpg", "d/2.jpg"]).run()
     button(at, "Delete selected…").click().run()
     assert not at.exception
@@ -207,6 +207,7 @@ def test_make_missing_thumbnails_for_the_folder(monkeypatch: pytest.MonkeyPatch,
     put(s3, thumbnail_key("g/other.jpg"), b"already there")
     at = open_page(monkeypatch, s3, role="developer", folder="g/")
     assert 'data-source="thumbnail"' in grid(at)
+    open_panel(at, "browse_thumbs_panel")
     button(at, "Make thumbnails").click().run(timeout=60)
     assert not at.exception
     assert "Made 1 thumbnail(s)." in texts(at, "success")
@@ -298,3 +299,21 @@ def test_tiles_and_list_show_the_original_name_uploader_and_date_from_the_catalo
     assert list(table["uploaded by"]).count("ann@example.com") == 2
     keys = {r.key for r in stored}  # type: ignore[union-attr]
     assert keys <= set(table["key"])  # the key stays visible (and in the details, with a copy button)
+
+
+def test_closed_panels_draw_nothing_until_opened(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    """Browse's four panels start closed and send no widget: a browser landing on the page fetches no
+    script for a date picker, a multiselect or radio buttons (docs/bench/page_speed.md). Opened, each
+    shows its controls."""
+    from r2.local import sample_image
+
+    put(s3, "d/1.jpg", sample_image(1, size=(1600, 1200)) + b"\0" * (300 * 1024), ContentType="image/jpeg")
+    at = open_page(monkeypatch, s3, "admin", folder="d/")
+    labels = [e.label for e in at.expander]
+    assert {"Filter this page (no request: only the items already loaded)", "Delete (admins)"} <= set(labels)
+    assert "Make missing thumbnails for this folder" in labels and "Select many: move, copy, ZIP, delete" in labels
+    assert not at.multiselect and not at.date_input and not at.radio
+    at = open_panel(at, "browse_filters")
+    assert [w.label for w in at.date_input] == ["Modified between"]
+    at = open_panel(at, "bulk-panel")
+    assert at.radio(key="bulk-scope").value == "Chosen items"

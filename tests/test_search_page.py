@@ -17,7 +17,7 @@ from r2.client import S3Client
 from r2.naming import is_hidden, thumbnail_key
 from r2.uploads import Uploaded, upload_files
 from tests.support import corpus
-from tests.support.apptest import button, configure, texts
+from tests.support.apptest import button, configure, open_panel, texts
 from tests.support.env import ROOT, TEST_BUCKET, keys_in, settings_for
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -37,6 +37,7 @@ def open_search(monkeypatch: pytest.MonkeyPatch, s3: S3Client, role: str, **quer
 
 
 def select_everything(at: AppTest) -> AppTest:
+    at = open_panel(at, "search-bulk-panel")
     at.radio(key="search-bulk-scope").set_value(EVERYTHING).run()
     return button(at, "Count everything matching this search").click().run()
 
@@ -128,6 +129,7 @@ def test_roles_are_checked_again_when_the_action_runs(monkeypatch: pytest.Monkey
     catalogued(s3, [("uploads/a.jpg", "red-a.jpg"), ("private/b.jpg", "red-b.jpg")])
 
     at = open_search(monkeypatch, s3, "member", name="red")
+    at = open_panel(at, "search-bulk-panel")
     at.radio(key="search-bulk-scope").set_value("This page").run()
     at.segmented_control(key="search-bulk-action").set_value("Delete (admins)").run()
     assert "Only admins may delete." in texts(at, "caption") and not [
@@ -143,6 +145,7 @@ def test_roles_are_checked_again_when_the_action_runs(monkeypatch: pytest.Monkey
 
     # An admin's role is withdrawn after the button was drawn: the click is refused.
     at = open_search(monkeypatch, s3, "admin", name="red")
+    at = open_panel(at, "search-bulk-panel")
     at.radio(key="search-bulk-scope").set_value("This page").run()
     at.segmented_control(key="search-bulk-action").set_value("Delete (admins)").run()
     member = Visitor(name="x", email="x@example.com", roles=frozenset({"member"}))

@@ -23,6 +23,7 @@ from r2.settings import Settings
 from ui.auth import Visitor, current_visitor
 from ui.feedback import progress_of, show_error
 from ui.freshness import bucket_changed
+from ui.light import drawn_when_open
 from ui.state import catalog
 from ui.text import escape_md, human_bytes
 
@@ -244,7 +245,9 @@ def bulk_panel(client: S3Client, settings: Settings, visitor: Visitor, folder: s
 
 def select_many(client: S3Client, settings: Settings, visitor: Visitor, scope: Scope) -> None:
     key = scope.prefix
-    with st.expander("Select many: move, copy, ZIP, delete"):
+    with drawn_when_open("Select many: move, copy, ZIP, delete", f"{key}-panel") as box:
+        if not box.open:
+            return
         selection = _selection(scope)
         if selection is None or not selection.items:
             return

@@ -7,9 +7,13 @@ script the first time a page shows one (docs/bench/page_speed.md); a Markdown ta
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
+
+if TYPE_CHECKING:
+    from streamlit.elements.lib.mutable_expander_container import ExpanderContainer
 
 from ui.text import markdown_table
 
@@ -39,10 +43,19 @@ def show_rows(
     st.markdown(markdown_table([{c: row.get(c, "") for c in columns} for row in rows], links))
 
 
+def drawn_when_open(label: str, key: str, icon: str | None = None) -> ExpanderContainer:
+    """An expander whose content the caller draws only `if box.open`; opening or closing it reruns the page.
+
+    A collapsed expander's content is otherwise sent and drawn hidden, and every widget type in it makes the
+    browser fetch that widget's script on landing (Browse's four panels: 0.14 s of every visit). What was
+    chosen inside is forgotten when it is closed."""
+    return st.expander(label, key=key, icon=icon, on_change="rerun")
+
+
 @st.fragment
 def on_demand(label: str, key: str, draw: Callable[[], object], icon: str | None = None) -> None:
     """An expander whose content `draw` draws only once it is opened. It is a fragment: opening it reruns
     this part alone, so the rest of the page (a health run, a report's figures) is not computed again."""
-    with st.expander(label, key=key, icon=icon, on_change="rerun") as box:
+    with drawn_when_open(label, key, icon) as box:
         if box.open:
             draw()

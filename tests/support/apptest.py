@@ -84,3 +84,10 @@ def open_browse(monkeypatch: pytest.MonkeyPatch, s3: Any, role: str = "member", 
     for name, value in query.items():
         at.query_params[name] = value
     return at.run(timeout=30)
+
+
+def open_panel(at: AppTest, key: str) -> AppTest:
+    """Open an expander whose content is drawn only while it is open (`ui.light.drawn_when_open`), as a
+    click on it does: its state turns true and the page runs again."""
+    at.session_state[key] = True
+    return at.run()
