@@ -31,9 +31,12 @@ st.caption(
 )
 
 folders = list(settings.folders)
-wanted = st.query_params.get("folder")
-folder = st.selectbox("Folder", folders, index=folders.index(wanted) if wanted in folders else 0)
-if len(folders) > 1:
+if len(folders) == 1:  # nothing to choose: no drop-down (and none of its script for the browser to fetch)
+    folder = folders[0]
+    st.markdown(f"**Folder** {escape_md(folder)}/")
+else:
+    wanted = st.query_params.get("folder")
+    folder = st.selectbox("Folder", folders, index=folders.index(wanted) if wanted in folders else 0)
     st.query_params["folder"] = folder
 
 # --- direct upload: browser -> bucket through presigned PUT URLs; the app path below is the fallback

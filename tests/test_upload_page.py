@@ -9,7 +9,7 @@ from r2.audit import AUDIT_PREFIX
 from r2.catalog import CATALOG_PREFIX
 from r2.naming import thumbnail_key
 from tests.support import corpus
-from tests.support.apptest import configure, rendered_text
+from tests.support.apptest import configure, rendered_text, texts
 from tests.support.env import ROOT, TEST_BUCKET
 
 PAGE = str(ROOT / "pages" / "upload.py")
@@ -30,6 +30,14 @@ def test_page_shows_limits_before_any_file(monkeypatch: pytest.MonkeyPatch, s3) 
     assert "up to 2 MiB" in text and "50 megapixels" in text and "GPS" in text
     assert at.selectbox[0].options == ["clinics", "products"]
     assert not at.button  # nothing to upload yet
+
+
+def test_a_single_folder_is_stated_not_offered(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
+    configure(monkeypatch, s3.meta.endpoint_url, "member")
+    monkeypatch.setenv("R2_FOLDERS", "clinics")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception and not at.selectbox
+    assert "**Folder** clinics/" in texts(at, "markdown")
 
 
 def test_upload_batch_stores_good_files_and_lists_rejections_literally(monkeypatch: pytest.MonkeyPatch, s3) -> None:  # type: ignore[no-untyped-def]
