@@ -21,6 +21,7 @@ from ui.browse_grid import grid_html
 from ui.bulk_panel import SEARCH_FLASH, search_scope, select_many, show_flash
 from ui.catalog_view import details_link, freshness_text, sync_section
 from ui.feedback import show_error
+from ui.light import drawn_when_open
 from ui.state import catalog, connection
 from ui.text import escape_md
 
@@ -58,43 +59,49 @@ st.title("Search")
 st.caption(escape_md(freshness_text()))
 show_flash(SEARCH_FLASH)  # the outcome of a bulk action on the results (it reran the page)
 
+REFINEMENTS = ("since", "until", "min_size", "max_size", "min_width", "min_height", "sort", "exact")
+if "search_more" not in st.session_state:  # a link that refines the search opens its refinements
+    st.session_state["search_more"] = any(params.get(k) for k in REFINEMENTS)
+
 with st.form("search"):
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     name = c1.text_input("Name contains", value=params.get("name", ""), help="Part of the original file name")
     uploader = c2.text_input("Uploaded by", value=params.get("uploader", ""), help="Part of the email")
     folder = c3.text_input("Folder", value=params.get("folder", ""), placeholder="uploads/")
-    c4, c5, c6 = st.columns(3)
     kind = c4.text_input("Type", value=params.get("type", ""), placeholder="JPEG, PNG, image/webp")
-    since = c5.date_input("Uploaded on or after", value=_day("since"), format="YYYY-MM-DD")
-    until = c6.date_input("Uploaded on or before", value=_day("until"), format="YYYY-MM-DD")
-    c7, c8, c9, c10 = st.columns(4)
-    min_kb = c7.number_input("Min size (KB)", min_value=0, value=(_int("min_size") or 0) // 1024)
-    max_kb = c8.number_input("Max size (KB, 0: any)", min_value=0, value=(_int("max_size") or 0) // 1024)
-    min_w = c9.number_input("Min width (px)", min_value=0, value=_int("min_width") or 0)
-    min_h = c10.number_input("Min height (px)", min_value=0, value=_int("min_height") or 0)
-    c11, c12 = st.columns(2)
-    sort = c11.selectbox(
-        "Sort by",
-        list(SORTS),
-        index=list(SORTS).index(params.get("sort", "newest")) if params.get("sort") in SORTS else 0,
-        format_func=SORT_LABELS.get,
-    )
-    exact = c12.checkbox("This folder only (no sub-folders)", value=params.get("exact") == "1")
+    # Drawn only while open: its date pickers, number fields and drop-down are a second of script for the
+    # browser to fetch on every visit otherwise. Closed, the search has no refinements.
+    refined: dict[str, str | int | None] = {}
+    with drawn_when_open("More filters: dates, size, dimensions, order", "search_more") as more:
+        if more.open:
+            c5, c6 = st.columns(2)
+            since = c5.date_input("Uploaded on or after", value=_day("since"), format="YYYY-MM-DD")
+            until = c6.date_input("Uploaded on or before", value=_day("until"), format="YYYY-MM-DD")
+            c7, c8, c9, c10 = st.columns(4)
+            min_kb = c7.number_input("Min size (KB)", min_value=0, value=(_int("min_size") or 0) // 1024)
+            max_kb = c8.number_input("Max size (KB, 0: any)", min_value=0, value=(_int("max_size") or 0) // 1024)
+            min_w = c9.number_input("Min width (px)", min_value=0, value=_int("min_width") or 0)
+            min_h = c10.number_input("Min height (px)", min_value=0, value=_int("min_height") or 0)
+            c11, c12 = st.columns(2)
+            sort = c11.selectbox(
+                "Sort by",
+                list(SORTS),
+                index=list(SORTS).index(params.get("sort", "newest")) if params.get("sort") in SORTS else 0,
+                format_func=SORT_LABELS.get,
+            )
+            exact = c12.checkbox("This folder only (no sub-folders)", value=params.get("exact") == "1")
+            refined = {
+                "since": since.isoformat() if isinstance(since, date) else None,
+                "until": until.isoformat() if isinstance(until, date) else None,
+                "min_size": int(min_kb) * 1024,
+                "max_size": int(max_kb) * 1024,
+                "min_width": int(min_w),
+                "min_height": int(min_h),
+                "sort": sort if sort != "newest" else None,
+                "exact": "1" if exact else None,
+            }
     if st.form_submit_button("Search", type="primary", icon=":material/search:"):
-        _go(
-            name=name.strip(),
-            uploader=uploader.strip(),
-            folder=folder.strip(),
-            type=kind.strip(),
-            since=since.isoformat() if isinstance(since, date) else None,
-            until=until.isoformat() if isinstance(until, date) else None,
-            min_size=int(min_kb) * 1024,
-            max_size=int(max_kb) * 1024,
-            min_width=int(min_w),
-            min_height=int(min_h),
-            sort=sort if sort != "newest" else None,
-            exact="1" if exact else None,
-        )
+        _go(name=name.strip(), uploader=uploader.strip(), folder=folder.strip(), type=kind.strip(), **refined)
 
 page_no = max(1, _int("page") or 1)
 first, last = _day("since"), _day("until")

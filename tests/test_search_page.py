@@ -5,7 +5,7 @@ re-checked when the action runs; bucket, thumbnails, catalog and audit log agree
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -153,3 +153,22 @@ def test_roles_are_checked_again_when_the_action_runs(monkeypatch: pytest.Monkey
     at = button(at, "Delete permanently").click().run()
     assert "Only admins may delete." in texts(at, "error")
     assert {"uploads/a.jpg", "private/b.jpg"} <= keys_in(s3)
+
+
+def test_refinements_are_drawn_when_asked_for_and_linked(monkeypatch: pytest.MonkeyPatch, s3: S3Client) -> None:
+    """The form shows the four text fields; dates, sizes, dimensions and order are drawn once "More
+    filters" is opened (no date picker, number field or drop-down script for a browser landing on the page),
+    or at once when the link carries one. What the panel holds goes into the link on Search."""
+    at = open_search(monkeypatch, s3, "member")
+    assert [t.label for t in at.text_input] == ["Name contains", "Uploaded by", "Folder", "Type"]
+    assert not at.date_input and not at.number_input and not at.selectbox and not at.checkbox
+
+    at = open_search(monkeypatch, s3, "member", name="red", since="2026-01-02", sort="largest")
+    assert at.date_input[0].value == date(2026, 1, 2) and at.selectbox[0].value == "largest"
+    at.number_input[0].set_value(5)
+    at = at.button[0].click().run()  # the form's Search button
+    assert dict(at.query_params) == {"name": "red", "since": "2026-01-02", "min_size": "5120", "sort": "largest"}
+
+    at.session_state["search_more"] = False  # closed: the search has no refinements
+    at = at.run().button[0].click().run()
+    assert dict(at.query_params) == {"name": "red"}
