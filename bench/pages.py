@@ -91,7 +91,13 @@ PAGES: tuple[PageSpec, ...] = (
         what="the overall status after every check ran, and the known-problems table",
         errors_expected=True,
     ),
-    PageSpec("Audit", "audit", "Audit", ('[data-testid="stMultiSelect"]',), what="the filters and the newest events"),
+    PageSpec(
+        "Audit",
+        "audit",
+        "Audit",
+        ('[data-testid="stMultiSelect"]', '[data-testid="stMain"] :is([data-testid="stDataFrame"], table)'),
+        what="the filters and the newest events (60 uploads)",
+    ),
     PageSpec("Search", "search", "Search", ('[data-testid="stForm"]',), what="the search form and the results"),
 )
 FLOOR = PageSpec("Empty page (floor)", "", "Empty", (), what="the title")
@@ -230,10 +236,12 @@ def photo(seed: int, size: tuple[int, int] = PHOTO_SIZE) -> bytes:
 
 
 def seed(endpoint: str) -> list[str]:
-    """The bucket the pages see: 60 camera-style JPEGs with thumbnails, a CORS policy, a usage snapshot.
+    """The bucket the pages see: 60 camera-style JPEGs with thumbnails and their upload events, a CORS policy,
+    a usage snapshot.
 
     Returns notes on what could not be prepared (a page not built yet).
     """
+    from r2.audit import AuditEvent, record
     from r2.client import make_client
     from r2.thumbnails import make_thumbnail, store_thumbnail
 
@@ -241,11 +249,14 @@ def seed(endpoint: str) -> list[str]:
     client = make_client(settings)
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
     allow_origin(endpoint, "http://localhost:8501")
+    uploaders = ("ann@example.com", "bo@example.com", "cy@example.com")
     for i in range(GRID_IMAGES):
         key = f"{FOLDER}2026-11-{i % 28 + 1:02d}-photo-{i:03d}.jpg"
         body = photo(i)
         client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="image/jpeg")
         store_thumbnail(client, BUCKET, key, make_thumbnail(body))
+        # what the Audit page lists: one upload event per image, as the app records them
+        record(client, BUCKET, AuditEvent(uploaders[i % 3], "upload", key, detail=f"photo-{i:03d}.jpg"))
     return _usage_snapshot(client, settings)
 
 

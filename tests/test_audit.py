@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from r2 import audit
 from r2.client import CallCounter
 from r2.settings import Settings
-from tests.support.apptest import configure
+from tests.support.apptest import configure, markdown_rows, open_panel, texts
 from tests.support.cli import run as run_cli
 from tests.support.env import ROOT, TEST_BUCKET, env_for
 
@@ -157,22 +157,47 @@ def test_audit_page_lists_filters_and_exports(monkeypatch: pytest.MonkeyPatch, s
     at = audit_page(monkeypatch, settings)
     assert not at.exception and not at.error
     assert at.title[0].value == "Audit"
-    table = at.dataframe[0].value
-    assert list(table["Action"]) == ["cors.apply", "delete", "upload"]
-    assert table["Target"].iloc[2] == "uploads/<img src=x onerror=alert(1)>.png"  # plain text in a table
+    table = markdown_rows(at, "Action")
+    assert [row["Action"] for row in table] == ["cors.apply", "delete", "upload"]
+    assert table[2]["Target"] == "uploads/<img src=x onerror=alert(1)>.png"  # shown literally
+    assert "\\<img src" in texts(at, "markdown")  # escaped: Markdown never draws it as HTML
     assert at.get("download_button"), "CSV export offered"
 
     at.text_input[0].set_value("BOB").run(timeout=30)
-    assert list(at.dataframe[0].value["User"]) == ["bob@example.com", "bob@example.com"]
+    assert [row["User"] for row in markdown_rows(at, "Action")] == ["bob@example.com", "bob@example.com"]
     assert at.query_params["user"] == "BOB"  # a deep link to this view
     at.multiselect[0].set_value(["delete"]).run(timeout=30)
-    assert list(at.dataframe[0].value["Target"]) == ["uploads/b.png"]
+    assert [row["Target"] for row in markdown_rows(at, "Action")] == ["uploads/b.png"]
     at.text_input[0].set_value("nobody").run(timeout=30)
-    assert not at.dataframe and "No event matches" in at.info[0].value
+    assert not markdown_rows(at, "Action") and "No event matches" in at.info[0].value
 
     linked = audit_page(monkeypatch, settings, user="bob", action="cors.apply")  # a shared link
     assert linked.text_input[0].value == "bob" and linked.multiselect[0].value == ["cors.apply"]
-    assert list(linked.dataframe[0].value["Target"]) == ["bucket CORS"]
+    assert [row["Target"] for row in markdown_rows(linked, "Action")] == ["bucket CORS"]
+
+
+def test_the_newest_events_are_a_plain_table_and_all_of_them_a_click_away(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, s3
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    keys = " ".join(f"uploads/{n:04d}.png" for n in range(100))  # a bulk action's detail: every key
+    events = [
+        audit.AuditEvent("ann@example.com", "upload", f"uploads/{n}.png", at=start + timedelta(seconds=n))
+        for n in range(70)
+    ]
+    events.append(
+        audit.AuditEvent("ann@example.com", "bulk.delete", "100 objects", detail=keys, at=start + timedelta(minutes=5))
+    )
+    write(s3, events)
+    at = audit_page(monkeypatch, settings)
+    rows = markdown_rows(at, "Action")
+    assert len(rows) == 50 and rows[0]["Target"] == "100 objects" and rows[1]["Target"] == "uploads/69.png"
+    assert rows[0]["Detail"].startswith("uploads/0000.png") and rows[0]["Detail"].endswith("…")
+    assert len(rows[0]["Detail"]) == 160
+    assert "The newest 50 of 71 events" in texts(at, "caption") and not at.dataframe
+    at = open_panel(at, "audit_all")
+    grid = at.dataframe[0].value
+    assert len(grid) == 71 and grid["Detail"].iloc[0] == keys  # every event, the detail whole
 
 
 def test_audit_page_on_an_empty_log_explains_itself(monkeypatch: pytest.MonkeyPatch, settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
