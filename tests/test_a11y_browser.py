@@ -206,7 +206,13 @@ def stored_keys(app: App) -> set[str]:
 def choose_files_by_keyboard(page: Page) -> Any:
     """Tab to "Choose files" and press Enter: the file chooser must open. If it did not because the
     component was drawn again meanwhile (the focus left the button with its old element), tab to the new
-    one and press again; Enter on a button that still has the focus and opens nothing fails the test."""
+    one and press again; Enter on a button that still has the focus and opens nothing fails the test.
+
+    The page listens for file choosers from before the first Tab: Playwright turns the interception of
+    choosers on without waiting (`updateSubscription` is fire-and-forget), so with only
+    `expect_file_chooser`'s own listener the Enter could reach Chromium first, and the chooser opened
+    natively, unseen. That failed this test in about one run of three (and 1 of 12 bare Enter presses)."""
+    page.on("filechooser", lambda chooser: None)
     for _ in range(3):
         tab_to(page, lambda f: f["tag"] == "button" and label(f) == "Choose files", "the Choose files button")
         try:
