@@ -99,6 +99,13 @@ PAGES: tuple[PageSpec, ...] = (
         what="the filters and the newest events (60 uploads)",
     ),
     PageSpec("Search", "search", "Search", ('[data-testid="stForm"]',), what="the search form and the results"),
+    PageSpec(
+        "Lifecycle",
+        "lifecycle",
+        "Lifecycle",
+        ('[data-testid="stTabs"]', '[data-testid="stMain"] :is([data-testid="stDataFrame"], table)'),
+        what="the rules (one, with its history)",
+    ),
 )
 FLOOR = PageSpec("Empty page (floor)", "", "Empty", (), what="the title")
 
@@ -241,6 +248,7 @@ def seed(endpoint: str) -> list[str]:
 
     Returns notes on what could not be prepared (a page not built yet).
     """
+    from r2 import lifecycle
     from r2.audit import AuditEvent, record
     from r2.client import make_client
     from r2.thumbnails import make_thumbnail, store_thumbnail
@@ -257,6 +265,8 @@ def seed(endpoint: str) -> list[str]:
         store_thumbnail(client, BUCKET, key, make_thumbnail(body))
         # what the Audit page lists: one upload event per image, as the app records them
         record(client, BUCKET, AuditEvent(uploaders[i % 3], "upload", key, detail=f"photo-{i:03d}.jpg"))
+    # an admin's bucket: one lifecycle rule, applied through the app's store (so it has a history)
+    lifecycle.apply(client, BUCKET, [lifecycle.abort_uploads_rule(7)], actor=uploaders[0], reason="bench")
     return _usage_snapshot(client, settings)
 
 

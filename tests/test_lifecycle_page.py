@@ -16,7 +16,7 @@ from r2.audit import recent
 from r2.client import S3Client
 from r2.lifecycle_table import ABORT, COLD, ENABLED, EXPIRE, ID, PREFIX
 from r2.settings import Settings
-from tests.support.apptest import configure, rendered_text
+from tests.support.apptest import configure, markdown_rows, open_panel, rendered_text
 from tests.support.env import ROOT
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
@@ -32,8 +32,11 @@ RAW = {
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, settings: Settings, role: str = "admin") -> AppTest:
+    """The page with its editor open (with rules live, it starts closed: see the landing test)."""
     configure(monkeypatch, settings.endpoint, role)
-    return AppTest.from_file(PAGE).run(timeout=30)
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    at.session_state["lc_edit"] = True
+    return at.run(timeout=30)
 
 
 def edit(at: AppTest, **state: Any) -> AppTest:
@@ -44,6 +47,26 @@ def edit(at: AppTest, **state: Any) -> AppTest:
 
 def live(s3: S3Client, settings: Settings) -> lifecycle.Rules:
     return lifecycle.read(s3, settings.bucket)
+
+
+def test_lands_on_the_rules_as_a_plain_table_and_edits_on_request(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings
+) -> None:
+    """With rules live, the page opens on them and their history as plain tables: no data grid, code block
+    or drop-down, whose scripts the browser would fetch first. The editor and the comparison are a click away."""
+    lifecycle.apply(s3, settings.bucket, [ARCHIVE, RAW], actor="t", reason="<b>why</b>")
+    configure(monkeypatch, settings.endpoint, "admin")
+    at = AppTest.from_file(PAGE).run(timeout=30)
+    assert not at.exception and not at.error
+    rules = markdown_rows(at, PREFIX)
+    assert [(r[ID], r[PREFIX], r[EXPIRE], r[COLD], r[ENABLED]) for r in rules] == [
+        ("old-archive", "archive/", "365", "", "yes"),
+        ("raw", "raw/", "", "30", "yes"),
+    ]
+    assert [r["Why"] for r in markdown_rows(at, "Why")] == ["<b>why</b>"]  # shown literally
+    assert not at.data_editor and not at.code and not at.selectbox and not at.dataframe
+    at = open_panel(at, "lc_edit")
+    assert list(at.data_editor(key="lc_rules").value[ID]) == ["old-archive", "raw"]
 
 
 def test_shows_the_live_rules_in_the_table(monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings) -> None:
@@ -139,7 +162,7 @@ def test_a_stale_edit_is_refused_with_the_difference(
 def test_rollback_from_the_history(monkeypatch: pytest.MonkeyPatch, s3: S3Client, settings: Settings) -> None:
     first = lifecycle.apply(s3, settings.bucket, [ARCHIVE], actor="t")
     second = lifecycle.apply(s3, settings.bucket, [RAW], actor="t")
-    at = open_page(monkeypatch, settings)
+    at = open_panel(open_page(monkeypatch, settings), "lc_compare")
     assert at.selectbox(key="lc_history_version").value == second.version
     at.selectbox(key="lc_history_version").select(first.version).run(timeout=30)
     at.button(key="lc_rollback").click().run(timeout=30)

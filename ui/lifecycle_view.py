@@ -120,12 +120,24 @@ def show_flash() -> None:
     show_done("lc_flash", "rules are")
 
 
+def rule_rows(rules: lifecycle.Rules) -> list[dict[str, Any]]:
+    """The rules as the read-only table shows them: an action a rule does not have is blank."""
+
+    def shown(value: Any) -> Any:
+        return "" if value is None else ("yes" if value is True else "no" if value is False else value)
+
+    return [{column: shown(value) for column, value in row.items()} for row in lifecycle_table.rows_of(rules)]
+
+
+HISTORY_COLUMNS = ("Version", "When (UTC)", "Who", "Change", "Why", "Rules before")
+
+
 def history_rows(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
     def count(rules: Any) -> str:
         return f"{len(lifecycle.STORE.load(rules))} rule(s)" if rules else "none"
 
     return [
-        {
+        {  # HISTORY_COLUMNS
             "Version": e["version"],
             "When (UTC)": e["at"][:19].replace("T", " "),
             "Who": e["actor"],
