@@ -100,6 +100,8 @@ with st.form("search"):
                 "sort": sort if sort != "newest" else None,
                 "exact": "1" if exact else None,
             }
+    if not more.open and any(params.get(k) for k in REFINEMENTS):
+        st.caption("These results also use the filters under *More filters*; searching with it closed drops them.")
     if st.form_submit_button("Search", type="primary", icon=":material/search:"):
         _go(name=name.strip(), uploader=uploader.strip(), folder=folder.strip(), type=kind.strip(), **refined)
 

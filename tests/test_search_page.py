@@ -170,5 +170,7 @@ def test_refinements_are_drawn_when_asked_for_and_linked(monkeypatch: pytest.Mon
     assert dict(at.query_params) == {"name": "red", "since": "2026-01-02", "min_size": "5120", "sort": "largest"}
 
     at.session_state["search_more"] = False  # closed: the search has no refinements
-    at = at.run().button[0].click().run()
+    at = at.run()
+    assert "also use the filters under *More filters*" in texts(at, "caption")
+    at = at.button[0].click().run()
     assert dict(at.query_params) == {"name": "red"}
