@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 import requests
@@ -184,13 +185,14 @@ def test_the_copy_to_the_final_key_asks_each_server_not_to_overwrite_in_its_own_
     assert other not in headers and headers["x-amz-copy-source-if-match"] == '"e"'
 
 
-def test_opening_the_upload_page_sweeps_once_per_visit(
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_opening_the_upload_page_sweeps_once_per_visit_and_minute(
     settings: Settings, s3: S3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     import r2.direct.sweeping
+    import ui.direct_upload
     from tests.support.apptest import configure
     from tests.support.env import ROOT
 
@@ -198,7 +200,6 @@ def test_opening_the_upload_page_sweeps_once_per_visit(
     (ticket,), _ = plan(s3, settings, [Offer("b-0", "p.jpg", len(body), "image/jpeg")], "uploads", actor="ana")
     _send_as_signed(ticket, body)
     monkeypatch.setattr(r2.direct.sweeping, "SWEEP_GRACE_SECONDS", -3600)  # as if an hour had passed
-    st.cache_data.clear()
     configure(monkeypatch, s3.meta.endpoint_url, "member")
     at = AppTest.from_file(str(ROOT / "pages" / "upload.py")).run(timeout=30)
     assert not at.exception
@@ -206,6 +207,16 @@ def test_opening_the_upload_page_sweeps_once_per_visit(
     (event,) = _audit(s3, settings)
     assert (event["actor"], event["outcome"]) == ("ana", "ok")
     assert at.session_state["_direct_upload_swept"]  # a rerun does not list again
+
+    # Another visit within the minute (a new session of the same process) does not list again either.
+    listed: list[str] = []
+    s3_lists = ui.direct_upload.sweep
+    monkeypatch.setattr(ui.direct_upload, "sweep", lambda *a, **k: listed.append("sweep") or s3_lists(*a, **k))
+    again = AppTest.from_file(str(ROOT / "pages" / "upload.py")).run(timeout=30)
+    assert not again.exception and again.session_state["_direct_upload_swept"] and listed == []
+    now = time.monotonic() + ui.direct_upload.VISIT_SWEEP_SECONDS + 1  # a minute later: due again
+    assert ui.direct_upload.visit_sweep_due(settings.bucket, now=lambda: now)
+    assert not ui.direct_upload.visit_sweep_due(settings.bucket, now=lambda: now)
 
 
 @pytest.mark.parametrize("body", [jpeg_gps(), plain("PNG")], ids=["cleaned", "copied"])

@@ -17,6 +17,7 @@ Presigned URLs travel only in `data` to this browser session; they are never log
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ from ui.text import escape_md, human_bytes
 COMPONENT_KEY = "direct_upload"
 STATE_KEY = "_direct_upload"
 SWEPT_KEY = "_direct_upload_swept"
+# Opening the page sweeps at most this often per process and bucket (one LIST of the staging prefix each
+# time); signing links always sweeps first, and `python -m r2 direct-sweep` runs from a schedule.
+VISIT_SWEEP_SECONDS = 60.0
 
 # Keyboard and screen readers: the drop zone holds a real button ("Choose files", reached with Tab, opened
 # with Enter or Space); the file input itself is hidden (the button and a click anywhere in the zone open
@@ -116,6 +120,22 @@ def sweep_quietly(settings: Settings, client: S3Client, check: ContentCheck = pi
         _log.exception("direct-upload sweep failed (%s); staged uploads stay hidden", type(exc).__name__)
 
 
+@st.cache_resource(show_spinner=False)
+def _visit_sweeps() -> tuple[threading.Lock, dict[str, float]]:
+    return threading.Lock(), {}
+
+
+def visit_sweep_due(bucket: str, now: Callable[[], float] = time.monotonic) -> bool:
+    """Whether a page visit should sweep `bucket` now (and, if so, that one is starting): not when any
+    session of this process swept it less than VISIT_SWEEP_SECONDS ago."""
+    lock, last = _visit_sweeps()
+    with lock:
+        if bucket in last and now() - last[bucket] < VISIT_SWEEP_SECONDS:
+            return False
+        last[bucket] = now()
+        return True
+
+
 def _planner(settings: Settings, client: S3Client, folder: str, actor: str) -> Callable[[], None]:
     def on_offer() -> None:
         offer = _component_value("offer")
@@ -173,9 +193,10 @@ def direct_upload_section(
     `folder` is the page's folder choice; `check` runs the upload pipeline on a downloaded file.
     """
     st.subheader("Direct upload", anchor=False)
-    if not st.session_state.get(SWEPT_KEY):  # once per visit: one LIST of the staging prefix
+    if not st.session_state.get(SWEPT_KEY):  # once per visit at most: one LIST of the staging prefix
         st.session_state[SWEPT_KEY] = True
-        sweep_quietly(settings, client, check)
+        if visit_sweep_due(settings.bucket):
+            sweep_quietly(settings, client, check)
     cors = _cors(settings, settings.endpoint, settings.bucket, settings.app_origin)
     if not cors.allowed:
         problems = "\n".join(f"- {escape_md(p)}" for p in cors.problems)
