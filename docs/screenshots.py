@@ -50,7 +50,16 @@ def _health(page: Any) -> None:
 def _usage(page: Any) -> None:
     page.get_by_role("button", name="Scan now").click(timeout=90_000)
     page.get_by_text("Latest scan").first.wait_for(timeout=90_000)
+    page.get_by_text("Chart", exact=True).first.click(timeout=60_000)  # the charts are drawn on demand
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
+
+
+def _search(page: Any) -> None:
+    page.locator("[data-key]").first.wait_for(timeout=60_000)
+
+
+def _lifecycle(page: Any) -> None:
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)  # no rules yet: the editor is open
 
 
 def _upload_direct(page: Any) -> None:
@@ -75,6 +84,8 @@ SHOTS: dict[str, tuple[str, Callable[[Any], None]]] = {
     "health": ("/health", _health),
     "usage": ("/usage", _usage),
     "audit": ("/audit", _nothing),
+    "search": ("/search?type=JPEG", _search),
+    "lifecycle": ("/lifecycle", _lifecycle),
 }
 
 
