@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import resource
+import sys
 import tracemalloc
+import types
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,8 +41,20 @@ class Traced(Generic[T]):
 
 
 def worker() -> ProcessPoolExecutor:
-    """A single-worker pool, spawned (not forked: no inherited threads or heap)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """A single-worker pool, spawned (not forked: no inherited threads or heap), its process started now.
+
+    A spawned child first runs the parent's `__main__` again (as `__mp_main__`). After an AppTest run, that
+    is the last page script Streamlit executed (it installs each script as `__main__`): the child would
+    run pages/upload.py. The process is started with a bare `__main__` in place, which the child skips."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__: nothing to re-run
+    try:
+        pool.submit(int).result(timeout=120)  # the one worker process starts here
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+    return pool
 
 
 def traced(pool: ProcessPoolExecutor, call: Callable[..., T], *args: Any) -> Traced[T]:
