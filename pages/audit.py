@@ -1,3 +1,5 @@
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -6,7 +8,7 @@ from r2.errors import R2Error
 from ui.audit import audit_changed, audit_version, load_events
 from ui.auth import require
 from ui.feedback import show_error
-from ui.light import MARKDOWN_ROWS, on_demand, show_rows
+from ui.light import MARKDOWN_ROWS, drawn_when_open, on_demand, show_rows
 from ui.state import connection
 from ui.text import shorten
 
@@ -25,7 +27,7 @@ if "audit_user" not in st.session_state:  # first run of this session: start fro
     st.session_state.audit_user = st.query_params.get("user", "")
     st.session_state.audit_actions = st.query_params.get_all("action")
     st.session_state.audit_linked_actions = tuple(st.session_state.audit_actions)
-left, middle, right, last = st.columns([3, 3, 3, 2])
+left, middle = st.columns(2)
 actor = left.text_input("User", key="audit_user", placeholder="email or part of it")
 actions = middle.multiselect(
     "Action",
@@ -33,9 +35,16 @@ actions = middle.multiselect(
     key="audit_actions",
     accept_new_options=True,
 )
-dates = right.date_input("Dates", value=(), format="YYYY-MM-DD", help="One day, or a first and a last day")
-outcome = last.selectbox("Outcome", ("any", *OUTCOMES))
-limit = st.sidebar.selectbox("Events to show", (100, 500, 2000), index=0)
+# Drawn when opened: a date picker and two drop-downs are script the browser would fetch on every visit.
+dates: tuple[date, ...] = ()
+outcome, limit = "any", 100
+with drawn_when_open("More filters: dates, outcome, how many events", "audit_more") as more:
+    if more.open:
+        c1, c2, c3 = st.columns([3, 2, 2])
+        picked = c1.date_input("Dates", value=(), format="YYYY-MM-DD", help="One day, or a first and a last day")
+        dates = tuple(picked) if isinstance(picked, tuple) else ()
+        outcome = c2.selectbox("Outcome", ("any", *OUTCOMES))
+        limit = c3.selectbox("Events to show", (100, 500, 2000), index=0)
 
 since = dates[0] if len(dates) >= 1 else None
 until = dates[1] if len(dates) == 2 else since
@@ -105,6 +114,6 @@ else:
         icon=":material/download:",
     )
 if not page.complete:
-    st.caption(f"Stopped after reading {page.scanned} events: choose dates to look further back.")
+    st.caption(f"Stopped after reading {page.scanned} events: choose dates (More filters) to look further back.")
 if page.unreadable:
     st.warning(f"{page.unreadable} objects under the audit prefix are not audit events and were skipped.")

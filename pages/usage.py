@@ -29,6 +29,7 @@ from ui.auth import require
 from ui.catalog_view import catalog_figures
 from ui.feedback import show_error
 from ui.freshness import bucket_changed, bucket_version
+from ui.light import drawn_when_open
 from ui.state import connection
 from ui.text import escape_md, human_bytes
 from ui.usage_view import age, progress_text, scan_cost_caption, show_partial, show_report
@@ -155,9 +156,13 @@ except R2Error as err:
 job: UsageScan | None = st.session_state.get(JOB)
 with st.container(border=True):
     st.caption(scan_cost_caption(settings, last))
-    left, right = st.columns(2)
-    depth = int(left.number_input("Folder depth", min_value=1, max_value=5, value=1, key="usage_depth"))
-    engine = ENGINES[right.selectbox("Lister", list(ENGINES), key="usage_engine")]
+    depth, engine = 1, next(iter(ENGINES.values()))
+    # Drawn when opened: a number field and a drop-down are script the browser would fetch on every visit.
+    with drawn_when_open("Scan options: folder depth, lister", "usage_options") as options:
+        if options.open:
+            left, right = st.columns(2)
+            depth = int(left.number_input("Folder depth", min_value=1, max_value=5, value=1, key="usage_depth"))
+            engine = ENGINES[right.selectbox("Lister", list(ENGINES), key="usage_engine")]
     saved = None
     if job is None:
         try:

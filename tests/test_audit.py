@@ -200,6 +200,25 @@ def test_the_newest_events_are_a_plain_table_and_all_of_them_a_click_away(  # ty
     assert len(grid) == 71 and grid["Detail"].iloc[0] == keys  # every event, the detail whole
 
 
+def test_more_filters_are_drawn_when_opened(monkeypatch: pytest.MonkeyPatch, settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
+    """User and action are in view; dates, outcome and how many events sit under More filters (no date
+    picker or drop-down script for a browser landing on the page). Opened, they filter."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(
+        s3,
+        [
+            audit.AuditEvent("ann@example.com", "upload", "uploads/a.png", at=now),
+            audit.AuditEvent("bob@example.com", "delete", "uploads/b.png", "failed", at=now + timedelta(seconds=1)),
+        ],
+    )
+    at = audit_page(monkeypatch, settings)
+    assert not at.date_input and not at.selectbox and len(markdown_rows(at, "Action")) == 2
+    at = open_panel(at, "audit_more")
+    assert [w.label for w in at.selectbox] == ["Outcome", "Events to show"] and at.date_input
+    at.selectbox[0].set_value("failed").run(timeout=30)
+    assert [row["Target"] for row in markdown_rows(at, "Action")] == ["uploads/b.png"]
+
+
 def test_audit_page_on_an_empty_log_explains_itself(monkeypatch: pytest.MonkeyPatch, settings: Settings, s3) -> None:  # type: ignore[no-untyped-def]
     at = audit_page(monkeypatch, settings)
     assert not at.exception and not at.error
