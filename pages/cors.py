@@ -11,6 +11,7 @@ from ui.auth import require
 from ui.config_change import attempt_change, remember_done, show_done
 from ui.feedback import show_error
 from ui.freshness import bucket_version
+from ui.light import drawn_when_open
 from ui.state import connection
 from ui.text import escape_md, markdown_table
 
@@ -79,6 +80,23 @@ show_done("cors_flash", "policy is", cors.PROPAGATION_NOTE)
 
 if live_error is not None:
     show_error(live_error)
+
+
+def compare_or_roll_back(entries: list[cors_store.HistoryEntry[cors.CorsPolicy]]) -> None:
+    chosen = st.selectbox("Version", [e.version for e in entries], key="cors_history_version")
+    entry = next(e for e in entries if e.version == chosen)
+    st.caption("The policy that was live before this change, compared with the live one:")
+    diff = cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}")
+    st.code(diff or "(same)", "diff")
+    if st.button("Roll back to this version", icon=":material/history:", key="cors_rollback"):
+        with st.spinner("Snapshotting, restoring and reading back…"):
+            run_change(
+                f"Rolled back to the policy before version {entry.version}",
+                lambda: cors_store.rollback(
+                    client, settings.bucket, entry.version, actor=actor, expected=as_policy(live_text)
+                ),
+            )
+
 
 tab_view, tab_edit, tab_test, tab_history = st.tabs(["Live policy", "Edit", "Test a preflight", "History"])
 
@@ -189,7 +207,9 @@ with tab_test:
         f"browser does (status, Allow-Origin, Allow-Methods, Allow-Headers). {cors.PROPAGATION_NOTE}"
     )
     origin = st.text_input("Origin", value=settings.app_origin, key="cors_test_origin")
-    method = st.selectbox("Method", METHOD_CHOICES, key="cors_test_method")
+    # Buttons, not a drop-down: five short choices, and no drop-down script for the browser to fetch.
+    method = st.segmented_control("Method", METHOD_CHOICES, default=METHOD_CHOICES[0], key="cors_test_method")
+    method = method or METHOD_CHOICES[0]  # a second click on the chosen one clears it
     header_text = st.text_input("Request headers (comma-separated)", value="content-type", key="cors_test_headers")
     headers = cors.normalise_headers([header_text])
 
@@ -249,18 +269,8 @@ with tab_history:
                 ]
             )
         )
-        chosen = st.selectbox("Version", [e.version for e in entries], key="cors_history_version")
-        entry = next(e for e in entries if e.version == chosen)
-        compare = "The policy that was live before this change, compared with the live one"
-        with st.expander(compare, icon=":material/difference:", key="cors_compare", on_change="rerun") as shown:
-            if shown.open:  # a code block is drawn when asked for (see the live policy's JSON above)
-                diff = cors.diff(live, entry.before, old_name="live", new_name=f"before {entry.version}")
-                st.code(diff or "(same)", "diff")
-        if st.button("Roll back to this version", icon=":material/history:", key="cors_rollback"):
-            with st.spinner("Snapshotting, restoring and reading back…"):
-                run_change(
-                    f"Rolled back to the policy before version {entry.version}",
-                    lambda: cors_store.rollback(
-                        client, settings.bucket, entry.version, actor=actor, expected=as_policy(live_text)
-                    ),
-                )
+        # The version picker, the comparison and Roll back are drawn when asked for (a drop-down and a code
+        # block are script the browser would fetch on every visit).
+        with drawn_when_open("Compare a version with the live policy, or roll back", "cors_versions") as panel:
+            if panel.open:
+                compare_or_roll_back(entries)

@@ -12,7 +12,7 @@ from r2 import cors, cors_store
 from r2.audit import recent
 from r2.client import S3Client
 from r2.settings import Settings
-from tests.support.apptest import configure, rendered_text
+from tests.support.apptest import configure, open_panel, rendered_text
 from tests.support.env import ROOT
 from ui.text import escape_md
 
@@ -103,6 +103,7 @@ def test_delete_needs_confirmation_then_rollback_restores(
     assert not at.exception
     assert cors_store.read_policy(s3, settings.bucket) is None
     assert "Deleted the CORS policy" in rendered_text(at)
+    at = open_panel(at, "cors_versions")
     assert at.selectbox(key="cors_history_version").value == cors_store.history(s3, settings.bucket)[0].version
     at.button(key="cors_rollback").click().run(timeout=30)
     assert not at.exception
@@ -130,12 +131,13 @@ def test_the_first_view_needs_no_code_block_or_data_grid(
     monkeypatch.setenv("R2_APP_ORIGIN", APP)
     at = AppTest.from_file(str(ROOT / "pages" / "cors.py")).run(timeout=30)
     assert not at.exception
-    assert not at.code and not at.dataframe and not at.table
+    assert not at.code and not at.dataframe and not at.table and not at.selectbox  # no drop-down script either
+    assert at.segmented_control(key="cors_test_method").value == "PUT"
     text = rendered_text(at)
     assert escape_md(f"{APP}, {APP.replace('localhost', '127.0.0.1')}") in text  # the live rules
     assert "the preset" in text and "No difference from the live policy" in text  # history, editor
     at.session_state["cors_json"] = True  # "As JSON" opened
-    at.session_state["cors_compare"] = True  # the comparison with the newest history version opened
+    at.session_state["cors_versions"] = True  # the comparison with the newest history version opened
     at.run(timeout=30)
     json_block, compared = (c.value for c in at.code)
     assert cors.parse(json_block) == cors.preset(APP)

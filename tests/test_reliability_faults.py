@@ -21,7 +21,7 @@ from r2 import cors, cors_store
 from r2.client import MAX_ATTEMPTS, S3Client, make_client
 from r2.settings import Settings
 from tests.support import corpus
-from tests.support.apptest import configure, markdown_rows, rendered_text
+from tests.support.apptest import configure, markdown_rows, open_panel, rendered_text
 from tests.support.cli import run
 from tests.support.env import ROOT, env_for, settings_for
 from tests.support.fault_proxy import Fault, FaultProxy, HangingServer, Match, call, closed_endpoint
@@ -143,6 +143,7 @@ def test_cors_page_cut_listing_is_retried(monkeypatch: pytest.MonkeyPatch, proxy
     proxy.inject(Fault("cut", times=1, match=listing))
     at = open_page(monkeypatch, proxy.url, "cors")
     assert not at.error
+    at = open_panel(at, "cors_versions")
     assert len(at.selectbox(key="cors_history_version").options) == 3  # the history, complete
     assert proxy.count("GET", "list-type") == 2
 
