@@ -10,7 +10,6 @@ from r2.errors import R2Error
 from ui.auth import require
 from ui.feedback import show_error
 from ui.lifecycle_view import (
-    HISTORY_COLUMNS,
     editor,
     history,
     history_rows,
@@ -138,7 +137,8 @@ with tab_history:
     if not entries:
         st.info("No history yet. Every change made here or with `python -m r2 lifecycle` is snapshotted first.")
     else:
-        show_rows(history_rows(entries), HISTORY_COLUMNS)
+        history_table = history_rows(entries)
+        show_rows(history_table, list(history_table[0]))
         with drawn_when_open("Compare a version with the live rules, or roll back", "lc_compare") as box:
             if box.open:
                 compare_or_roll_back(entries)

@@ -129,15 +129,12 @@ def rule_rows(rules: lifecycle.Rules) -> list[dict[str, Any]]:
     return [{column: shown(value) for column, value in row.items()} for row in lifecycle_table.rows_of(rules)]
 
 
-HISTORY_COLUMNS = ("Version", "When (UTC)", "Who", "Change", "Why", "Rules before")
-
-
 def history_rows(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
     def count(rules: Any) -> str:
         return f"{len(lifecycle.STORE.load(rules))} rule(s)" if rules else "none"
 
     return [
-        {  # HISTORY_COLUMNS
+        {
             "Version": e["version"],
             "When (UTC)": e["at"][:19].replace("T", " "),
             "Who": e["actor"],
